@@ -1,0 +1,436 @@
+"""The registry of checks. Every check judges one exchange and does no I/O.
+
+A check is a function `(ctx, exchange) -> None` registered with `@check`. Its id is its
+name with the first underscore read as a dot (`response_schema` is `response.schema`).
+It passes by returning, fails by raising `CheckFailure` with what was received and what the
+spec expects, and raises `NotApplicable` when the exchange is not one it judges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import requests
+import schemathesis
+import schemathesis.checks
+from schemathesis.core.failures import Failure, FailureGroup
+
+from conformance.model import Credential, Exchange, Purpose, ReceivedResponse
+
+if TYPE_CHECKING:
+    from schemathesis.schemas import APIOperation
+
+    from conformance.spec import Contract
+
+
+class Level(StrEnum):
+    """How much a check's failure weighs."""
+
+    MUST = "MUST"  # a failure fails the run
+    SHOULD = "SHOULD"  # a failure warns, and fails the run only with --strict
+
+
+class Outcome(StrEnum):
+    """What one check concluded about one exchange."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNED = "warned"
+
+
+class CheckFailure(Exception):  # noqa: N818 - it is the outcome, not an error of the check
+    """The exchange breaks the check's requirement."""
+
+    def __init__(self, received: str, expected: str) -> None:
+        super().__init__(f"Received: {received}\nExpected: {expected}")
+        self.received = received
+        self.expected = expected
+
+
+class NotApplicable(Exception):  # noqa: N818 - a signal, not an error
+    """The check has nothing to judge in this exchange."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What checks may consult besides the exchange."""
+
+    contract: Contract
+    known_ids: frozenset[str]
+    # The operation as Schemathesis sees it, for its built-in checks.
+    operation: APIOperation
+
+
+CheckFunction = Callable[[Context, Exchange], None]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered requirement."""
+
+    id: str
+    level: Level
+    requirement: str
+    spec_ref: str
+    function: CheckFunction
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check on one exchange."""
+
+    check: Check
+    outcome: Outcome
+    exchange: Exchange
+    failure: CheckFailure | None = None
+
+
+REGISTRY: dict[str, Check] = {}
+
+OPERATION_REF = "#/paths/~1checkouts~1{id}/get"
+SCHEMA_REF = "#/components/schemas/GetCheckoutSessionsStatus"
+
+
+def check(level: Level, requirement: str, spec_ref: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under the id derived from the function's name."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        _register(function.__name__.replace("_", ".", 1), level, requirement, spec_ref, function)
+        return function
+
+    return register
+
+
+def _register(check_id: str, level: Level, requirement: str, spec_ref: str, function: CheckFunction) -> None:
+    if check_id in REGISTRY:
+        msg = f"check id {check_id!r} is registered twice"
+        raise RuntimeError(msg)
+    REGISTRY[check_id] = Check(check_id, level, requirement, spec_ref, function)
+
+
+def judge(ctx: Context, exchange: Exchange, checks: list[Check] | None = None) -> list[Verdict]:
+    """Run every applicable check on one exchange."""
+    verdicts = []
+    for item in checks if checks is not None else REGISTRY.values():
+        try:
+            item.function(ctx, exchange)
+        except NotApplicable:
+            continue
+        except CheckFailure as failure:
+            outcome = Outcome.FAILED if item.level is Level.MUST else Outcome.WARNED
+            verdicts.append(Verdict(item, outcome, exchange, failure))
+        else:
+            verdicts.append(Verdict(item, Outcome.PASSED, exchange))
+    return verdicts
+
+
+def _response(exchange: Exchange) -> ReceivedResponse:
+    if exchange.response is None or exchange.rate_limited:
+        raise NotApplicable
+    return exchange.response
+
+
+def _json_object(exchange: Exchange) -> dict[str, Any]:
+    """The body of a 200 that is a JSON object; anything else is response.schema's to judge."""
+    response = _response(exchange)
+    if response.status != 200:
+        raise NotApplicable
+    ok, value = response.parsed
+    if not ok or not isinstance(value, dict):
+        raise NotApplicable
+    return value
+
+
+def _is_success(status: int) -> bool:
+    return 200 <= status < 300
+
+
+# --- transport -------------------------------------------------------------------------
+
+
+@check(
+    Level.MUST,
+    "Every request gets a complete HTTP response within the request timeout.",
+    "RFC 9110; " + OPERATION_REF,
+)
+def transport_reply(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    if exchange.rate_limited:
+        raise NotApplicable
+    if exchange.transport_error is not None:
+        raise CheckFailure(received=exchange.transport_error, expected="a complete HTTP response")
+
+
+# --- response --------------------------------------------------------------------------
+
+
+@check(
+    Level.MUST,
+    "Every status code is one the operation documents (401/403 to a missing or wrong key excepted).",
+    OPERATION_REF + "/responses",
+)
+def response_status_documented(ctx: Context, exchange: Exchange) -> None:
+    response = _response(exchange)
+    allowed = set(ctx.contract.documented_statuses)
+    if exchange.credential is not Credential.VALID:
+        # The operation's security requirement implies 401/403 although the spec lists neither.
+        allowed |= {401, 403}
+    if response.status not in allowed:
+        raise CheckFailure(
+            received=f"status {response.status}",
+            expected=f"one of the documented statuses {sorted(allowed)}",
+        )
+
+
+@check(
+    Level.MUST,
+    "No request is answered with a 5xx server error, documented or not.",
+    OPERATION_REF + "/responses/500",
+)
+def response_no_server_error(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    response = _response(exchange)
+    if response.status >= 500:
+        raise CheckFailure(
+            received=f"status {response.status} with body {response.excerpt()!r}",
+            expected="a non-5xx answer: the server must not fail on any input",
+        )
+
+
+@check(
+    Level.MUST,
+    "A response whose body the spec documents declares one of the documented media types.",
+    OPERATION_REF + "/responses/200/content",
+)
+def response_content_type(ctx: Context, exchange: Exchange) -> None:
+    response = _response(exchange)
+    documented = ctx.contract.body_media_types.get(response.status, ())
+    if not documented:
+        raise NotApplicable
+    if response.media_type not in documented:
+        raise CheckFailure(
+            received=f"Content-Type {response.header('content-type')!r}",
+            expected=f"a Content-Type of {' or '.join(documented)}",
+        )
+
+
+@check(
+    Level.MUST,
+    "Every 200 body is JSON that validates against GetCheckoutSessionsStatus.",
+    SCHEMA_REF,
+)
+def response_schema(ctx: Context, exchange: Exchange) -> None:
+    response = _response(exchange)
+    if response.status != 200:
+        raise NotApplicable
+    ok, value = response.parsed
+    if not ok:
+        raise CheckFailure(received=f"{value}: {response.excerpt()!r}", expected="a JSON object")
+    errors = sorted(ctx.contract.validator.iter_errors(value), key=lambda error: list(error.path))
+    if errors:
+        received = "; ".join(
+            f"{'/' + '/'.join(str(part) for part in error.path) if error.path else 'the body'}: {error.message}"
+            for error in errors[:5]
+        )
+        if len(errors) > 5:
+            received += f"; and {len(errors) - 5} more"
+        raise CheckFailure(received=received, expected=f"a body valid against {SCHEMA_REF}")
+
+
+# --- auth ------------------------------------------------------------------------------
+
+
+def _rejects(exchange: Exchange, credential: Credential) -> None:
+    if exchange.credential is not credential:
+        raise NotApplicable
+    response = _response(exchange)
+    if _is_success(response.status):
+        raise CheckFailure(
+            received=f"status {response.status} to a request with {credential}",
+            expected="a rejection (401 or 403): the operation requires the API_KEY bearer scheme",
+        )
+
+
+@check(
+    Level.MUST,
+    "A request without an API key never gets a 2xx.",
+    OPERATION_REF + "/security",
+)
+def auth_missing_key(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    _rejects(exchange, Credential.MISSING)
+
+
+@check(
+    Level.MUST,
+    "A request with a wrong bearer key never gets a 2xx.",
+    OPERATION_REF + "/security",
+)
+def auth_wrong_key(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    _rejects(exchange, Credential.WRONG)
+
+
+# --- sessions --------------------------------------------------------------------------
+
+
+@check(
+    Level.MUST,
+    "Each known checkout id, asked for with a valid key, is answered 200.",
+    OPERATION_REF + "/responses/200",
+)
+def session_known_found(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    if exchange.purpose not in (Purpose.KNOWN, Purpose.REREAD) or exchange.credential is not Credential.VALID:
+        raise NotApplicable
+    response = _response(exchange)
+    if response.status != 200:
+        raise CheckFailure(
+            received=f"status {response.status} for the known session {exchange.checkout_id!r}",
+            expected="200 with the session",
+        )
+
+
+@check(
+    Level.MUST,
+    "A 200 body describes the session asked for: its id equals the id in the path.",
+    SCHEMA_REF + "/properties/id",
+)
+def session_id_echoed(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    body = _json_object(exchange)
+    if "id" not in body:
+        raise NotApplicable
+    if body["id"] != exchange.checkout_id:
+        raise CheckFailure(received=f"id {body['id']!r}", expected=f"id {exchange.checkout_id!r}, the id asked for")
+
+
+@check(
+    Level.MUST,
+    "Reading a session twice gives the same id and created_at.",
+    SCHEMA_REF + "/properties/created_at",
+)
+def session_stable(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    if exchange.previous is None:
+        raise NotApplicable
+    second = _json_object(exchange)
+    first = _json_object(exchange.previous)
+    changed = [name for name in ("id", "created_at") if first.get(name) != second.get(name)]
+    if changed:
+        received = ", ".join(f"{name} {first.get(name)!r} then {second.get(name)!r}" for name in changed)
+        raise CheckFailure(received=received, expected="the same values on every read")
+
+
+@check(
+    Level.MUST,
+    "An id that was never created is never answered 2xx (404 expected; a documented 422 is fine).",
+    OPERATION_REF + "/responses/404",
+)
+def session_unknown_not_found(ctx: Context, exchange: Exchange) -> None:
+    invented = exchange.purpose in (Purpose.UNKNOWN, Purpose.EDGE, Purpose.GENERATED)
+    if not invented or exchange.checkout_id in ctx.known_ids or exchange.credential is not Credential.VALID:
+        raise NotApplicable
+    response = _response(exchange)
+    if _is_success(response.status):
+        raise CheckFailure(
+            received=f"status {response.status} for {exchange.checkout_id!r}, an id no session has",
+            expected="404 Not Found (or a documented 422)",
+        )
+
+
+@check(
+    Level.MUST,
+    "payment_id and payment_status are null together (details stage) or set together.",
+    SCHEMA_REF + "/properties/payment_id/description",
+)
+def session_payment_fields_paired(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    body = _json_object(exchange)
+    payment_id, payment_status = body.get("payment_id"), body.get("payment_status")
+    if (payment_id is None) != (payment_status is None):
+        raise CheckFailure(
+            received=f"payment_id {payment_id!r} with payment_status {payment_status!r}",
+            expected="both null while the customer enters details, both set once a payment exists",
+        )
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+@check(
+    Level.SHOULD,
+    'A 4xx error body is a JSON object with string "code" and "message" (Dodo docs; the spec has no error schema).',
+    OPERATION_REF + "/responses/404",
+)
+def errors_json_body(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    response = _response(exchange)
+    if not 400 <= response.status < 500 or response.status == 429:
+        raise NotApplicable
+    ok, value = response.parsed
+    if not ok or not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("code", "message")):
+        raise CheckFailure(
+            received=f"status {response.status} with body {response.excerpt()!r}",
+            expected='a JSON object like {"code": "...", "message": "..."}',
+        )
+
+
+# --- Schemathesis' built-in checks -----------------------------------------------------
+
+# Built-in checks that judge only the response in hand. Those that send requests of their own
+# (ignored_auth, unsupported_method, use_after_free, ...) are left out: only the transport
+# sends, and auth.* covers what ignored_auth would.
+BUILTIN_CHECKS = {
+    "not_a_server_error": "No response is a 5xx (Schemathesis' view).",
+    "status_code_conformance": "The status code is documented (Schemathesis' view, under the gate's policies).",
+    "content_type_conformance": "The Content-Type is documented for the status (Schemathesis' view).",
+    "response_headers_conformance": "Documented response headers are present and valid (Schemathesis' view).",
+    "response_schema_conformance": "The body matches the documented schema (Schemathesis' view).",
+    "negative_data_rejection": "Invalid input is rejected with a 4xx (Schemathesis' view).",
+    "positive_data_acceptance": "Valid input is not rejected (Schemathesis' view; 404 and 422 accepted).",
+    "missing_required_header": "A request without a required header is rejected (Schemathesis' view).",
+}
+
+
+def _builtin(name: str) -> CheckFunction:
+    def run(ctx: Context, exchange: Exchange) -> None:
+        response = _response(exchange)
+        if exchange.credential is not Credential.VALID:
+            # Schemathesis knows nothing of our missing/wrong key requests; auth.* judges those.
+            raise NotApplicable
+        case = exchange.case or ctx.operation.Case(path_parameters={"id": exchange.checkout_id})
+        try:
+            case.validate_response(_as_schemathesis_response(exchange, response), checks=[_builtin_function(name)])
+        except FailureGroup as group:
+            _raise_first(group.exceptions)
+        except Failure as failure:
+            _raise_first([failure])
+
+    return run
+
+
+def _builtin_function(name: str) -> Any:  # noqa: ANN401 - Schemathesis' check type is internal
+    return getattr(schemathesis.checks, name)
+
+
+def _raise_first(failures: list[Failure] | tuple[Failure, ...] | Any) -> None:  # noqa: ANN401
+    first = failures[0]
+    details = (first.message or "").strip().splitlines()
+    raise CheckFailure(
+        received=f"{first.title}: {details[0] if details else ''}".rstrip(": "),
+        expected=f"no '{first.title}' finding from Schemathesis",
+    )
+
+
+def _as_schemathesis_response(exchange: Exchange, response: ReceivedResponse) -> schemathesis.Response:
+    prepared = requests.Request(
+        method=exchange.request.method, url=exchange.request.url, headers=exchange.request.headers
+    ).prepare()
+    return schemathesis.Response(
+        status_code=response.status,
+        headers={key.lower(): [value] for key, value in response.headers.items()},
+        content=response.body,
+        request=prepared,
+        elapsed=response.elapsed_ms / 1000,
+        verify=True,
+        message=response.reason,
+    )
+
+
+for _name, _requirement in BUILTIN_CHECKS.items():
+    _register(f"schemathesis.{_name}", Level.MUST, _requirement, OPERATION_REF, _builtin(_name))

@@ -1,0 +1,22 @@
+"""Makes generated requests depend only on the spec, the seed and the settings."""
+
+from __future__ import annotations
+
+from hypothesis.internal.conjecture import providers
+
+_EMPTY = providers.Constants()
+
+
+def _no_local_constants() -> providers.Constants:
+    return _EMPTY
+
+
+def fix_generated_data() -> None:
+    """Stop Hypothesis from mixing string literals of local modules into generated data.
+
+    Hypothesis scans every imported module under the working directory for literals and
+    draws from them now and then, so editing any helper, or launching from another folder,
+    changes the requests sent and breaks replay. No setting turns this off (Hypothesis issue
+    #4627), so the private provider hook is replaced.
+    """
+    providers._get_local_constants = _no_local_constants  # noqa: SLF001 - see the docstring

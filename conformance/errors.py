@@ -1,0 +1,40 @@
+"""Errors that stop the gate before it can judge, each mapped to one exit code."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of `conformance run`; each means one thing."""
+
+    CONFORMS = 0
+    NON_CONFORMANT = 1
+    BAD_INPUT = 2
+    CANNOT_JUDGE = 3
+    INTERRUPTED = 130
+
+
+class GateError(Exception):
+    """The gate could not judge; the message is one line naming the cause and the fix."""
+
+    exit_code = ExitCode.CANNOT_JUDGE
+
+    def __init__(self, cause: str, fix: str) -> None:
+        super().__init__(f"{cause}; {fix}")
+        self.cause = cause
+        self.fix = fix
+
+
+class BadInputError(GateError):
+    """A flag, spec or file given to the gate is unusable."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class SpecError(BadInputError):
+    """The OpenAPI document cannot be read, or lacks what the gate needs."""
+
+
+class TargetError(GateError):
+    """The target server cannot be judged (unreachable, rejects the key, never answers 200)."""

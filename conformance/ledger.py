@@ -1,0 +1,146 @@
+"""The one stream of events of a run: every verdict lands here, and every report reads from here."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from conformance.checks import REGISTRY, Check, Level, Outcome, Verdict
+from conformance.model import Credential
+
+if TYPE_CHECKING:
+    from conformance.model import Exchange
+    from conformance.spec import Contract
+
+# Failures kept per check for the reports; every failure is still counted.
+FAILURES_KEPT_PER_CHECK = 20
+
+
+class RunStatus(StrEnum):
+    """How a run ended, one per exit code."""
+
+    CONFORMS = "conforms"
+    NON_CONFORMANT = "non-conformant"
+    CANNOT_JUDGE = "could not judge"
+
+
+class CheckStatus(StrEnum):
+    """One check's status over the whole run."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNED = "warned"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class CheckTally:
+    """What one check concluded over the whole run."""
+
+    check: Check
+    passed: int = 0
+    failed: int = 0
+    warned: int = 0
+    findings: list[Verdict] = field(default_factory=list)
+
+    @property
+    def applied(self) -> int:
+        """How many exchanges the check judged."""
+        return self.passed + self.failed + self.warned
+
+    def status(self, strict: bool) -> CheckStatus:
+        """The check's overall status; SHOULD warnings fail only when strict."""
+        if self.failed or (strict and self.warned):
+            return CheckStatus.FAILED
+        if self.warned:
+            return CheckStatus.WARNED
+        if not self.applied:
+            return CheckStatus.SKIPPED
+        return CheckStatus.PASSED
+
+
+@dataclass
+class Ledger:
+    """Collects exchanges and verdicts as they happen."""
+
+    contract: Contract
+    strict: bool = False
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    tallies: dict[str, CheckTally] = field(default_factory=dict)
+    exchanges: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    spec_gaps: dict[str, str] = field(default_factory=dict)
+    unjudged: list[Exchange] = field(default_factory=list)
+    cannot_judge: str | None = None
+
+    def __post_init__(self) -> None:
+        self.tallies = {check_id: CheckTally(check) for check_id, check in REGISTRY.items()}
+
+    def record(self, exchange: Exchange, verdicts: list[Verdict]) -> None:
+        """Take one judged exchange."""
+        self.exchanges += 1
+        if exchange.response is not None:
+            self.statuses[exchange.response.status] += 1
+        if exchange.rate_limited:
+            self.unjudged.append(exchange)
+        self._note_spec_gap(exchange)
+        for verdict in verdicts:
+            tally = self.tallies[verdict.check.id]
+            if verdict.outcome is Outcome.PASSED:
+                tally.passed += 1
+                continue
+            if verdict.outcome is Outcome.FAILED:
+                tally.failed += 1
+            else:
+                tally.warned += 1
+            if len(tally.findings) < FAILURES_KEPT_PER_CHECK:
+                tally.findings.append(verdict)
+
+    def _note_spec_gap(self, exchange: Exchange) -> None:
+        response = exchange.response
+        if response is None or exchange.credential is Credential.VALID:
+            return
+        status = response.status
+        if status in (401, 403) and status not in self.contract.documented_statuses:
+            self.spec_gaps.setdefault(
+                f"undocumented-{status}",
+                f"The server answers {status} to requests with {exchange.credential}, as the operation's "
+                f"security requirement implies, but GET /checkouts/{{id}} documents no {status} response.",
+            )
+
+    @property
+    def saw_success(self) -> bool:
+        """Whether any 200 was observed: without one the 200 contract was never exercised."""
+        return self.statuses[200] > 0
+
+    def check_status(self, check_id: str) -> CheckStatus:
+        """One check's overall status."""
+        return self.tallies[check_id].status(self.strict)
+
+    def run_status(self) -> tuple[RunStatus, str]:
+        """The run's verdict and a one-line reason."""
+        if self.cannot_judge is not None:
+            # A broken setup (unreachable target, rejected key) is never reported as a wall of failures.
+            return RunStatus.CANNOT_JUDGE, self.cannot_judge
+        failing = [check_id for check_id in self.tallies if self.check_status(check_id) is CheckStatus.FAILED]
+        if failing:
+            return RunStatus.NON_CONFORMANT, f"{len(failing)} check(s) failed: {', '.join(failing)}"
+        if self.unjudged:
+            return (
+                RunStatus.CANNOT_JUDGE,
+                f"the target kept answering 429 to {len(self.unjudged)} request(s) past the retry budget; "
+                "rerun later or with a lower --rate-limit",
+            )
+        if not self.saw_success:
+            return (
+                RunStatus.CANNOT_JUDGE,
+                "no request was answered 200, so the 200 contract was never exercised; give ids of existing "
+                "sessions with --checkout-id or CONFORMANCE_CHECKOUT_IDS",
+            )
+        must = [tally for tally in self.tallies.values() if tally.check.level is Level.MUST]
+        judged = sum(1 for tally in must if tally.applied)
+        return RunStatus.CONFORMS, f"all {judged} applicable MUST checks passed over {self.exchanges} exchanges"

@@ -1,0 +1,248 @@
+"""The pytest plugin: options, fixtures and the hooks that turn a session into a verdict."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from conformance import determinism
+from conformance.checks import REGISTRY, Context
+from conformance.errors import ExitCode, GateError
+from conformance.gate import Gate
+from conformance.ledger import CheckStatus, Ledger, RunStatus
+from conformance.redaction import Redactor
+from conformance.report import build_summary, render_table, render_verdict, write_reports
+from conformance.sandbox import Sandbox
+from conformance.settings import (
+    DEFAULT_MAX_EXAMPLES,
+    DEFAULT_REPORT_DIR,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SEED,
+    DEFAULT_SPEC,
+    Settings,
+    build_settings,
+)
+from conformance.spec import Contract, load_contract, schemathesis_schema
+from conformance.transport import Transport
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterator
+
+    from _pytest.terminal import TerminalReporter
+    from schemathesis.schemas import BaseSchema
+
+SUITE_DIR = Path(__file__).parent / "suite"
+VERDICT_MARKER = "conformance_verdict"
+EXIT_CODES = {
+    RunStatus.CONFORMS: ExitCode.CONFORMS,
+    RunStatus.NON_CONFORMANT: ExitCode.NON_CONFORMANT,
+    RunStatus.CANNOT_JUDGE: ExitCode.CANNOT_JUDGE,
+}
+
+
+class Run:
+    """The state of one conformance session, kept in the pytest config."""
+
+    def __init__(self, settings: Settings, contract: Contract) -> None:
+        self.settings = settings
+        self.contract = contract
+        self.ledger = Ledger(contract=contract, strict=settings.strict)
+        self.target = settings.base_url or "bundled sandbox"
+        self.redact = Redactor([settings.api_key or ""])
+        self.harness_errors: list[str] = []
+        self.summary: dict[str, Any] | None = None
+
+
+RUN_KEY = pytest.StashKey[Run]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The suite's options; each has an environment fallback where the SDK has one."""
+    group = parser.getgroup("conformance", "Dodo Payments conformance gate")
+    group.addoption("--sandbox", action="store_true", help="Run the suite against the bundled sandbox.")
+    group.addoption("--base-url", help="Server to judge (env DODO_PAYMENTS_BASE_URL).")
+    group.addoption("--api-key", help="Bearer key for the server (env DODO_PAYMENTS_API_KEY).")
+    group.addoption(
+        "--checkout-id",
+        action="append",
+        dest="checkout_ids",
+        help="Id of an existing session; repeatable (env CONFORMANCE_CHECKOUT_IDS, comma-separated).",
+    )
+    group.addoption("--spec", type=Path, default=DEFAULT_SPEC, help="OpenAPI document (default %(default)s).")
+    group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="Where reports go.")
+    group.addoption("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, help="Generated ids per run.")
+    group.addoption("--seed", type=int, default=DEFAULT_SEED, help="Seed of the generated requests.")
+    group.addoption(
+        # pytest owns --strict; `conformance run --strict` maps to this.
+        "--conformance-strict",
+        action="store_true",
+        help="SHOULD warnings fail the run.",
+    )
+    group.addoption("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT, help="Seconds per request.")
+
+
+def _suite_requested(config: pytest.Config) -> bool:
+    return bool(config.getoption("sandbox") or config.getoption("base_url"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the settings and the spec before anything runs; point pytest at the suite."""
+    config.addinivalue_line("markers", f"{VERDICT_MARKER}: a test that reports one check's verdict")
+    if not _suite_requested(config):
+        return
+    try:
+        settings = build_settings(
+            spec=config.getoption("spec"),
+            base_url=config.getoption("base_url"),
+            api_key=config.getoption("api_key"),
+            checkout_ids=config.getoption("checkout_ids"),
+            report_dir=config.getoption("report_dir"),
+            max_examples=config.getoption("max_examples"),
+            seed=config.getoption("seed"),
+            strict=config.getoption("conformance_strict"),
+            request_timeout=config.getoption("request_timeout"),
+            sandbox=config.getoption("sandbox"),
+        )
+        contract = load_contract(settings.spec)
+    except GateError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[RUN_KEY] = Run(settings, contract)
+    if config.args_source is pytest.Config.ArgsSource.TESTPATHS:
+        # `pytest --base-url ...` without paths runs the suite, not the project's own tests.
+        config.args = [str(SUITE_DIR)]
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(settings.report_dir / "junit.xml")
+    determinism.fix_generated_data()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give every registered check its own verdict test, with the check id as the test id."""
+    if "check_id" in metafunc.fixturenames:
+        metafunc.parametrize("check_id", list(REGISTRY), ids=list(REGISTRY))
+
+
+def _run(request: pytest.FixtureRequest) -> Run:
+    run = request.config.stash.get(RUN_KEY, None)
+    if run is None:
+        pytest.fail("the conformance suite needs --sandbox or --base-url", pytrace=False)
+    return run
+
+
+@pytest.fixture(scope="session")
+def conformance_run(request: pytest.FixtureRequest) -> Run:
+    """The state of this conformance session."""
+    return _run(request)
+
+
+@pytest.fixture(scope="session")
+def conformance_target(conformance_run: Run) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    """(base URL, key, known ids), starting the bundled sandbox when no target was given."""
+    settings = conformance_run.settings
+    if settings.base_url is not None:
+        assert settings.api_key is not None
+        yield settings.base_url, settings.api_key, settings.checkout_ids
+        return
+    with Sandbox() as sandbox:
+        conformance_run.target = f"bundled sandbox at {sandbox.base_url}"
+        conformance_run.redact = Redactor([sandbox.api_key])
+        yield sandbox.base_url, sandbox.api_key, settings.checkout_ids or tuple(sandbox.checkout_ids)
+
+
+@pytest.fixture(scope="session")
+def conformance_schema(conformance_run: Run) -> BaseSchema:
+    """The spec as Schemathesis sees it, configured for deterministic generation."""
+    settings = conformance_run.settings
+    return schemathesis_schema(conformance_run.contract, seed=settings.seed, max_examples=settings.max_examples)
+
+
+@pytest.fixture(scope="session")
+def conformance_gate(
+    conformance_run: Run, conformance_target: tuple[str, str, tuple[str, ...]], conformance_schema: BaseSchema
+) -> Iterator[Gate]:
+    """The gate, after a preflight request has shown the target can be judged."""
+    base_url, api_key, checkout_ids = conformance_target
+    settings = conformance_run.settings
+    transport = Transport(base_url, api_key, timeout=settings.request_timeout)
+    context = Context(
+        contract=conformance_run.contract,
+        known_ids=frozenset(checkout_ids),
+        operation=conformance_schema["/checkouts/{id}"]["GET"],
+    )
+    gate = Gate(transport, context, conformance_run.ledger, checkout_ids, settings.seed)
+    try:
+        gate.preflight()
+    except GateError as error:
+        conformance_run.ledger.cannot_judge = str(error)
+        transport.close()
+        pytest.exit(conformance_run.redact(f"could not judge: {error}"), returncode=ExitCode.CANNOT_JUDGE)
+    yield gate
+    transport.close()
+
+
+def verdict(run: Run, check_id: str) -> None:
+    """Pass, fail, warn or skip one check's verdict test from the ledger."""
+    tally = run.ledger.tallies[check_id]
+    status = tally.status(run.settings.strict)
+    findings = "\n\n".join(
+        f"{item.exchange.request.method} {item.exchange.request.url} ({item.exchange.purpose}, "
+        f"{item.exchange.credential})\n{item.failure}"
+        for item in tally.findings[:3]
+        if item.failure is not None
+    )
+    header = f"{check_id} ({tally.check.level}): {tally.check.requirement}"
+    counts = f"{tally.failed} failed, {tally.warned} warned, {tally.passed} passed"
+    if status is CheckStatus.FAILED:
+        pytest.fail(run.redact(f"{header}\n{counts}\n\n{findings}"), pytrace=False)
+    if status is CheckStatus.WARNED:
+        warnings.warn(run.redact(f"{header}\n{counts}\n\n{findings}"), UserWarning, stacklevel=1)
+    elif status is CheckStatus.SKIPPED:
+        pytest.skip(f"{check_id}: no exchange in this run was one it judges")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:  # noqa: ARG001
+    """Keep harness errors (a scenario that crashed) apart from check failures."""
+    report: pytest.TestReport = yield
+    run = item.config.stash.get(RUN_KEY, None)
+    if run is not None and report.failed and item.get_closest_marker(VERDICT_MARKER) is None:
+        last_line = (report.longreprtext.strip().splitlines() or ["no detail"])[-1]
+        run.harness_errors.append(f"{item.nodeid}: {last_line}")
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Decide the run's verdict, write the reports and set the exit code."""
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    ledger = run.ledger
+    ledger.finished = time.time()
+    status, reason = ledger.run_status()
+    if exitstatus == pytest.ExitCode.INTERRUPTED and ledger.cannot_judge is None:
+        status, reason = RunStatus.CANNOT_JUDGE, "the run was interrupted before it finished"
+    elif run.harness_errors and status is not RunStatus.NON_CONFORMANT:
+        status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {run.harness_errors[0]}"
+    code = ExitCode.INTERRUPTED if exitstatus == pytest.ExitCode.INTERRUPTED else EXIT_CODES[status]
+    run.summary = build_summary(ledger, run.settings, run.target, int(code), str(status), run.redact(reason))
+    write_reports(run.summary, run.settings.report_dir, run.redact)
+    session.exitstatus = int(code)
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    """Print the per-check table and the verdict."""
+    run = terminalreporter.config.stash.get(RUN_KEY, None)
+    if run is None or run.summary is None:
+        return
+    terminalreporter.section("conformance")
+    for line in render_table(run.summary):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line("")
+    for gap in run.summary["spec_gaps"]:
+        terminalreporter.write_line(f"spec gap: {gap}")
+    terminalreporter.write_line(f"reports: {run.settings.report_dir}/ (junit.xml, summary.json, summary.md, report.html)")
+    terminalreporter.write_line(render_verdict(run.summary), bold=True)

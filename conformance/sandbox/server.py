@@ -1,0 +1,161 @@
+"""A real HTTP server on 127.0.0.1 that answers GET /checkouts/{id} as Dodo's test mode would."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from conformance.sandbox.sessions import CheckoutSession, seeded_sessions
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from types import TracebackType
+
+ROUTE_PREFIX = "/checkouts/"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the sandbox answers."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, payload: object, content_type: str = "application/json") -> Reply:
+        """A reply with a JSON body."""
+        return cls(status, json.dumps(payload).encode(), {"Content-Type": content_type})
+
+    @classmethod
+    def error(cls, status: int, code: str, message: str) -> Reply:
+        """An error in Dodo's documented shape."""
+        return cls.json(status, {"code": code, "message": message})
+
+
+class CheckoutApi:
+    """The behaviour of the test-mode server for this operation. Broken variants override one step."""
+
+    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+        self.api_key = api_key
+        self.sessions = {session.id: session for session in sessions}
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        """Answer one request."""
+        path = urlsplit(target).path
+        if not path.startswith(ROUTE_PREFIX) or "/" in path[len(ROUTE_PREFIX) :]:
+            return Reply.error(404, "NOT_FOUND", "No such route")
+        if method != "GET":
+            reply = Reply.error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here")
+            return Reply(reply.status, reply.body, {**reply.headers, "Allow": "GET"})
+        if not self.authorized(headers.get("Authorization")):
+            return Reply.error(401, "UNAUTHORIZED", "Missing or invalid bearer token")
+        checkout_id = unquote(path[len(ROUTE_PREFIX) :])
+        session = self.lookup(checkout_id)
+        if session is None:
+            return Reply.error(404, "NOT_FOUND", "Checkout session not found")
+        return self.render(session)
+
+    def authorized(self, header: str | None) -> bool:
+        """Whether the Authorization header carries this sandbox's key."""
+        return header is not None and secrets.compare_digest(header.encode(), f"Bearer {self.api_key}".encode())
+
+    def lookup(self, checkout_id: str) -> CheckoutSession | None:
+        """The session with this id, if it exists."""
+        return self.sessions.get(checkout_id)
+
+    def render(self, session: CheckoutSession) -> Reply:
+        """The 200 reply for a session."""
+        return Reply.json(200, session.as_json())
+
+
+def _handler_for(api: CheckoutApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body leave in one write at the handler's flush, and small writes are not
+        # held back (Nagle against delayed ACKs costs 40 ms a request otherwise).
+        wbufsize = -1
+        disable_nagle_algorithm = True
+
+        def version_string(self) -> str:
+            return "dodo-sandbox"
+
+        def __getattr__(self, name: str) -> Callable[[], None]:
+            # BaseHTTPRequestHandler looks up do_<METHOD>; answer every method, known or not.
+            if name.startswith("do_"):
+                return self._dispatch
+            raise AttributeError(name)
+
+        def _dispatch(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            reply = api.handle(self.command, self.path, dict(self.headers.items()))
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(reply.body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401 - stdlib signature
+            """Stay quiet: the gate reports what matters."""
+
+    return Handler
+
+
+class Sandbox:
+    """Runs a CheckoutApi on 127.0.0.1 in a background thread."""
+
+    def __init__(self, api: CheckoutApi | None = None, port: int = 0) -> None:
+        self.api = api or CheckoutApi(api_key=f"sk_sandbox_{secrets.token_hex(16)}", sessions=seeded_sessions())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self.api))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """Where the sandbox listens."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_key(self) -> str:
+        """The key the sandbox accepts."""
+        return self.api.api_key
+
+    @property
+    def checkout_ids(self) -> list[str]:
+        """The ids of the seeded sessions."""
+        return list(self.api.sessions)
+
+    def start(self) -> Sandbox:
+        """Start serving in the background."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground until interrupted."""
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()

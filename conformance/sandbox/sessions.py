@@ -1,0 +1,74 @@
+"""The checkout sessions the sandbox serves: one per stage a session can be in."""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# The payment statuses Dodo reports (IntentStatus). The sandbox is a server, so it keeps its
+# own list; the checks read theirs from spec/.
+INTENT_STATUSES = (
+    "succeeded",
+    "failed",
+    "cancelled",
+    "processing",
+    "requires_customer_action",
+    "requires_merchant_action",
+    "requires_payment_method",
+    "requires_confirmation",
+    "requires_capture",
+    "partially_captured",
+    "partially_captured_and_capturable",
+)
+# RFC 3339 forms a real server may use; the sandbox cycles through them.
+TIMESTAMP_FORMS = (
+    "2026-01-{day:02d}T09:30:00Z",
+    "2026-01-{day:02d}T09:30:00.123456Z",
+    "2026-01-{day:02d}T15:00:00+05:30",
+    "2026-01-{day:02d}T04:30:00.5-05:00",
+)
+ID_ALPHABET = string.ascii_letters + string.digits
+SEED = 20261128
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    """A session as the API returns it."""
+
+    id: str
+    created_at: str
+    customer_email: str | None
+    customer_name: str | None
+    payment_id: str | None
+    payment_status: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The 200 body for this session."""
+        return asdict(self)
+
+
+def _make_id(rng: random.Random, prefix: str) -> str:
+    return prefix + "".join(rng.choice(ID_ALPHABET) for _ in range(21))
+
+
+def seeded_sessions(seed: int = SEED) -> tuple[CheckoutSession, ...]:
+    """A session at the details stage, then one for each payment status; the same for the same seed."""
+    rng = random.Random(seed)  # noqa: S311 - stable ids, not secrets
+    stages: list[str | None] = [None, *INTENT_STATUSES]
+    sessions = []
+    for index, status in enumerate(stages):
+        # Customer fields are nullable: leave them out on every third session.
+        has_customer = index % 3 != 1
+        sessions.append(
+            CheckoutSession(
+                id=_make_id(rng, "cks_"),
+                created_at=TIMESTAMP_FORMS[index % len(TIMESTAMP_FORMS)].format(day=index + 1),
+                customer_email=f"customer{index}@example.com" if has_customer else None,
+                customer_name=f"Customer {index}" if has_customer else None,
+                payment_id=_make_id(rng, "pay_") if status is not None else None,
+                payment_status=status,
+            )
+        )
+    return tuple(sessions)

@@ -1,0 +1,128 @@
+"""What a run is asked to do, from flags and the environment, checked before any request."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from conformance.errors import BadInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+DEFAULT_SPEC = Path("spec/openapi.yaml")
+DEFAULT_REPORT_DIR = Path("reports")
+DEFAULT_MAX_EXAMPLES = 100
+DEFAULT_SEED = 20261128
+DEFAULT_REQUEST_TIMEOUT = 10.0
+
+ENV_BASE_URL = "DODO_PAYMENTS_BASE_URL"
+ENV_API_KEY = "DODO_PAYMENTS_API_KEY"
+ENV_CHECKOUT_IDS = "CONFORMANCE_CHECKOUT_IDS"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A run's settings; `base_url` None means the bundled sandbox."""
+
+    spec: Path
+    base_url: str | None
+    api_key: str | None
+    checkout_ids: tuple[str, ...]
+    report_dir: Path
+    max_examples: int
+    seed: int
+    strict: bool
+    request_timeout: float
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """Whether the run targets the bundled sandbox."""
+        return self.base_url is None
+
+
+def build_settings(  # noqa: PLR0913 - one parameter per flag
+    *,
+    spec: Path,
+    base_url: str | None,
+    api_key: str | None,
+    checkout_ids: Sequence[str] | None,
+    report_dir: Path,
+    max_examples: int,
+    seed: int,
+    strict: bool,
+    request_timeout: float,
+    sandbox: bool,
+    environ: Mapping[str, str] = os.environ,
+) -> Settings:
+    """Fill gaps from the environment and check every value; raise BadInputError naming the fix."""
+    if not sandbox:
+        base_url = base_url or environ.get(ENV_BASE_URL) or None
+    api_key = api_key or environ.get(ENV_API_KEY) or None
+    ids = list(checkout_ids) if checkout_ids else _ids_from_environment(environ)
+    if sandbox or base_url is None:
+        base_url = None
+    else:
+        _check_base_url(base_url)
+        if not api_key:
+            raise BadInputError(
+                f"no API key was given for {base_url}",
+                f"pass --api-key, --api-key-file or set {ENV_API_KEY}",
+            )
+    for checkout_id in ids:
+        if not checkout_id.strip():
+            raise BadInputError("a --checkout-id is empty", "give the id of an existing checkout session, e.g. cks_...")
+    if max_examples < 1:
+        raise BadInputError(f"--max-examples is {max_examples}", "give a positive number of examples")
+    if not request_timeout > 0:
+        raise BadInputError(f"--request-timeout is {request_timeout:g}", "give a positive number of seconds")
+    _check_writable(report_dir)
+    return Settings(
+        spec=spec,
+        base_url=base_url.rstrip("/") if base_url else None,
+        api_key=api_key,
+        checkout_ids=tuple(dict.fromkeys(checkout_id.strip() for checkout_id in ids)),
+        report_dir=report_dir,
+        max_examples=max_examples,
+        seed=seed,
+        strict=strict,
+        request_timeout=request_timeout,
+    )
+
+
+def _ids_from_environment(environ: Mapping[str, str]) -> list[str]:
+    raw = environ.get(ENV_CHECKOUT_IDS, "")
+    if not raw.strip():
+        return []
+    return raw.split(",")
+
+
+def _check_base_url(base_url: str) -> None:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadInputError(
+            f"--base-url {base_url!r} is not an http(s) URL",
+            "pass the server's root, e.g. https://test.dodopayments.com",
+        )
+    if parts.query or parts.fragment:
+        raise BadInputError(f"--base-url {base_url!r} has a query or fragment", "pass the server's root URL only")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise BadInputError(f"--base-url {base_url!r} has an invalid port", "fix the port number") from None
+
+
+def _check_writable(report_dir: Path) -> None:
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=report_dir, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise BadInputError(
+            f"the report directory {report_dir} cannot be written ({exc.strerror or exc})",
+            "pass a writable --report-dir",
+        ) from None

@@ -1,0 +1,39 @@
+"""The conformance suite for GET /checkouts/{id}: scenarios first, then one verdict per check.
+
+The scenario tests send requests and record what every check concludes; they fail only when
+the gate itself breaks. The verdict tests, one per registered check, pass or fail on the ledger.
+"""
+
+import pytest
+import schemathesis
+
+from conformance.plugin import VERDICT_MARKER, verdict
+
+schema = schemathesis.pytest.from_fixture("conformance_schema")
+
+
+def test_known_sessions_are_read_twice(conformance_gate):
+    conformance_gate.known_sessions()
+
+
+def test_requests_without_a_valid_key(conformance_gate):
+    conformance_gate.credentials()
+
+
+def test_invented_ids(conformance_gate):
+    conformance_gate.unknown_ids()
+
+
+def test_edge_case_ids(conformance_gate):
+    conformance_gate.edge_ids()
+
+
+@schema.parametrize()
+def test_generated_ids(case, conformance_gate):
+    conformance_gate.generated_case(case)
+
+
+@pytest.mark.usefixtures("conformance_gate")
+@getattr(pytest.mark, VERDICT_MARKER)
+def test_check(check_id, conformance_run):
+    verdict(conformance_run, check_id)
