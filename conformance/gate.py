@@ -73,7 +73,7 @@ class Gate:
 
     def preflight(self) -> None:
         """Ask for an invented id once: an unreachable target or a rejected key stops the run here."""
-        exchange = self._observe(self.transport.get_checkout(self.invented[0], Purpose.UNKNOWN))
+        exchange = self.transport.get_checkout(self.invented[0], Purpose.UNKNOWN)
         target = self.transport.base_url
         if exchange.response is None:
             raise TargetError(
@@ -85,6 +85,8 @@ class Gate:
                 f"the target {target} rejected the API key with {exchange.response.status}",
                 "pass a valid test-mode key with --api-key or DODO_PAYMENTS_API_KEY",
             )
+        # Only a usable answer is judged: a broken setup must not read as a failed check.
+        self._observe(exchange)
 
     def known_sessions(self) -> None:
         """Read every known session twice."""

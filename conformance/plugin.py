@@ -179,7 +179,8 @@ def conformance_gate(
     except GateError as error:
         conformance_run.ledger.cannot_judge = str(error)
         transport.close()
-        pytest.exit(conformance_run.redact(f"could not judge: {error}"), returncode=ExitCode.CANNOT_JUDGE)
+        # Stop here: every later request would fail for the same reason.
+        pytest.exit("stopped: the target cannot be judged (see the verdict above)")
     yield gate
     transport.close()
 
@@ -223,11 +224,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ledger = run.ledger
     ledger.finished = time.time()
     status, reason = ledger.run_status()
-    if exitstatus == pytest.ExitCode.INTERRUPTED and ledger.cannot_judge is None:
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED and ledger.cannot_judge is None
+    if interrupted:
         status, reason = RunStatus.CANNOT_JUDGE, "the run was interrupted before it finished"
     elif run.harness_errors and status is not RunStatus.NON_CONFORMANT:
         status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {run.harness_errors[0]}"
-    code = ExitCode.INTERRUPTED if exitstatus == pytest.ExitCode.INTERRUPTED else EXIT_CODES[status]
+    code = ExitCode.INTERRUPTED if interrupted else EXIT_CODES[status]
     run.summary = build_summary(ledger, run.settings, run.target, int(code), str(status), run.redact(reason))
     write_reports(run.summary, run.settings.report_dir, run.redact)
     session.exitstatus = int(code)
@@ -239,9 +241,10 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
     if run is None or run.summary is None:
         return
     terminalreporter.section("conformance")
-    for line in render_table(run.summary):
-        terminalreporter.write_line(line)
-    terminalreporter.write_line("")
+    if run.ledger.cannot_judge is None:
+        for line in render_table(run.summary):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line("")
     for gap in run.summary["spec_gaps"]:
         terminalreporter.write_line(f"spec gap: {gap}")
     terminalreporter.write_line(f"reports: {run.settings.report_dir}/ (junit.xml, summary.json, summary.md, report.html)")

@@ -20,6 +20,9 @@ DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_SEED = 20261128
 DEFAULT_REQUEST_TIMEOUT = 10.0
 
+# Shorter keys cannot be real, and redacting them would blot out ordinary text.
+MIN_KEY_LENGTH = 8
+
 ENV_BASE_URL = "DODO_PAYMENTS_BASE_URL"
 ENV_API_KEY = "DODO_PAYMENTS_API_KEY"
 ENV_CHECKOUT_IDS = "CONFORMANCE_CHECKOUT_IDS"
@@ -72,6 +75,11 @@ def build_settings(  # noqa: PLR0913 - one parameter per flag
             raise BadInputError(
                 f"no API key was given for {base_url}",
                 f"pass --api-key, --api-key-file or set {ENV_API_KEY}",
+            )
+        if len(api_key) < MIN_KEY_LENGTH:
+            raise BadInputError(
+                f"the API key is {len(api_key)} characters long, too short to be a real key",
+                "pass the whole key",
             )
     for checkout_id in ids:
         if not checkout_id.strip():

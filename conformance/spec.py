@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import schemathesis
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
@@ -190,6 +189,8 @@ def _check_refs_resolve(path: Path, node: object, registry: Registry[Any], seen:
 
 def schemathesis_schema(contract: Contract, seed: int, max_examples: int) -> BaseSchema:
     """The operation as Schemathesis generates it: deterministic, no example database."""
+    import schemathesis  # noqa: PLC0415 - heavy, and not needed to read the spec
+
     config = schemathesis.Config.from_dict(
         {
             "seed": seed,

@@ -1,0 +1,188 @@
+"""The `conformance` command: a thin layer over the pytest suite and the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from conformance.errors import BadInputError, ExitCode, GateError
+from conformance.sandbox import CheckoutApi, Sandbox, seeded_sessions
+from conformance.settings import (
+    DEFAULT_MAX_EXAMPLES,
+    DEFAULT_REPORT_DIR,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SEED,
+    DEFAULT_SPEC,
+    ENV_API_KEY,
+    build_settings,
+)
+from conformance.spec import load_contract
+
+PROGRAM = "conformance"
+# Where the suite lives; the plugin is not imported here, so that pytest can rewrite what it loads.
+SUITE_DIR = Path(__file__).parent / "suite"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line with the fix."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.BAD_INPUT, f"{PROGRAM}: error: {message}; see '{self.prog} --help'\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROGRAM, description="Conformance gate for Dodo Payments GET /checkouts/{id}.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run",
+        help="run the suite (against the bundled sandbox unless --base-url is given)",
+        description="Exit 0: conforms. 1: a check failed. 2: bad input. 3: could not judge the target.",
+    )
+    run.add_argument("--base-url", help="server to judge (env DODO_PAYMENTS_BASE_URL); default: the bundled sandbox")
+    run.add_argument("--api-key", help="bearer key (env DODO_PAYMENTS_API_KEY)")
+    run.add_argument("--api-key-file", type=Path, help="read the bearer key from this file")
+    run.add_argument(
+        "--checkout-id",
+        action="append",
+        dest="checkout_ids",
+        help="id of an existing session; repeatable (env CONFORMANCE_CHECKOUT_IDS, comma-separated)",
+    )
+    run.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="OpenAPI document (default %(default)s)")
+    run.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default %(default)s")
+    run.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, help="default %(default)s")
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="default %(default)s")
+    run.add_argument("--strict", action="store_true", help="SHOULD warnings fail the run")
+    run.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT, help="seconds (default 10)")
+
+    commands.add_parser("checks", help="list every check: id, level, requirement, spec reference")
+
+    sandbox = commands.add_parser("sandbox", help="run the bundled sandbox alone, in the foreground")
+    sandbox.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    sandbox.add_argument("--api-key", help="the key to accept (default: a random one)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    arguments = _parser().parse_args(argv)
+    try:
+        if arguments.command == "checks":
+            return _list_checks()
+        if arguments.command == "sandbox":
+            return _serve_sandbox(arguments.port, arguments.api_key)
+        return _run(arguments)
+    except GateError as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        print(f"{PROGRAM}: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`conformance checks | head`); point stdout at nothing so exit stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.CONFORMS)
+
+
+def _read_key_file(path: Path) -> str:
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"--api-key-file {path} cannot be read ({exc.__class__.__name__})", "fix the path") from None
+    if not key:
+        raise BadInputError(f"--api-key-file {path} is empty", "write the key into the file")
+    return key
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    api_key = arguments.api_key
+    if arguments.api_key_file is not None:
+        api_key = _read_key_file(arguments.api_key_file)
+    settings = build_settings(
+        spec=arguments.spec,
+        base_url=arguments.base_url,
+        api_key=api_key,
+        checkout_ids=arguments.checkout_ids,
+        report_dir=arguments.report_dir,
+        max_examples=arguments.max_examples,
+        seed=arguments.seed,
+        strict=arguments.strict,
+        request_timeout=arguments.request_timeout,
+        sandbox=False,
+    )
+    load_contract(settings.spec)
+    args = [
+        str(SUITE_DIR),
+        "-p",
+        "conformance.plugin",
+        "-p",
+        "no:cacheprovider",
+        f"--rootdir={Path.cwd()}",
+        "-q",
+        "--spec",
+        str(settings.spec),
+        "--report-dir",
+        str(settings.report_dir),
+        "--max-examples",
+        str(settings.max_examples),
+        "--seed",
+        str(settings.seed),
+        "--request-timeout",
+        str(settings.request_timeout),
+    ]
+    if settings.base_url is None:
+        args.append("--sandbox")
+    else:
+        args += ["--base-url", settings.base_url]
+        # The key travels to the plugin through this process's environment, never through argv.
+        assert settings.api_key is not None
+        os.environ[ENV_API_KEY] = settings.api_key
+    for checkout_id in settings.checkout_ids:
+        args += ["--checkout-id", checkout_id]
+    if settings.strict:
+        args.append("--conformance-strict")
+    code = int(pytest.main(args))
+    if code in set(ExitCode):
+        return code
+    print(f"{PROGRAM}: error: pytest ended with code {code}; rerun with 'pytest --sandbox' to see why", file=sys.stderr)
+    return int(ExitCode.CANNOT_JUDGE)
+
+
+def _list_checks() -> int:
+    from conformance.checks import REGISTRY  # noqa: PLC0415 - imports Schemathesis, which only this command needs
+
+    width = max(len(check_id) for check_id in REGISTRY)
+    for check in REGISTRY.values():
+        print(f"{check.id.ljust(width)}  {check.level:<6}  {check.requirement}")
+        print(f"{' ' * width}  {'':<6}  spec: {check.spec_ref}")
+    return int(ExitCode.CONFORMS)
+
+
+def _serve_sandbox(port: int, api_key: str | None) -> int:
+    if not 0 <= port <= 65535:
+        raise BadInputError(f"--port {port} is out of range", "give a port from 1 to 65535, or 0 for any free one")
+    api = CheckoutApi(api_key, seeded_sessions()) if api_key else None
+    try:
+        sandbox = Sandbox(api=api, port=port)
+    except OSError as exc:
+        raise BadInputError(f"port {port} on 127.0.0.1 cannot be used ({exc.strerror})", "pick another --port") from None
+    print(f"sandbox listening on {sandbox.base_url}")
+    print(f"api key: {sandbox.api_key}")
+    print("seeded checkout ids:")
+    for checkout_id in sandbox.checkout_ids:
+        print(f"  {checkout_id}")
+    print("press Ctrl-C to stop", flush=True)
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        print("sandbox stopped")
+    return int(ExitCode.CONFORMS)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
