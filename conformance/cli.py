@@ -93,7 +93,9 @@ def _read_key_file(path: Path) -> str:
     try:
         key = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"--api-key-file {path} cannot be read ({exc.__class__.__name__})", "fix the path") from None
+        raise BadInputError(
+            f"--api-key-file {path} cannot be read ({exc.__class__.__name__})", "fix the path"
+        ) from None
     if not key:
         raise BadInputError(f"--api-key-file {path} is empty", "write the key into the file")
     return key
@@ -149,7 +151,10 @@ def _run(arguments: argparse.Namespace) -> int:
     code = int(pytest.main(args))
     if code in set(ExitCode):
         return code
-    print(f"{PROGRAM}: error: pytest ended with code {code}; rerun with 'pytest --sandbox' to see why", file=sys.stderr)
+    print(
+        f"{PROGRAM}: error: pytest ended with code {code}; rerun with 'pytest --sandbox' to see why",
+        file=sys.stderr,
+    )
     return int(ExitCode.CANNOT_JUDGE)
 
 
@@ -170,7 +175,9 @@ def _serve_sandbox(port: int, api_key: str | None) -> int:
     try:
         sandbox = Sandbox(api=api, port=port)
     except OSError as exc:
-        raise BadInputError(f"port {port} on 127.0.0.1 cannot be used ({exc.strerror})", "pick another --port") from None
+        raise BadInputError(
+            f"port {port} on 127.0.0.1 cannot be used ({exc.strerror})", "pick another --port"
+        ) from None
     print(f"sandbox listening on {sandbox.base_url}")
     print(f"api key: {sandbox.api_key}")
     print("seeded checkout ids:")

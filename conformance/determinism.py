@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from hypothesis.internal.conjecture import providers
+from hypothesis.internal.constants_ast import Constants
 
-_EMPTY = providers.Constants()
+_EMPTY = Constants()
 
 
-def _no_local_constants() -> providers.Constants:
+def _no_local_constants() -> Constants:
     return _EMPTY
 
 

@@ -47,11 +47,17 @@ def derived_edge_ids(known_ids: tuple[str, ...]) -> tuple[EdgeId, ...]:
     return tuple(item for item in derived if item.id not in known_ids)
 
 
-def invented_ids(seed: int, count: int = INVENTED_IDS) -> tuple[str, ...]:
-    """Ids shaped like real ones that no server can hold; the same for the same seed."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible ids, not secrets
+def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_IDS) -> tuple[str, ...]:
+    """Ids shaped like real ones that name no known session; the same for the same seed."""
+    # Salted, so that a server seeding its own ids from the same number does not draw these.
+    rng = random.Random(f"invented-ids:{seed}")  # noqa: S311 - reproducible ids, not secrets
     alphabet = string.ascii_letters + string.digits
-    return tuple("cks_" + "".join(rng.choice(alphabet) for _ in range(21)) for _ in range(count))
+    invented: list[str] = []
+    while len(invented) < count:
+        candidate = "cks_" + "".join(rng.choice(alphabet) for _ in range(21))
+        if candidate not in known_ids and candidate not in invented:
+            invented.append(candidate)
+    return tuple(invented)
 
 
 class Gate:
@@ -65,7 +71,7 @@ class Gate:
         self.ledger = ledger
         self.checkout_ids = checkout_ids
         self.seed = seed
-        self.invented = invented_ids(seed)
+        self.invented = invented_ids(seed, checkout_ids)
 
     def _observe(self, exchange: Exchange) -> Exchange:
         self.ledger.record(exchange, judge(self.context, exchange))

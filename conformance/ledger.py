@@ -132,15 +132,22 @@ class Ledger:
         if self.unjudged:
             return (
                 RunStatus.CANNOT_JUDGE,
-                f"the target kept answering 429 to {len(self.unjudged)} request(s) past the retry budget; "
-                "rerun later or with a lower --rate-limit",
+                (
+                    f"the target kept answering 429 to {len(self.unjudged)} request(s) past the retry budget; "
+                    "rerun later, when the key's rate limit has recovered"
+                ),
             )
         if not self.saw_success:
             return (
                 RunStatus.CANNOT_JUDGE,
-                "no request was answered 200, so the 200 contract was never exercised; give ids of existing "
-                "sessions with --checkout-id or CONFORMANCE_CHECKOUT_IDS",
+                (
+                    "no request was answered 200, so the 200 contract was never exercised; give ids of existing "
+                    "sessions with --checkout-id or CONFORMANCE_CHECKOUT_IDS"
+                ),
             )
         must = [tally for tally in self.tallies.values() if tally.check.level is Level.MUST]
         judged = sum(1 for tally in must if tally.applied)
-        return RunStatus.CONFORMS, f"all {judged} applicable MUST checks passed over {self.exchanges} exchanges"
+        return (
+            RunStatus.CONFORMS,
+            f"all {judged} applicable MUST checks passed over {self.exchanges} exchanges",
+        )

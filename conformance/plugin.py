@@ -122,7 +122,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Give every registered check its own verdict test, with the check id as the test id."""
-    if "check_id" in metafunc.fixturenames:
+    if metafunc.definition.get_closest_marker(VERDICT_MARKER) is not None:
         metafunc.parametrize("check_id", list(REGISTRY), ids=list(REGISTRY))
 
 
@@ -206,7 +206,7 @@ def verdict(run: Run, check_id: str) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:  # noqa: ARG001
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Keep harness errors (a scenario that crashed) apart from check failures."""
     report: pytest.TestReport = yield
     run = item.config.stash.get(RUN_KEY, None)
@@ -230,7 +230,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     elif run.harness_errors and status is not RunStatus.NON_CONFORMANT:
         status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {run.harness_errors[0]}"
     code = ExitCode.INTERRUPTED if interrupted else EXIT_CODES[status]
-    run.summary = build_summary(ledger, run.settings, run.target, int(code), str(status), run.redact(reason))
+    run.summary = build_summary(
+        ledger, run.settings, target=run.target, exit_code=int(code), status=str(status), reason=run.redact(reason)
+    )
     write_reports(run.summary, run.settings.report_dir, run.redact)
     session.exitstatus = int(code)
 
@@ -247,5 +249,7 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
         terminalreporter.write_line("")
     for gap in run.summary["spec_gaps"]:
         terminalreporter.write_line(f"spec gap: {gap}")
-    terminalreporter.write_line(f"reports: {run.settings.report_dir}/ (junit.xml, summary.json, summary.md, report.html)")
+    terminalreporter.write_line(
+        f"reports: {run.settings.report_dir}/ (junit.xml, summary.json, summary.md, report.html)"
+    )
     terminalreporter.write_line(render_verdict(run.summary), bold=True)

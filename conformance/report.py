@@ -7,14 +7,13 @@ import json
 import os
 import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conformance import __version__
 from conformance.redaction import curl_line
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from conformance.checks import Verdict
     from conformance.ledger import Ledger
     from conformance.redaction import Redactor
@@ -25,8 +24,8 @@ FORMAT_VERSION = 1
 STATUS_MARKS = {"passed": "PASS", "failed": "FAIL", "warned": "WARN", "skipped": "SKIP"}
 
 
-def build_summary(
-    ledger: Ledger, settings: Settings, target: str, exit_code: int, status: str, reason: str
+def build_summary(  # noqa: PLR0913 - keyword-only: the run's outcome, decided by the plugin
+    ledger: Ledger, settings: Settings, *, target: str, exit_code: int, status: str, reason: str
 ) -> dict[str, Any]:
     """The run as one JSON document (specified by conformance/data/summary.schema.json)."""
     finished = ledger.finished or ledger.started
@@ -124,9 +123,9 @@ def write_atomically(path: Path, text: str) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        Path(temporary).replace(path)
     except BaseException:
-        os.unlink(temporary)
+        Path(temporary).unlink()
         raise
 
 
@@ -162,17 +161,19 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "",
         f"**{summary['result']['status']}** (exit {summary['result']['exit_code']}): {summary['result']['reason']}",
         "",
-        f"Target `{run['target']}`, spec `{run['spec']}` (version {run['spec_version']}), seed {run['seed']}, "
-        f"{summary['exchanges']['total']} exchanges.",
+        (
+            f"Target `{run['target']}`, spec `{run['spec']}` (version {run['spec_version']}), seed {run['seed']}, "
+            f"{summary['exchanges']['total']} exchanges."
+        ),
         "",
         "| result | level | check | passed | failed | warned | requirement |",
         "|---|---|---|---:|---:|---:|---|",
     ]
-    for item in summary["checks"]:
-        lines.append(
-            f"| {STATUS_MARKS[item['status']]} | {item['level']} | `{item['id']}` | {item['passed']} | "
-            f"{item['failed']} | {item['warned']} | {_md(item['requirement'])} |"
-        )
+    lines += [
+        f"| {STATUS_MARKS[item['status']]} | {item['level']} | `{item['id']}` | {item['passed']} | "
+        f"{item['failed']} | {item['warned']} | {_md(item['requirement'])} |"
+        for item in summary["checks"]
+    ]
     findings = [(item, finding) for item in summary["checks"] for finding in item["findings"]]
     if findings:
         lines += ["", "## Findings", ""]
@@ -235,8 +236,10 @@ def render_html(summary: dict[str, Any]) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Conformance: GET /checkouts/{{id}}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem;color:#222}}
-table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}}
+body{{font-family:system-ui,sans-serif;margin:2rem auto;padding:0 1rem;max-width:75rem;color:#222}}
+code{{word-break:break-all}}
+table{{border-collapse:collapse;width:100%}}
+td,th{{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}}
 tr.failed td:first-child{{background:#f8d0d0}}tr.passed td:first-child{{background:#d4f0d4}}
 tr.warned td:first-child{{background:#fbeec0}}tr.skipped td:first-child{{background:#e8e8e8}}
 .verdict{{font-size:1.2rem;padding:.6rem;border-radius:.3rem}}

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
@@ -18,6 +17,7 @@ from conformance.errors import SpecError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from schemathesis.schemas import BaseSchema
 
@@ -68,7 +68,7 @@ def load_contract(path: Path) -> Contract:
             f"{path}: GET {OPERATION_PATH} documents no 200 response",
             "the gate judges the 200 contract; use a spec that documents it",
         )
-    registry = Registry().with_resource(DOCUMENT_URI, Resource(contents=document, specification=DRAFT202012))
+    registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(document))
     documented: set[int] = set()
     media: dict[int, tuple[str, ...]] = {}
     for code, response in responses.items():
@@ -96,9 +96,13 @@ def _read_document(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(f"spec file {path} does not exist", "pass --spec with the path of the OpenAPI document") from None
+        raise SpecError(
+            f"spec file {path} does not exist", "pass --spec with the path of the OpenAPI document"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"spec file {path} cannot be read ({exc})", "check the file's permissions and encoding") from None
+        raise SpecError(
+            f"spec file {path} cannot be read ({exc})", "check the file's permissions and encoding"
+        ) from None
     try:
         document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
@@ -142,12 +146,14 @@ def _build_validator(
             f"{path} has no components.schemas.{RESPONSE_SCHEMA}",
             "use a spec that defines the Get Checkout Session response schema",
         )
-    content = operation["responses"]["200"].get("content", {}) if isinstance(operation["responses"]["200"], dict) else {}
+    content = (
+        operation["responses"]["200"].get("content", {}) if isinstance(operation["responses"]["200"], dict) else {}
+    )
     documented_ref = content.get("application/json", {}).get("schema", {}).get("$ref")
     expected_ref = f"#/components/schemas/{RESPONSE_SCHEMA}"
     if documented_ref != expected_ref:
         raise SpecError(
-            f"{path}: the 200 application/json body of GET {OPERATION_PATH} is {documented_ref!r}, not {expected_ref!r}",
+            f"{path}: the 200 JSON body of GET {OPERATION_PATH} is {documented_ref!r}, not {expected_ref!r}",
             f"the gate validates 200 bodies against {RESPONSE_SCHEMA}; fix the response's schema reference",
         )
     # Validate against a reference into the document, so that nested `$ref`s resolve in place.
@@ -155,7 +161,9 @@ def _build_validator(
     try:
         Draft202012Validator.check_schema(schemas[RESPONSE_SCHEMA])
     except SchemaError as exc:
-        raise SpecError(f"{path}: {RESPONSE_SCHEMA} is not a valid JSON Schema ({exc.message})", "fix the schema") from None
+        raise SpecError(
+            f"{path}: {RESPONSE_SCHEMA} is not a valid JSON Schema ({exc.message})", "fix the schema"
+        ) from None
     validator = Draft202012Validator(schema, registry=registry, format_checker=_format_checker())
     _check_refs_resolve(path, schemas[RESPONSE_SCHEMA], registry, seen=set())
     return validator

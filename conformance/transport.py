@@ -69,7 +69,9 @@ class Transport:
         previous: Exchange | None = None,
     ) -> Exchange:
         """GET one checkout id."""
-        return self._send("GET", self.url_for(checkout_id), checkout_id, purpose, credential, previous, None)
+        return self._send(
+            "GET", self.url_for(checkout_id), checkout_id, purpose=purpose, credential=credential, previous=previous
+        )
 
     def send_case(self, case: Any) -> Exchange:  # noqa: ANN401 - a schemathesis.Case
         """Send a Schemathesis-generated case with the valid key."""
@@ -77,7 +79,9 @@ class Transport:
         url = kwargs["url"]
         # Schemathesis percent-encodes the generated value into the path.
         checkout_id = unquote(urlsplit(url).path.rsplit("/checkouts/", 1)[-1])
-        return self._send(kwargs["method"], url, checkout_id, Purpose.GENERATED, Credential.VALID, None, case)
+        return self._send(
+            kwargs["method"], url, checkout_id, purpose=Purpose.GENERATED, credential=Credential.VALID, case=case
+        )
 
     def _headers(self, credential: Credential) -> tuple[dict[str, str], dict[str, str]]:
         """Return the headers to send and the same headers as they may be shown."""
@@ -96,10 +100,11 @@ class Transport:
         method: str,
         url: str,
         checkout_id: str,
+        *,
         purpose: Purpose,
         credential: Credential,
-        previous: Exchange | None,
-        case: Any,  # noqa: ANN401 - a schemathesis.Case or None
+        previous: Exchange | None = None,
+        case: Any = None,  # noqa: ANN401 - a schemathesis.Case
     ) -> Exchange:
         headers, shown = self._headers(credential)
         request = SentRequest(method=method, url=url, headers=shown)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import unquote, urlsplit
 
 from conformance.sandbox.sessions import CheckoutSession, seeded_sessions
@@ -26,6 +27,9 @@ class Reply:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # Faults of the transport, for broken variants: wait before answering, or close without a word.
+    delay_seconds: float = 0.0
+    drop_connection: bool = False
 
     @classmethod
     def json(cls, status: int, payload: object, content_type: str = "application/json") -> Reply:
@@ -74,40 +78,46 @@ class CheckoutApi:
         return Reply.json(200, session.as_json())
 
 
-def _handler_for(api: CheckoutApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body leave in one write at the handler's flush, and small writes are not
-        # held back (Nagle against delayed ACKs costs 40 ms a request otherwise).
-        wbufsize = -1
-        disable_nagle_algorithm = True
+class _Handler(BaseHTTPRequestHandler):
+    """Hands every request, whatever its method, to the CheckoutApi."""
 
-        def version_string(self) -> str:
-            return "dodo-sandbox"
+    api: CheckoutApi
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in one write at the handler's flush, and small writes are not
+    # held back (Nagle against delayed ACKs costs 40 ms a request otherwise).
+    wbufsize = -1
+    disable_nagle_algorithm = True
 
-        def __getattr__(self, name: str) -> Callable[[], None]:
-            # BaseHTTPRequestHandler looks up do_<METHOD>; answer every method, known or not.
-            if name.startswith("do_"):
-                return self._dispatch
-            raise AttributeError(name)
+    def version_string(self) -> str:
+        """The Server header."""
+        return "dodo-sandbox"
 
-        def _dispatch(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            reply = api.handle(self.command, self.path, dict(self.headers.items()))
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(reply.body)
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        # BaseHTTPRequestHandler looks up do_<METHOD>; answer every method, known or not.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401 - stdlib signature
-            """Stay quiet: the gate reports what matters."""
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        reply = self.api.handle(self.command, self.path, dict(self.headers.items()))
+        if reply.delay_seconds:
+            time.sleep(reply.delay_seconds)
+        if reply.drop_connection:
+            self.close_connection = True
+            return
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
 
-    return Handler
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401 - stdlib signature
+        """Stay quiet: the gate reports what matters."""
 
 
 class Sandbox:
@@ -115,9 +125,11 @@ class Sandbox:
 
     def __init__(self, api: CheckoutApi | None = None, port: int = 0) -> None:
         self.api = api or CheckoutApi(api_key=f"sk_sandbox_{secrets.token_hex(16)}", sessions=seeded_sessions())
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self.api))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), type("Handler", (_Handler,), {"api": self.api}))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -135,7 +147,7 @@ class Sandbox:
         """The ids of the seeded sessions."""
         return list(self.api.sessions)
 
-    def start(self) -> Sandbox:
+    def start(self) -> Self:
         """Start serving in the background."""
         self._thread.start()
         return self
@@ -152,7 +164,7 @@ class Sandbox:
         finally:
             self._server.server_close()
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -1,0 +1,1 @@
+"""Data shipped with the gate: edge-case ids and the summary.json schema."""

@@ -1,0 +1,288 @@
+"""The gate end to end: `conformance run` against real servers on 127.0.0.1, as CI runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+from support import ROOT
+
+from conformance.checks import REGISTRY
+from conformance.sandbox import Sandbox, seeded_sessions
+from conformance.sandbox.variants import VARIANTS
+
+KEY = "sk_test_e2e_secret_key_5f2b9c41d7"
+SUMMARY_SCHEMA = json.loads((ROOT / "conformance" / "data" / "summary.schema.json").read_text(encoding="utf-8"))
+
+
+def conformance(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would, in a clean environment."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("DODO_", "CONFORMANCE_"))}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """Start a sandbox variant on 127.0.0.1 with a known key; stopped after the test."""
+    started: list[Sandbox] = []
+
+    def start(variant: str) -> Sandbox:
+        sandbox = Sandbox(api=VARIANTS[variant].api(KEY, seeded_sessions())).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+def run_against(sandbox: Sandbox, report_dir: Path, *extra: str, ids: bool = True) -> subprocess.CompletedProcess[str]:
+    id_args = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)] if ids else []
+    return conformance(
+        "run",
+        "--base-url",
+        sandbox.base_url,
+        "--report-dir",
+        str(report_dir),
+        "--max-examples",
+        "25",
+        *id_args,
+        *extra,
+        env={"DODO_PAYMENTS_API_KEY": KEY},
+    )
+
+
+def summary(report_dir: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def check_status(report_dir: Path) -> dict[str, str]:
+    return {item["id"]: item["status"] for item in summary(report_dir)["checks"]}
+
+
+def test_the_bundled_sandbox_conforms_and_every_report_is_written(tmp_path: Path) -> None:
+    result = conformance("run", "--report-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "conformance: CONFORMS (exit 0)" in result.stdout
+    for check_id in REGISTRY:
+        assert check_id in result.stdout
+    assert {path.name for path in tmp_path.iterdir()} == {
+        "junit.xml",
+        "summary.json",
+        "summary.md",
+        "report.html",
+    }
+    record = summary(tmp_path)
+    Draft202012Validator(SUMMARY_SCHEMA, format_checker=FormatChecker()).validate(record)
+    assert record["result"] == {"status": "conforms", "exit_code": 0, "reason": record["result"]["reason"]}
+    assert record["exchanges"]["by_status"]["200"] >= 24
+    assert all(item["status"] == "passed" for item in record["checks"]), check_status(tmp_path)
+    assert "401" in " ".join(record["spec_gaps"])
+
+
+def test_a_live_target_conforms_and_the_key_appears_nowhere(tmp_path: Path, serve: Any) -> None:
+    sandbox = serve("reference")
+    result = run_against(sandbox, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in tmp_path.iterdir():
+        assert KEY.encode() not in path.read_bytes(), path.name
+    assert KEY not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variant", "failing"),
+    [
+        ("unknown-payment-status", {"response.schema", "schemathesis.response_schema_conformance"}),
+        ("timestamp-without-offset", {"response.schema", "schemathesis.response_schema_conformance"}),
+        ("auth-ignored", {"auth.missing_key", "auth.wrong_key"}),
+        ("nothing-found", {"session.known_found"}),
+    ],
+)
+def test_a_broken_server_fails_the_run_and_names_the_check(
+    tmp_path: Path, serve: Any, variant: str, failing: set[str]
+) -> None:
+    result = run_against(serve(variant), tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    statuses = check_status(tmp_path)
+    assert {check_id for check_id, status in statuses.items() if status == "failed"} == failing
+    assert "conformance: NON-CONFORMANT (exit 1)" in result.stdout
+    assert all(check_id in result.stdout for check_id in failing)
+
+
+def test_a_finding_carries_the_request_the_response_and_a_redacted_curl_line(tmp_path: Path, serve: Any) -> None:
+    sandbox = serve("unknown-payment-status")
+    run_against(sandbox, tmp_path)
+    check = next(item for item in summary(tmp_path)["checks"] if item["id"] == "response.schema")
+    finding = check["findings"][0]
+    assert "'paid' is not valid" in finding["received"]
+    assert "GetCheckoutSessionsStatus" in finding["expected"]
+    assert finding["status"] == 200
+    assert '"paid"' in finding["body_excerpt"]
+    assert finding["curl"].startswith("curl ")
+    assert "$DODO_PAYMENTS_API_KEY" in finding["curl"]
+    assert sandbox.base_url in finding["curl"]
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert html.index("<h2>Checks</h2>") < html.index("<h2>Findings</h2>")
+    assert "is not valid under any of the given schemas" in html
+
+
+def test_a_run_that_never_sees_a_200_cannot_pass(tmp_path: Path, serve: Any) -> None:
+    result = run_against(serve("nothing-found"), tmp_path, ids=False)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "200 contract was never exercised" in result.stdout
+    assert "--checkout-id" in result.stdout
+    assert summary(tmp_path)["result"]["status"] == "could not judge"
+
+
+def test_an_unreachable_target_cannot_be_judged(tmp_path: Path) -> None:
+    result = conformance(
+        "run",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--report-dir",
+        str(tmp_path),
+        env={"DODO_PAYMENTS_API_KEY": KEY},
+    )
+    assert result.returncode == 3
+    assert "cannot be reached" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "FAIL " not in result.stdout
+
+
+def test_a_rejected_key_cannot_be_judged(tmp_path: Path, serve: Any) -> None:
+    sandbox = serve("reference")
+    result = conformance(
+        "run",
+        "--base-url",
+        sandbox.base_url,
+        "--report-dir",
+        str(tmp_path),
+        env={"DODO_PAYMENTS_API_KEY": "sk_not_the_right_key"},
+    )
+    assert result.returncode == 3
+    assert "rejected the API key with 401" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "cause"),
+    [
+        (["run", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["run", "--checkout-id", " "], "a --checkout-id is empty"),
+        (["run", "--base-url", "ftp://example"], "is not an http(s) URL"),
+        (["run", "--base-url", "http://127.0.0.1:9"], "no API key was given"),
+        (["run", "--spec", "nope.yaml"], "spec file nope.yaml does not exist"),
+        (["run", "--max-examples", "0"], "--max-examples is 0"),
+        (["run", "--request-timeout", "-1"], "--request-timeout is -1"),
+        (["run", "--report-dir", "/proc/forbidden"], "cannot be written"),
+        (["run", "--api-key-file", "/nonexistent/key"], "--api-key-file /nonexistent/key cannot be read"),
+        (["run", "--seed", "abc"], "invalid int value"),
+    ],
+)
+def test_bad_input_is_one_line_with_exit_2(args: list[str], cause: str) -> None:
+    result = conformance(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert cause in lines[0]
+    assert lines[0].startswith("conformance: error: ")
+
+
+def test_the_checks_command_lists_the_registry() -> None:
+    result = conformance("checks")
+    assert result.returncode == 0
+    for check in REGISTRY.values():
+        assert check.id in result.stdout
+        assert check.requirement in result.stdout
+        assert check.spec_ref in result.stdout
+
+
+def _requests_sent(tmp_path: Path, seed: str) -> list[str]:
+    api = VARIANTS["reference"].api(KEY, seeded_sessions())
+    seen: list[str] = []
+    handle = api.handle
+
+    def recording(method: str, target: str, headers: Any) -> Any:
+        seen.append(f"{method} {target} {headers.get('Authorization', '-')}")
+        return handle(method, target, headers)
+
+    api.handle = recording  # type: ignore[method-assign]
+    with Sandbox(api=api) as sandbox:
+        run_against(sandbox, tmp_path, "--seed", seed)
+    return seen
+
+
+def test_the_same_seed_sends_the_same_requests_and_another_seed_does_not(tmp_path: Path) -> None:
+    first = _requests_sent(tmp_path / "a", "7")
+    second = _requests_sent(tmp_path / "b", "7")
+    other = _requests_sent(tmp_path / "c", "8")
+    assert len(first) > 100
+    assert first == second
+    assert first != other
+
+
+def test_pytest_runs_the_same_suite_natively(tmp_path: Path, serve: Any) -> None:
+    sandbox = serve("unknown-payment-status")
+    id_args = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)]
+    result = subprocess.run(
+        # `--report-dir=DIR` in one word: pytest takes a separate path argument for a test path when it
+        # picks its rootdir, before the plugin's options are known.
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "--base-url",
+            sandbox.base_url,
+            "--api-key",
+            KEY,
+            f"--report-dir={tmp_path}",
+            "--max-examples",
+            "10",
+            *id_args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout
+    assert "FAILED conformance/suite/test_get_checkout_session.py::test_check[response.schema]" in result.stdout
+    assert (tmp_path / "junit.xml").exists()
+    assert 'name="test_check[response.schema]"' in (tmp_path / "junit.xml").read_text(encoding="utf-8")
+
+
+def test_the_sandbox_command_prints_its_address_key_and_ids() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "sandbox", "--api-key", KEY],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().strip() for _ in range(3 + len(seeded_sessions()))]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert lines[0].startswith("sandbox listening on http://127.0.0.1:")
+    assert lines[1] == f"api key: {KEY}"
+    assert lines[3:] == [session.id for session in seeded_sessions()]
