@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 ## Run the whole suite against the bundled sandbox and write reports/.
 run: bootstrap
-	$(BIN)/conformance run
+	$(BIN)/conformance run --sandbox
 
 ## Run the project's own tests.
 test: bootstrap

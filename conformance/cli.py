@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Exit 0: conforms. 1: a check failed. 2: bad input. 3: could not judge the target.",
     )
     run.add_argument("--base-url", help="server to judge (env DODO_PAYMENTS_BASE_URL); default: the bundled sandbox")
+    run.add_argument("--sandbox", action="store_true", help="judge the bundled sandbox, whatever the environment says")
     run.add_argument("--api-key", help="bearer key (env DODO_PAYMENTS_API_KEY)")
     run.add_argument("--api-key-file", type=Path, help="read the bearer key from this file")
     run.add_argument(
@@ -115,7 +116,7 @@ def _run(arguments: argparse.Namespace) -> int:
         seed=arguments.seed,
         strict=arguments.strict,
         request_timeout=arguments.request_timeout,
-        sandbox=False,
+        sandbox=arguments.sandbox,
     )
     load_contract(settings.spec)
     args = [

@@ -63,6 +63,8 @@ def build_settings(  # noqa: PLR0913 - one parameter per flag
     environ: Mapping[str, str] = os.environ,
 ) -> Settings:
     """Fill gaps from the environment and check every value; raise BadInputError naming the fix."""
+    if sandbox and base_url:
+        raise BadInputError("--sandbox and --base-url were both given", "pass one of them")
     if not sandbox:
         base_url = base_url or environ.get(ENV_BASE_URL) or None
     api_key = api_key or environ.get(ENV_API_KEY) or None
@@ -83,7 +85,10 @@ def build_settings(  # noqa: PLR0913 - one parameter per flag
             )
     for checkout_id in ids:
         if not checkout_id.strip():
-            raise BadInputError("a --checkout-id is empty", "give the id of an existing checkout session, e.g. cks_...")
+            raise BadInputError(
+                f"a checkout id in --checkout-id or {ENV_CHECKOUT_IDS} is empty",
+                "give ids of existing checkout sessions, e.g. cks_...",
+            )
     if max_examples < 1:
         raise BadInputError(f"--max-examples is {max_examples}", "give a positive number of examples")
     if not request_timeout > 0:

@@ -126,6 +126,34 @@ def test_a_broken_server_fails_the_run_and_names_the_check(
     assert all(check_id in result.stdout for check_id in failing)
 
 
+def test_the_target_key_and_ids_can_all_come_from_the_environment(tmp_path: Path, serve: Any) -> None:
+    sandbox = serve("reference")
+    result = conformance(
+        "run",
+        "--report-dir",
+        str(tmp_path),
+        env={
+            "DODO_PAYMENTS_BASE_URL": sandbox.base_url,
+            "DODO_PAYMENTS_API_KEY": KEY,
+            "CONFORMANCE_CHECKOUT_IDS": ",".join(sandbox.checkout_ids[:2]),
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = summary(tmp_path)
+    assert record["run"]["target"] == sandbox.base_url
+    assert record["run"]["checkout_ids"] == sandbox.checkout_ids[:2]
+    known = next(item for item in record["checks"] if item["id"] == "session.known_found")
+    assert known["passed"] == 4
+
+
+def test_sandbox_flag_wins_over_a_base_url_in_the_environment(tmp_path: Path) -> None:
+    result = conformance(
+        "run", "--sandbox", "--report-dir", str(tmp_path), env={"DODO_PAYMENTS_BASE_URL": "http://127.0.0.1:9"}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert summary(tmp_path)["run"]["sandbox"] is True
+
+
 def test_a_finding_carries_the_request_the_response_and_a_redacted_curl_line(tmp_path: Path, serve: Any) -> None:
     sandbox = serve("unknown-payment-status")
     run_against(sandbox, tmp_path)
@@ -184,7 +212,8 @@ def test_a_rejected_key_cannot_be_judged(tmp_path: Path, serve: Any) -> None:
     ("args", "cause"),
     [
         (["run", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-        (["run", "--checkout-id", " "], "a --checkout-id is empty"),
+        (["run", "--checkout-id", " "], "a checkout id in --checkout-id or CONFORMANCE_CHECKOUT_IDS is empty"),
+        (["run", "--sandbox", "--base-url", "http://127.0.0.1:9"], "--sandbox and --base-url were both given"),
         (["run", "--base-url", "ftp://example"], "is not an http(s) URL"),
         (["run", "--base-url", "http://127.0.0.1:9"], "no API key was given"),
         (["run", "--spec", "nope.yaml"], "spec file nope.yaml does not exist"),
