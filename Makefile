@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: bootstrap run test lint bench clean
+.PHONY: bootstrap run test lint cassettes clean
 
 bootstrap: $(STAMP)
 
@@ -21,6 +21,10 @@ run: bootstrap
 ## Run the project's own tests.
 test: bootstrap
 	$(BIN)/python -m pytest
+
+## Re-record the shipped cassettes from the bundled sandbox.
+cassettes: bootstrap
+	$(BIN)/conformance run --record --sandbox
 
 ## Lint and type-check.
 lint: bootstrap

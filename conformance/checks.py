@@ -390,8 +390,10 @@ BUILTIN_CHECKS = {
     "response_schema_conformance": "The body matches the documented schema (Schemathesis' view).",
     "positive_data_acceptance": "A generated id is answered 2xx, 404 or 422, never another 4xx (Schemathesis' view).",
 }
-# Checks that judge the generated input, so apply only to requests Schemathesis generated.
+# Checks that judge the generated input, so apply only to requests Schemathesis generated (and
+# not to a replay, which reads generated requests as recorded).
 GENERATED_ONLY = frozenset({"positive_data_acceptance"})
+GENERATED_ONLY_IDS = frozenset(f"schemathesis.{name}" for name in GENERATED_ONLY)
 
 
 def _builtin(name: str) -> CheckFunction:

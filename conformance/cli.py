@@ -13,12 +13,14 @@ import pytest
 from conformance.errors import BadInputError, ExitCode, GateError
 from conformance.sandbox import CheckoutApi, Sandbox, seeded_sessions
 from conformance.settings import (
+    DEFAULT_CASSETTE_DIR,
     DEFAULT_MAX_EXAMPLES,
     DEFAULT_REPORT_DIR,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SEED,
     DEFAULT_SPEC,
     ENV_API_KEY,
+    Mode,
     build_settings,
 )
 from conformance.spec import load_contract
@@ -56,10 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="OpenAPI document (default %(default)s)")
     run.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default %(default)s")
-    run.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, help="default %(default)s")
-    run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="default %(default)s")
+    run.add_argument("--max-examples", type=int, help=f"ids to generate (default {DEFAULT_MAX_EXAMPLES})")
+    run.add_argument("--seed", type=int, help=f"seed of the generated requests (default {DEFAULT_SEED})")
     run.add_argument("--strict", action="store_true", help="SHOULD warnings fail the run")
     run.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT, help="seconds (default 10)")
+    modes = run.add_mutually_exclusive_group()
+    modes.add_argument("--record", action="store_true", help="run live and write every exchange to the cassettes")
+    modes.add_argument("--replay", action="store_true", help="serve every reply from the cassettes: no network, no key")
+    run.add_argument("--cassette-dir", type=Path, default=DEFAULT_CASSETTE_DIR, help="default %(default)s")
 
     commands.add_parser("checks", help="list every check: id, level, requirement, spec reference")
 
@@ -117,6 +123,8 @@ def _run(arguments: argparse.Namespace) -> int:
         strict=arguments.strict,
         request_timeout=arguments.request_timeout,
         sandbox=arguments.sandbox,
+        mode=Mode.RECORD if arguments.record else Mode.REPLAY if arguments.replay else Mode.LIVE,
+        cassette_dir=arguments.cassette_dir,
     )
     load_contract(settings.spec)
     args = [
@@ -127,26 +135,32 @@ def _run(arguments: argparse.Namespace) -> int:
         "no:cacheprovider",
         f"--rootdir={Path.cwd()}",
         "-q",
+        # Reading the cassettes up front imported vcrpy before pytest could rewrite its asserts.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
         "--spec",
         str(settings.spec),
         "--report-dir",
         str(settings.report_dir),
-        "--max-examples",
-        str(settings.max_examples),
-        "--seed",
-        str(settings.seed),
         "--request-timeout",
         str(settings.request_timeout),
     ]
-    if settings.base_url is None:
-        args.append("--sandbox")
+    if settings.mode is Mode.REPLAY:
+        # The plugin reads the target, ids, seed and size from the recording itself.
+        args += ["--replay", "--cassette-dir", str(settings.cassette_dir)]
     else:
-        args += ["--base-url", settings.base_url]
-        # The key travels to the plugin through this process's environment, never through argv.
-        assert settings.api_key is not None
-        os.environ[ENV_API_KEY] = settings.api_key
-    for checkout_id in settings.checkout_ids:
-        args += ["--checkout-id", checkout_id]
+        args += ["--max-examples", str(settings.max_examples), "--seed", str(settings.seed)]
+        if settings.mode is Mode.RECORD:
+            args += ["--record", "--cassette-dir", str(settings.cassette_dir)]
+        if settings.base_url is None:
+            args.append("--sandbox")
+        else:
+            args += ["--base-url", settings.base_url]
+            # The key travels to the plugin through this process's environment, never through argv.
+            assert settings.api_key is not None
+            os.environ[ENV_API_KEY] = settings.api_key
+        for checkout_id in settings.checkout_ids:
+            args += ["--checkout-id", checkout_id]
     if settings.strict:
         args.append("--conformance-strict")
     code = int(pytest.main(args))

@@ -120,3 +120,8 @@ class Gate:
     def generated_case(self, case: Any) -> None:  # noqa: ANN401 - a schemathesis.Case
         """Send one Schemathesis-generated request."""
         self._observe(self.transport.send_case(case))
+
+    def recorded(self, exchanges: list[Exchange]) -> None:
+        """Judge exchanges read from a recording, without sending anything."""
+        for exchange in exchanges:
+            self._observe(exchange)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from conformance import determinism
-from conformance.checks import REGISTRY, Context
+from conformance.checks import GENERATED_ONLY_IDS, REGISTRY, Context
 from conformance.errors import ExitCode, GateError
 from conformance.gate import Gate
 from conformance.ledger import CheckStatus, Ledger, RunStatus
@@ -18,11 +21,11 @@ from conformance.redaction import Redactor
 from conformance.report import build_summary, render_table, render_verdict, write_reports
 from conformance.sandbox import Sandbox
 from conformance.settings import (
-    DEFAULT_MAX_EXAMPLES,
+    DEFAULT_CASSETTE_DIR,
     DEFAULT_REPORT_DIR,
     DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SEED,
     DEFAULT_SPEC,
+    Mode,
     Settings,
     build_settings,
 )
@@ -37,6 +40,13 @@ if TYPE_CHECKING:
 
 SUITE_DIR = Path(__file__).parent / "suite"
 VERDICT_MARKER = "conformance_verdict"
+LIVE_ONLY_MARKER = "conformance_live_only"
+REPLAY_ONLY_MARKER = "conformance_replay_only"
+MARKERS = {
+    VERDICT_MARKER: "a test that reports one check's verdict",
+    LIVE_ONLY_MARKER: "a scenario that generates requests, so it is not replayed but judged as recorded",
+    REPLAY_ONLY_MARKER: "a scenario that judges recorded exchanges without sending them",
+}
 EXIT_CODES = {
     RunStatus.CONFORMS: ExitCode.CONFORMS,
     RunStatus.NON_CONFORMANT: ExitCode.NON_CONFORMANT,
@@ -53,8 +63,25 @@ class Run:
         self.ledger = Ledger(contract=contract, strict=settings.strict)
         self.target = settings.base_url or "bundled sandbox"
         self.redact = Redactor([settings.api_key or ""])
+        self.checkout_ids = settings.checkout_ids
         self.harness_errors: list[str] = []
         self.summary: dict[str, Any] | None = None
+        # Where a recording is written until the run ends; then it replaces cassettes/ file by file.
+        self.staging: Path | None = None
+        if settings.mode is Mode.RECORD:
+            self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_ensure_dir(settings.cassette_dir)))
+        if settings.mode is Mode.REPLAY:
+            self.target = f"replay of {settings.cassette_dir}/"
+
+    @property
+    def cassette_dir(self) -> Path:
+        """Where cassettes are read from, or written to while recording."""
+        return self.staging or self.settings.cassette_dir
+
+
+def _ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 RUN_KEY = pytest.StashKey[Run]()
@@ -74,8 +101,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--spec", type=Path, default=DEFAULT_SPEC, help="OpenAPI document (default %(default)s).")
     group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="Where reports go.")
-    group.addoption("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, help="Generated ids per run.")
-    group.addoption("--seed", type=int, default=DEFAULT_SEED, help="Seed of the generated requests.")
+    group.addoption("--max-examples", type=int, help="Generated ids per run (default 100).")
+    group.addoption("--seed", type=int, help="Seed of the generated requests (default 20261128).")
+    group.addoption("--record", action="store_true", help="Write every exchange to cassettes.")
+    group.addoption("--replay", action="store_true", help="Serve every reply from cassettes; no network, no key.")
+    group.addoption("--cassette-dir", type=Path, default=DEFAULT_CASSETTE_DIR, help="Where cassettes live.")
     group.addoption(
         # pytest owns --strict; `conformance run --strict` maps to this.
         "--conformance-strict",
@@ -86,15 +116,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _suite_requested(config: pytest.Config) -> bool:
-    return bool(config.getoption("sandbox") or config.getoption("base_url"))
+    return any(config.getoption(name) for name in ("sandbox", "base_url", "record", "replay"))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Check the settings and the spec before anything runs; point pytest at the suite."""
-    config.addinivalue_line("markers", f"{VERDICT_MARKER}: a test that reports one check's verdict")
+    for marker, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: {description}")
     if not _suite_requested(config):
         return
+    if config.getoption("record") and config.getoption("replay"):
+        raise pytest.UsageError("--record and --replay were both given; pass one of them")
+    mode = Mode.RECORD if config.getoption("record") else Mode.REPLAY if config.getoption("replay") else Mode.LIVE
     try:
         settings = build_settings(
             spec=config.getoption("spec"),
@@ -107,6 +141,8 @@ def pytest_configure(config: pytest.Config) -> None:
             strict=config.getoption("conformance_strict"),
             request_timeout=config.getoption("request_timeout"),
             sandbox=config.getoption("sandbox"),
+            mode=mode,
+            cassette_dir=config.getoption("cassette_dir"),
         )
         contract = load_contract(settings.spec)
     except GateError as error:
@@ -117,7 +153,38 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args = [str(SUITE_DIR)]
     if not config.option.xmlpath:
         config.option.xmlpath = str(settings.report_dir / "junit.xml")
+    if mode is not Mode.LIVE:
+        # pytest-recording's own options: a fresh staging folder records everything; a replay
+        # plays back only, and any connection attempt fails.
+        config.option.record_mode = "all" if mode is Mode.RECORD else "none"
+        config.option.block_network = mode is Mode.REPLAY
     determinism.fix_generated_data()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Record or replay the scenarios; generated requests are judged as recorded on replay."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    replaying = run.settings.mode is Mode.REPLAY
+    dropped = REPLAY_ONLY_MARKER if not replaying else LIVE_ONLY_MARKER
+    kept = [item for item in items if item.get_closest_marker(dropped) is None]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+    if run.settings.mode is Mode.LIVE:
+        return
+    for item in items:
+        if item.get_closest_marker(VERDICT_MARKER) is None and item.get_closest_marker(REPLAY_ONLY_MARKER) is None:
+            item.add_marker(pytest.mark.vcr)
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:  # noqa: ANN401 - a vcr.VCR
+    """Register the gate's request matcher and a persister that writes whole cassettes only."""
+    from conformance.cassettes import AtomicPersister, credential_matcher  # noqa: PLC0415 - only with cassettes
+
+    del config
+    vcr.register_matcher("credential", credential_matcher)
+    vcr.register_persister(AtomicPersister)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -150,7 +217,8 @@ def conformance_target(conformance_run: Run) -> Iterator[tuple[str, str, tuple[s
     with Sandbox() as sandbox:
         conformance_run.target = f"bundled sandbox at {sandbox.base_url}"
         conformance_run.redact = Redactor([sandbox.api_key])
-        yield sandbox.base_url, sandbox.api_key, settings.checkout_ids or tuple(sandbox.checkout_ids)
+        conformance_run.checkout_ids = settings.checkout_ids or tuple(sandbox.checkout_ids)
+        yield sandbox.base_url, sandbox.api_key, conformance_run.checkout_ids
 
 
 @pytest.fixture(scope="session")
@@ -173,16 +241,17 @@ def conformance_gate(
         known_ids=frozenset(checkout_ids),
         operation=conformance_schema["/checkouts/{id}"]["GET"],
     )
-    gate = Gate(transport, context, conformance_run.ledger, checkout_ids, settings.seed)
+    yield Gate(transport, context, conformance_run.ledger, checkout_ids, settings.seed)
+    transport.close()
+
+
+def preflight(run: Run, gate: Gate) -> None:
+    """Stop the whole run when the target cannot be judged: every later request would fail alike."""
     try:
         gate.preflight()
     except GateError as error:
-        conformance_run.ledger.cannot_judge = str(error)
-        transport.close()
-        # Stop here: every later request would fail for the same reason.
+        run.ledger.cannot_judge = str(error)
         pytest.exit("stopped: the target cannot be judged (see the verdict above)")
-    yield gate
-    transport.close()
 
 
 def verdict(run: Run, check_id: str) -> None:
@@ -202,18 +271,45 @@ def verdict(run: Run, check_id: str) -> None:
     if status is CheckStatus.WARNED:
         warnings.warn(run.redact(f"{header}\n{counts}\n\n{findings}"), UserWarning, stacklevel=1)
     elif status is CheckStatus.SKIPPED:
+        if run.settings.mode is Mode.REPLAY and check_id in GENERATED_ONLY_IDS:
+            pytest.skip(f"{check_id}: judges generated input, and a replay reads generated requests as recorded")
         pytest.skip(f"{check_id}: no exchange in this run was one it judges")
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Keep harness errors (a scenario that crashed) apart from check failures."""
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep harness errors (a scenario that crashed) apart from check failures and missing recordings."""
     report: pytest.TestReport = yield
     run = item.config.stash.get(RUN_KEY, None)
-    if run is not None and report.failed and item.get_closest_marker(VERDICT_MARKER) is None:
-        last_line = (report.longreprtext.strip().splitlines() or ["no detail"])[-1]
-        run.harness_errors.append(f"{item.nodeid}: {last_line}")
+    if run is None or not report.failed or item.get_closest_marker(VERDICT_MARKER) is not None:
+        return report
+    missing = _missing_recording(run, call)
+    if missing is not None:
+        if run.ledger.cannot_judge is None:
+            run.ledger.cannot_judge = missing
+        return report
+    last_line = (report.longreprtext.strip().splitlines() or ["no detail"])[-1]
+    run.harness_errors.append(f"{item.nodeid}: {last_line}")
     return report
+
+
+def _missing_recording(run: Run, call: pytest.CallInfo[None]) -> str | None:
+    """Why a replayed request could not be judged, when vcrpy had no recording for it."""
+    if run.settings.mode is not Mode.REPLAY or call.excinfo is None:
+        return None
+    from vcr.errors import CannotOverwriteExistingCassetteException  # noqa: PLC0415 - only on replay
+
+    error = call.excinfo.value
+    if not isinstance(error, CannotOverwriteExistingCassetteException):
+        return None
+    request = error.failed_request
+    cassette = Path(error.cassette._path).name  # noqa: SLF001 - vcrpy exposes no public path
+    return (
+        f"{request.method} {urlsplit(request.uri).path} has no recording in {run.settings.cassette_dir}/{cassette}; "
+        "re-record with 'conformance run --record' against the target (see cassettes/README.md)"
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -230,11 +326,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     elif run.harness_errors and status is not RunStatus.NON_CONFORMANT:
         status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {run.harness_errors[0]}"
     code = ExitCode.INTERRUPTED if interrupted else EXIT_CODES[status]
+    _finish_recording(run, complete=not interrupted and ledger.cannot_judge is None and not run.harness_errors)
     run.summary = build_summary(
         ledger, run.settings, target=run.target, exit_code=int(code), status=str(status), reason=run.redact(reason)
     )
     write_reports(run.summary, run.settings.report_dir, run.redact)
     session.exitstatus = int(code)
+
+
+def _finish_recording(run: Run, *, complete: bool) -> None:
+    """Publish a complete recording over cassettes/; throw away an incomplete one."""
+    if run.staging is None:
+        return
+    from conformance.cassettes import new_recording, publish  # noqa: PLC0415 - only with cassettes
+
+    if complete:
+        settings = run.settings
+        recording = new_recording(
+            # Not the sandbox's port: it changes on every start, and would make every re-record a diff.
+            target=settings.base_url or "bundled sandbox",
+            spec_version=run.contract.version,
+            seed=settings.seed,
+            max_examples=settings.max_examples,
+            checkout_ids=run.checkout_ids,
+        )
+        publish(run.staging, settings.cassette_dir, recording)
+    else:
+        shutil.rmtree(run.staging, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:

@@ -1,8 +1,11 @@
-"""Helpers for the project's tests: handmade exchanges."""
+"""Helpers for the project's tests: handmade exchanges and the CLI run as a user runs it."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,31 @@ from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, S
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "openapi.yaml"
 KNOWN_ID = "cks_known0000000000000000"
+KEY = "sk_test_e2e_secret_key_5f2b9c41d7"
+
+
+def conformance(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would, in a clean environment."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("DODO_", "CONFORMANCE_"))}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def summary(report_dir: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def check_status(report_dir: Path) -> dict[str, str]:
+    return {item["id"]: item["status"] for item in summary(report_dir)["checks"]}
 
 
 def make_exchange(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,29 +11,13 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
-from support import ROOT
+from support import KEY, ROOT, check_status, conformance, summary
 
 from conformance.checks import REGISTRY
 from conformance.sandbox import Sandbox, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
 
-KEY = "sk_test_e2e_secret_key_5f2b9c41d7"
 SUMMARY_SCHEMA = json.loads((ROOT / "conformance" / "data" / "summary.schema.json").read_text(encoding="utf-8"))
-
-
-def conformance(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as a user would, in a clean environment."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("DODO_", "CONFORMANCE_"))}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -66,15 +49,6 @@ def run_against(sandbox: Sandbox, report_dir: Path, *extra: str, ids: bool = Tru
         *extra,
         env={"DODO_PAYMENTS_API_KEY": KEY},
     )
-
-
-def summary(report_dir: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
-    return loaded
-
-
-def check_status(report_dir: Path) -> dict[str, str]:
-    return {item["id"]: item["status"] for item in summary(report_dir)["checks"]}
 
 
 def test_the_bundled_sandbox_conforms_and_every_report_is_written(tmp_path: Path) -> None:

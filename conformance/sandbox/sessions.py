@@ -43,10 +43,16 @@ class CheckoutSession:
     customer_name: str | None
     payment_id: str | None
     payment_status: str | None
+    # The customer fields are optional as well as nullable: some sessions leave them out.
+    omit_customer: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The 200 body for this session."""
-        return asdict(self)
+        body = asdict(self)
+        del body["omit_customer"]
+        if self.omit_customer:
+            del body["customer_email"], body["customer_name"]
+        return body
 
 
 def _make_id(rng: random.Random, prefix: str) -> str:
@@ -59,8 +65,8 @@ def seeded_sessions(seed: int = SEED) -> tuple[CheckoutSession, ...]:
     stages: list[str | None] = [None, *INTENT_STATUSES]
     sessions = []
     for index, status in enumerate(stages):
-        # Customer fields are nullable: leave them out on every third session.
-        has_customer = index % 3 != 1
+        # Customer fields are nullable and optional: null on some sessions, absent on others.
+        has_customer = index % 4 in (0, 2)
         sessions.append(
             CheckoutSession(
                 id=_make_id(rng, "cks_"),
@@ -69,6 +75,7 @@ def seeded_sessions(seed: int = SEED) -> tuple[CheckoutSession, ...]:
                 customer_name=f"Customer {index}" if has_customer else None,
                 payment_id=_make_id(rng, "pay_") if status is not None else None,
                 payment_status=status,
+                omit_customer=index % 4 == 3,
             )
         )
     return tuple(sessions)

@@ -1,0 +1,249 @@
+"""Cassettes: what is recorded, how secrets are kept out, how recordings are matched and read back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+import yaml
+from vcr.persisters.filesystem import CassetteNotFoundError
+from vcr.serialize import deserialize, serialize
+from vcr.serializers import yamlserializer
+
+from conformance import __version__
+from conformance.errors import BadInputError
+from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
+from conformance.redaction import REDACTED
+from conformance.report import write_atomically
+from conformance.transport import WRONG_KEY
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+
+    from vcr.request import Request
+
+# Recorded URLs name this host instead of the real one: where a run was recorded does not matter
+# for replay, and re-recording the sandbox (a new port each time) gives no diff.
+RECORDED_ORIGIN = "http://recorded-target"
+# Replays send here; vcrpy answers before any connection is made, and nothing listens on port 9.
+REPLAY_BASE_URL = "http://127.0.0.1:9"
+REPLAY_KEY = "replay-key-not-a-secret"
+METADATA_FILE = "run.json"
+METADATA_FORMAT = "dodo-conformance/recording"
+# Response headers that change on every request and say nothing about conformance; Set-Cookie
+# may carry a session token.
+VOLATILE_HEADERS = frozenset(
+    {"date", "set-cookie", "cf-ray", "x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset", "age", "nel"}
+)
+MATCH_ON = ("method", "path", "query", "credential")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a set of cassettes was recorded with; a replay repeats it exactly."""
+
+    target: str
+    spec_version: str
+    seed: int
+    max_examples: int
+    checkout_ids: tuple[str, ...]
+    recorded_at: str
+    tool_version: str = __version__
+
+    def to_json(self) -> str:
+        """run.json's text."""
+        data = {"format": METADATA_FORMAT, "format_version": 1, **asdict(self)}
+        data["checkout_ids"] = list(self.checkout_ids)
+        return json.dumps(data, indent=2) + "\n"
+
+
+def new_recording(
+    target: str, spec_version: str, seed: int, max_examples: int, checkout_ids: tuple[str, ...]
+) -> Recording:
+    """The metadata of a recording made now."""
+    return Recording(
+        target=target,
+        spec_version=spec_version,
+        seed=seed,
+        max_examples=max_examples,
+        checkout_ids=checkout_ids,
+        recorded_at=datetime.now(tz=UTC).isoformat(timespec="seconds"),
+    )
+
+
+RECORD_HINT = "record cassettes with 'conformance run --record' (see cassettes/README.md)"
+
+
+def read_recording(cassette_dir: Path) -> Recording:
+    """Read run.json and check that every cassette beside it loads; raise BadInputError naming the file."""
+    path = cassette_dir / METADATA_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInputError(f"{path} does not exist, so there is nothing to replay", RECORD_HINT) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"{path} cannot be read ({_first_line(exc)})", RECORD_HINT) from None
+    if (
+        not isinstance(data, dict)
+        or data.pop("format", None) != METADATA_FORMAT
+        or data.pop("format_version", None) != 1
+    ):
+        raise BadInputError(f"{path} is not a recording's metadata (format {METADATA_FORMAT} 1)", RECORD_HINT)
+    try:
+        data["checkout_ids"] = tuple(data["checkout_ids"])
+        recording = Recording(**data)
+    except (KeyError, TypeError) as exc:
+        raise BadInputError(f"{path} is not a recording's metadata ({_first_line(exc)})", RECORD_HINT) from None
+    for cassette in sorted(cassette_dir.glob("*.yaml")):
+        load_interactions(cassette)
+    return recording
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def load_interactions(path: Path) -> list[tuple[Request, dict[str, Any]]]:
+    """The interactions of one cassette; a malformed or truncated file raises BadInputError naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"cassette {path} cannot be read ({_first_line(exc)})", "re-record it") from None
+    try:
+        requests, responses, *_ = deserialize(text, yamlserializer)
+        interactions = list(zip(requests, responses, strict=True))
+        for request, response in interactions:
+            _ = request.method, request.uri, request.headers
+            _ = int(response["status"]["code"]), response["headers"], response["body"]["string"]
+    except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInputError(
+            f"cassette {path} is malformed or truncated ({type(exc).__name__}: {_first_line(exc)})",
+            "restore it from version control or re-record it with 'conformance run --record'",
+        ) from None
+    return interactions
+
+
+class AtomicPersister:
+    """Loads cassettes strictly and writes them whole: a temporary file, then a rename."""
+
+    @staticmethod
+    def load_cassette(cassette_path: str | Path, serializer: ModuleType) -> tuple[list[Any], list[Any]]:
+        """Load one cassette, or signal that there is none yet."""
+        path = Path(cassette_path)
+        if not path.is_file():
+            raise CassetteNotFoundError
+        text = path.read_text(encoding="utf-8")
+        if serializer is not yamlserializer:
+            msg = "only YAML cassettes are supported"
+            raise ValueError(msg)
+        interactions = load_interactions(path) if text.strip() else []
+        return [request for request, _ in interactions], [response for _, response in interactions]
+
+    @staticmethod
+    def save_cassette(cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: ModuleType) -> None:
+        """Write one cassette whole."""
+        write_atomically(Path(cassette_path), serialize(cassette_dict, serializer))
+
+
+def credential_of(request: Request) -> Credential:
+    """Which key a (recorded or live) request carried, after redaction."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return Credential.MISSING
+    return Credential.WRONG if header == f"Bearer {WRONG_KEY}" else Credential.VALID
+
+
+def credential_matcher(first: Request, second: Request) -> None:
+    """Requests match only when they carried the same kind of key."""
+    if credential_of(first) is not credential_of(second):
+        msg = f"{credential_of(first)} != {credential_of(second)}"
+        raise AssertionError(msg)
+
+
+def vcr_config(base_url: str, secrets: list[str]) -> dict[str, Any]:
+    """Settings for vcrpy: secrets scrubbed and the host made neutral at record time (and on matching)."""
+    scrub = _scrubber(secrets)
+
+    def before_record_request(request: Request) -> Request:
+        if request.uri.startswith(base_url):
+            request.uri = RECORDED_ORIGIN + request.uri[len(base_url) :]
+        request.uri = scrub(request.uri)
+        request.headers = {name: scrub(value) for name, value in request.headers.items()}
+        if isinstance(request.body, bytes | str) and request.body:
+            request.body = scrub(request.body if isinstance(request.body, str) else request.body.decode("latin-1"))
+        return request
+
+    def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
+        response["headers"] = {
+            name: [scrub(value) for value in values]
+            for name, values in response["headers"].items()
+            if name.lower() not in VOLATILE_HEADERS
+        }
+        body = response["body"].get("string")
+        if isinstance(body, bytes) and any(secret.encode() in body for secret in secrets if secret):
+            response["body"]["string"] = scrub(body.decode("utf-8", errors="replace")).encode()
+        elif isinstance(body, str):
+            response["body"]["string"] = scrub(body)
+        return response
+
+    return {
+        "before_record_request": before_record_request,
+        "before_record_response": before_record_response,
+        "match_on": list(MATCH_ON),
+        "decode_compressed_response": True,
+    }
+
+
+def _scrubber(secrets: list[str]) -> Callable[[str], str]:
+    ordered = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+
+    def scrub(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    return scrub
+
+
+def recorded_exchanges(path: Path) -> list[Exchange]:
+    """The generated requests of a cassette as exchanges, for judging without sending them again."""
+    exchanges = []
+    for request, response in load_interactions(path):
+        headers = {name: ", ".join(values) for name, values in response["headers"].items()}
+        body = response["body"]["string"]
+        exchanges.append(
+            Exchange(
+                purpose=Purpose.GENERATED,
+                credential=credential_of(request),
+                checkout_id=unquote(urlsplit(request.uri).path.rsplit("/checkouts/", 1)[-1]),
+                request=SentRequest(request.method, request.uri, dict(request.headers)),
+                response=ReceivedResponse(
+                    status=int(response["status"]["code"]),
+                    reason=str(response["status"].get("message", "")),
+                    headers=headers,
+                    body=body if isinstance(body, bytes) else str(body).encode(),
+                    elapsed_ms=0.0,
+                ),
+            )
+        )
+    return exchanges
+
+
+def publish(staging: Path, cassette_dir: Path, recording: Recording) -> None:
+    """Move a finished recording into place, each file by rename, run.json last."""
+    cassette_dir.mkdir(parents=True, exist_ok=True)
+    fresh = {path.name for path in staging.glob("*.yaml")}
+    for path in sorted(staging.glob("*.yaml")):
+        path.replace(cassette_dir / path.name)
+    for stale in cassette_dir.glob("*.yaml"):
+        if stale.name not in fresh:
+            stale.unlink()
+    write_atomically(cassette_dir / METADATA_FILE, recording.to_json())
+    shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,263 @@
+"""Cassettes: record once with the key filtered, replay offline, and gate spec changes on the recording."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from support import KEY, ROOT, SPEC, check_status, conformance, summary
+
+from conformance.cassettes import METADATA_FILE, REPLAY_KEY, load_interactions
+from conformance.errors import BadInputError
+from conformance.sandbox import Sandbox, seeded_sessions
+from conformance.sandbox.variants import VARIANTS
+
+GENERATED = "test_generated_ids.yaml"
+KNOWN = "test_known_sessions_are_read_twice.yaml"
+EDGES = "test_edge_case_ids.yaml"
+
+
+def record(cassette_dir: Path, report_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Record a live run against a sandbox started here with a known key, then stop the sandbox."""
+    with Sandbox(api=VARIANTS["reference"].api(KEY, seeded_sessions())) as sandbox:
+        ids = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)]
+        return conformance(
+            "run", "--record", "--base-url", sandbox.base_url, "--cassette-dir", str(cassette_dir),
+            "--report-dir", str(report_dir), "--max-examples", "30", *ids,
+            env={"DODO_PAYMENTS_API_KEY": KEY},
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("recorded")
+    result = record(base / "cassettes", base / "reports")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return base
+
+
+@pytest.fixture
+def cassettes(recorded: Path, tmp_path: Path) -> Path:
+    """A private copy of the recording, free to tamper with."""
+    copy = tmp_path / "cassettes"
+    shutil.copytree(recorded / "cassettes", copy)
+    return copy
+
+
+def replay(
+    cassette_dir: Path, report_dir: Path, *extra: str, offline: bool = False
+) -> subprocess.CompletedProcess[str]:
+    if not offline:
+        return conformance(
+            "run", "--replay", "--cassette-dir", str(cassette_dir), "--report-dir", str(report_dir), *extra
+        )
+    # A new network namespace with no interfaces but a down loopback: nothing can be reached.
+    return subprocess.run(
+        ["unshare", "-rn", sys.executable, "-m", "conformance", "run", "--replay", "--cassette-dir", str(cassette_dir),
+         "--report-dir", str(report_dir), *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def _rewrite(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_recording_writes_one_readable_cassette_per_scenario_and_the_run_metadata(recorded: Path) -> None:
+    names = {path.name for path in (recorded / "cassettes").iterdir()}
+    assert names == {
+        METADATA_FILE,
+        "test_target_can_be_judged.yaml",
+        KNOWN,
+        "test_requests_without_a_valid_key.yaml",
+        "test_invented_ids.yaml",
+        EDGES,
+        GENERATED,
+    }
+    document = yaml.safe_load((recorded / "cassettes" / KNOWN).read_text(encoding="utf-8"))
+    first = document["interactions"][0]
+    assert first["request"]["uri"].startswith("http://recorded-target/checkouts/cks_")
+    assert first["response"]["body"]["string"].startswith('{"id": "cks_')
+    assert "Date" not in first["response"]["headers"]
+    metadata = json.loads((recorded / "cassettes" / METADATA_FILE).read_text(encoding="utf-8"))
+    assert metadata["max_examples"] == 30
+    assert len(metadata["checkout_ids"]) == 12
+
+
+def test_the_key_is_in_no_cassette_and_no_report(recorded: Path) -> None:
+    files = [path for path in recorded.rglob("*") if path.is_file()]
+    assert len(files) >= 11
+    for path in files:
+        assert KEY.encode() not in path.read_bytes(), path
+    known = yaml.safe_load((recorded / "cassettes" / KNOWN).read_text(encoding="utf-8"))
+    assert known["interactions"][0]["request"]["headers"]["Authorization"] == ["Bearer [REDACTED]"]
+
+
+def test_replay_with_the_server_stopped_and_no_network_judges_the_recording(recorded: Path, tmp_path: Path) -> None:
+    result = replay(recorded / "cassettes", tmp_path, offline=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    live, replayed = summary(recorded / "reports"), summary(tmp_path)
+    assert replayed["exchanges"] == live["exchanges"]
+    assert replayed["run"]["target"].startswith("replay of ")
+    live_counts = {item["id"]: item["passed"] for item in live["checks"]}
+    for item in replayed["checks"]:
+        if item["id"] != "schemathesis.positive_data_acceptance":
+            assert item["passed"] == live_counts[item["id"]], item["id"]
+    assert REPLAY_KEY not in (tmp_path / "summary.json").read_text(encoding="utf-8")
+
+
+def _without_timings(record: dict[str, Any]) -> dict[str, Any]:
+    run = {key: value for key, value in record["run"].items() if key not in ("started", "finished", "duration_seconds")}
+    return {**record, "run": run}
+
+
+def test_two_replays_give_the_same_summary_apart_from_timings(recorded: Path, tmp_path: Path) -> None:
+    first = replay(recorded / "cassettes", tmp_path / "a")
+    second = replay(recorded / "cassettes", tmp_path / "b")
+    assert first.returncode == second.returncode == 0
+    assert _without_timings(summary(tmp_path / "a")) == _without_timings(summary(tmp_path / "b"))
+
+
+def test_a_tampered_response_fails_the_replay_and_names_the_check(cassettes: Path, tmp_path: Path) -> None:
+    _rewrite(cassettes / KNOWN, '"payment_status": "succeeded"', '"payment_status": "paid"')
+    result = replay(cassettes, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert check_status(tmp_path)["response.schema"] == "failed"
+    finding = next(item for item in summary(tmp_path)["checks"] if item["id"] == "response.schema")["findings"][0]
+    assert "'paid'" in finding["received"]
+    assert finding["request"]["url"].startswith("http://127.0.0.1:9/checkouts/cks_")
+
+
+def test_a_tampered_generated_response_fails_too(cassettes: Path, tmp_path: Path) -> None:
+    _rewrite(cassettes / GENERATED, "code: 404", "code: 503")
+    result = replay(cassettes, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert check_status(tmp_path)["response.no_server_error"] == "failed"
+
+
+def test_a_request_without_a_recording_cannot_be_judged_and_says_how_to_re_record(
+    cassettes: Path, tmp_path: Path
+) -> None:
+    document = yaml.safe_load((cassettes / EDGES).read_text(encoding="utf-8"))
+    dropped = document["interactions"].pop()
+    (cassettes / EDGES).write_text(yaml.safe_dump(document), encoding="utf-8")
+    result = replay(cassettes, tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    verdict = next(line for line in result.stdout.splitlines() if line.startswith("conformance: "))
+    path = dropped["request"]["uri"].removeprefix("http://recorded-target")
+    assert f"GET {path} has no recording in {cassettes}/{EDGES}" in verdict
+    assert "conformance run --record" in verdict
+
+
+@pytest.mark.parametrize(
+    ("damage", "cause"),
+    [
+        (lambda text: text[: len(text) // 2], "is malformed or truncated"),
+        (lambda _: "interactions: [{request: 5}]\n", "is malformed or truncated"),
+        (lambda _: "\x00\x01not yaml: [", "is malformed or truncated"),
+    ],
+    ids=["truncated", "wrong shape", "garbage"],
+)
+def test_a_damaged_cassette_is_a_one_line_error_naming_the_file(
+    cassettes: Path, tmp_path: Path, damage: Any, cause: str
+) -> None:
+    path = cassettes / KNOWN
+    path.write_text(damage(path.read_text(encoding="utf-8")), encoding="utf-8")
+    result = replay(cassettes, tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert str(path) in result.stderr
+    assert cause in result.stderr
+
+
+def test_a_damaged_cassette_raises_bad_input_when_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("interactions:\n- request: {method: GET\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"broken\.yaml is malformed"):
+        load_interactions(path)
+
+
+def test_a_recording_that_cannot_finish_leaves_the_old_cassettes_untouched(cassettes: Path, tmp_path: Path) -> None:
+    before = {path.name: path.read_bytes() for path in cassettes.iterdir()}
+    result = conformance(
+        "run", "--record", "--base-url", "http://127.0.0.1:9", "--cassette-dir", str(cassettes),
+        "--report-dir", str(tmp_path), env={"DODO_PAYMENTS_API_KEY": KEY},
+    )  # fmt: skip
+    assert result.returncode == 3
+    assert {path.name: path.read_bytes() for path in cassettes.iterdir()} == before
+
+
+def test_re_recording_an_unchanged_server_changes_only_the_metadata(recorded: Path, tmp_path: Path) -> None:
+    result = record(tmp_path / "cassettes", tmp_path / "reports")
+    assert result.returncode == 0
+    for path in (recorded / "cassettes").iterdir():
+        old, new = path.read_text(encoding="utf-8"), (tmp_path / "cassettes" / path.name).read_text(encoding="utf-8")
+        changed = [pair for pair in zip(old.splitlines(), new.splitlines(), strict=True) if pair[0] != pair[1]]
+        if path.name == METADATA_FILE:
+            # The time, and the port of this test's server, which a real target keeps.
+            assert [old.split(":")[0] for old, _ in changed] == ['  "target"', '  "recorded_at"']
+        else:
+            assert changed == [], (path.name, changed[:3])
+
+
+def _spec_with(tmp_path: Path, change: Any) -> Path:
+    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    change(document["components"]["schemas"])
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def _drop_succeeded(schemas: dict[str, Any]) -> None:
+    schemas["IntentStatus"]["enum"].remove("succeeded")
+
+
+def _require_customer_name(schemas: dict[str, Any]) -> None:
+    schemas["GetCheckoutSessionsStatus"]["required"].append("customer_name")
+
+
+def _add_optional_field(schemas: dict[str, Any]) -> None:
+    schemas["GetCheckoutSessionsStatus"]["properties"]["checkout_url"] = {"type": ["string", "null"]}
+
+
+def _add_enum_value(schemas: dict[str, Any]) -> None:
+    schemas["IntentStatus"]["enum"].append("expired")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [(_drop_succeeded, 1), (_require_customer_name, 1), (_add_optional_field, 0), (_add_enum_value, 0)],
+    ids=["enum value removed", "field made required", "optional field added", "enum value added"],
+)
+def test_a_spec_change_is_judged_against_the_recorded_responses(
+    recorded: Path, tmp_path: Path, change: Any, expected: int
+) -> None:
+    result = replay(recorded / "cassettes", tmp_path, "--spec", str(_spec_with(tmp_path, change)))
+    assert result.returncode == expected, result.stdout + result.stderr
+    if expected:
+        assert check_status(tmp_path)["response.schema"] == "failed"
+
+
+def test_a_spec_whose_generated_requests_differ_still_judges_the_recording(recorded: Path, tmp_path: Path) -> None:
+    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    document["paths"]["/checkouts/{id}"]["get"]["parameters"][0]["schema"]["minLength"] = 30
+    path = tmp_path / "longer-ids.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    result = replay(recorded / "cassettes", tmp_path, "--spec", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert summary(tmp_path)["exchanges"] == summary(recorded / "reports")["exchanges"]
+
+
+def test_the_shipped_cassettes_replay_offline(tmp_path: Path) -> None:
+    result = replay(ROOT / "cassettes", tmp_path, offline=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (ROOT / "cassettes" / "README.md").exists()
