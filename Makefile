@@ -3,16 +3,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
-.PHONY: bootstrap run test lint cassettes clean
+.PHONY: bootstrap run test lint selftest cassettes clean
 
-bootstrap: $(STAMP)
+bootstrap: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Stoplight Prism, an independent oracle in the project's tests, from the npm registry.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 ## Run the whole suite against the bundled sandbox and write reports/.
 run: bootstrap
@@ -21,6 +27,10 @@ run: bootstrap
 ## Run the project's own tests.
 test: bootstrap
 	$(BIN)/python -m pytest
+
+## Prove the gate catches faults: every broken variant must fail, every conformant one pass.
+selftest: bootstrap
+	$(BIN)/conformance selftest
 
 ## Re-record the shipped cassettes from the bundled sandbox.
 cassettes: bootstrap
@@ -33,4 +43,4 @@ lint: bootstrap
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) reports/*.json reports/*.md reports/*.html reports/*.xml
+	rm -rf $(VENV) node_modules reports/*.json reports/*.md reports/*.html reports/*.xml

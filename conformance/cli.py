@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -11,7 +12,8 @@ from typing import NoReturn
 import pytest
 
 from conformance.errors import BadInputError, ExitCode, GateError
-from conformance.sandbox import CheckoutApi, Sandbox, seeded_sessions
+from conformance.sandbox import Sandbox, seeded_sessions
+from conformance.sandbox.variants import VARIANTS, Variant
 from conformance.settings import (
     DEFAULT_CASSETTE_DIR,
     DEFAULT_MAX_EXAMPLES,
@@ -72,18 +74,28 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="run the bundled sandbox alone, in the foreground")
     sandbox.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     sandbox.add_argument("--api-key", help="the key to accept (default: a random one)")
+    sandbox.add_argument("--variant", default="reference", help="a broken or odd variant (see --list-variants)")
+    sandbox.add_argument("--list-variants", action="store_true", help="list the variants and exit")
+
+    selftest = commands.add_parser(
+        "selftest",
+        help="run the suite against every sandbox variant: faults must fail, conformant ones must pass",
+        description="Exit 0: every fault caught and every conformant variant passed. 1: otherwise.",
+    )
+    selftest.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="OpenAPI document (default %(default)s)")
+    selftest.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default %(default)s")
+    selftest.add_argument("--jobs", type=int, default=2, help="variants judged at once (default %(default)s)")
+    selftest.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, help="default %(default)s")
+    selftest.add_argument("--variant", action="append", dest="variants", help="judge only this variant; repeatable")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     arguments = _parser().parse_args(argv)
+    commands = {"checks": _list_checks, "sandbox": _sandbox, "selftest": _selftest, "run": _run}
     try:
-        if arguments.command == "checks":
-            return _list_checks()
-        if arguments.command == "sandbox":
-            return _serve_sandbox(arguments.port, arguments.api_key)
-        return _run(arguments)
+        return commands[arguments.command](arguments)
     except GateError as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return int(error.exit_code)
@@ -173,7 +185,7 @@ def _run(arguments: argparse.Namespace) -> int:
     return int(ExitCode.CANNOT_JUDGE)
 
 
-def _list_checks() -> int:
+def _list_checks(arguments: argparse.Namespace) -> int:  # noqa: ARG001 - one signature for all commands
     from conformance.checks import REGISTRY  # noqa: PLC0415 - imports Schemathesis, which only this command needs
 
     width = max(len(check_id) for check_id in REGISTRY)
@@ -183,17 +195,38 @@ def _list_checks() -> int:
     return int(ExitCode.CONFORMS)
 
 
-def _serve_sandbox(port: int, api_key: str | None) -> int:
+def _sandbox(arguments: argparse.Namespace) -> int:
+    if arguments.list_variants:
+        return _list_variants()
+    return _serve_sandbox(arguments.port, arguments.api_key, arguments.variant)
+
+
+def _variant(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise BadInputError(f"there is no variant {name!r}", "see 'conformance sandbox --list-variants'")
+    return VARIANTS[name]
+
+
+def _list_variants() -> int:
+    width = max(len(name) for name in VARIANTS)
+    for variant in VARIANTS.values():
+        kind = "conformant" if variant.conformant else "fault"
+        print(f"{variant.name.ljust(width)}  {kind:<10}  {variant.description}")
+    return int(ExitCode.CONFORMS)
+
+
+def _serve_sandbox(port: int, api_key: str | None, variant_name: str) -> int:
     if not 0 <= port <= 65535:
         raise BadInputError(f"--port {port} is out of range", "give a port from 1 to 65535, or 0 for any free one")
-    api = CheckoutApi(api_key, seeded_sessions()) if api_key else None
+    variant = _variant(variant_name)
+    api = variant.api(api_key or f"sk_sandbox_{secrets.token_hex(16)}", seeded_sessions())
     try:
         sandbox = Sandbox(api=api, port=port)
     except OSError as exc:
         raise BadInputError(
             f"port {port} on 127.0.0.1 cannot be used ({exc.strerror})", "pick another --port"
         ) from None
-    print(f"sandbox listening on {sandbox.base_url}")
+    print(f"sandbox listening on {sandbox.base_url} (variant {variant.name}: {variant.description})")
     print(f"api key: {sandbox.api_key}")
     print("seeded checkout ids:")
     for checkout_id in sandbox.checkout_ids:
@@ -204,6 +237,24 @@ def _serve_sandbox(port: int, api_key: str | None) -> int:
     except KeyboardInterrupt:
         print("sandbox stopped")
     return int(ExitCode.CONFORMS)
+
+
+def _selftest(arguments: argparse.Namespace) -> int:
+    from conformance.selftest import render, run_selftest  # noqa: PLC0415 - only this command needs it
+
+    for name in arguments.variants or []:
+        _variant(name)
+    if arguments.jobs < 1 or arguments.max_examples < 1:
+        raise BadInputError("--jobs and --max-examples must be positive", "give numbers of 1 or more")
+    load_contract(arguments.spec)
+    record = run_selftest(
+        arguments.spec, arguments.report_dir, arguments.jobs, arguments.max_examples, arguments.variants
+    )
+    for line in render(record):
+        print(line)
+    print(f"selftest: {arguments.report_dir}/selftest.json")
+    failed = record["faults"] - record["caught"] + record["false_alarms"]
+    return int(ExitCode.NON_CONFORMANT if failed else ExitCode.CONFORMS)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,8 @@ class Ledger:
     spec_gaps: dict[str, str] = field(default_factory=dict)
     unjudged: list[Exchange] = field(default_factory=list)
     cannot_judge: str | None = None
+    # When the first MUST failure was recorded: how fast the suite finds a fault.
+    first_failure_at: float | None = None
 
     def __post_init__(self) -> None:
         self.tallies = {check_id: CheckTally(check) for check_id, check in REGISTRY.items()}
@@ -95,6 +97,8 @@ class Ledger:
                 continue
             if verdict.outcome is Outcome.FAILED:
                 tally.failed += 1
+                if self.first_failure_at is None:
+                    self.first_failure_at = time.time()
             else:
                 tally.warned += 1
             if len(tally.findings) < FAILURES_KEPT_PER_CHECK:

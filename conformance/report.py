@@ -37,6 +37,9 @@ def build_summary(  # noqa: PLR0913 - keyword-only: the run's outcome, decided b
             "started": _iso(ledger.started),
             "finished": _iso(finished),
             "duration_seconds": round(finished - ledger.started, 3),
+            "first_failure_after_seconds": (
+                round(ledger.first_failure_at - ledger.started, 3) if ledger.first_failure_at is not None else None
+            ),
             "target": target,
             "sandbox": settings.uses_sandbox,
             "spec": str(settings.spec),

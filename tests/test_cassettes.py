@@ -21,6 +21,7 @@ from conformance.sandbox.variants import VARIANTS
 GENERATED = "test_generated_ids.yaml"
 KNOWN = "test_known_sessions_are_read_twice.yaml"
 EDGES = "test_edge_case_ids.yaml"
+TIMINGS = ("started", "finished", "duration_seconds", "first_failure_after_seconds")
 
 
 def record(cassette_dir: Path, report_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -115,7 +116,7 @@ def test_replay_with_the_server_stopped_and_no_network_judges_the_recording(reco
 
 
 def _without_timings(record: dict[str, Any]) -> dict[str, Any]:
-    run = {key: value for key, value in record["run"].items() if key not in ("started", "finished", "duration_seconds")}
+    run = {key: value for key, value in record["run"].items() if key not in TIMINGS}
     return {**record, "run": run}
 
 

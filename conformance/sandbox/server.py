@@ -6,7 +6,7 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import unquote, urlsplit
@@ -51,19 +51,27 @@ class CheckoutApi:
 
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
         """Answer one request."""
-        path = urlsplit(target).path
-        if not path.startswith(ROUTE_PREFIX) or "/" in path[len(ROUTE_PREFIX) :]:
+        checkout_id = self.checkout_id_of(target)
+        if checkout_id is None:
             return Reply.error(404, "NOT_FOUND", "No such route")
         if method != "GET":
             reply = Reply.error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here")
-            return Reply(reply.status, reply.body, {**reply.headers, "Allow": "GET"})
+            return replace(reply, headers={**reply.headers, "Allow": "GET"})
         if not self.authorized(headers.get("Authorization")):
             return Reply.error(401, "UNAUTHORIZED", "Missing or invalid bearer token")
-        checkout_id = unquote(path[len(ROUTE_PREFIX) :])
         session = self.lookup(checkout_id)
         if session is None:
             return Reply.error(404, "NOT_FOUND", "Checkout session not found")
         return self.render(session)
+
+    @staticmethod
+    def checkout_id_of(target: str) -> str | None:
+        """The decoded id of a /checkouts/{id} request target; None for any other route."""
+        path = urlsplit(target).path
+        segment = path[len(ROUTE_PREFIX) :]
+        if not path.startswith(ROUTE_PREFIX) or "/" in segment:
+            return None
+        return unquote(segment)
 
     def authorized(self, header: str | None) -> bool:
         """Whether the Authorization header carries this sandbox's key."""

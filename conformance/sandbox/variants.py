@@ -1,32 +1,234 @@
-"""Deliberately broken sandboxes, one fault each, that prove the gate can fail."""
+"""Sandboxes with exactly one seeded fault each, and conformant oddities the gate must accept.
+
+Each fault sits where only a thorough suite finds it: one seeded session, some ids, some
+requests. The class docstring is the variant's one-line description.
+"""
 
 from __future__ import annotations
 
+import itertools
+import re
+import threading
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from conformance.sandbox.server import CheckoutApi, Reply
+from conformance.sandbox.sessions import CheckoutSession
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Mapping
 
-    from conformance.sandbox.sessions import CheckoutSession
+# The session each single-session fault breaks: the one in `requires_capture`, deep in the list.
+TARGET_STATUS = "requires_capture"
+# Long enough to outlast the timeout `conformance selftest` runs with.
+NEVER_DELAY_SECONDS = 4.0
 
 
-class UnknownPaymentStatus(CheckoutApi):
-    """One seeded session reports a payment status that IntentStatus does not list."""
+def _is_target(session: CheckoutSession) -> bool:
+    return session.payment_status == TARGET_STATUS
+
+
+class _BodyFault(CheckoutApi):
+    """Answers the target session with a changed body; every other session as the reference does."""
 
     def render(self, session: CheckoutSession) -> Reply:
-        if session.payment_status == "succeeded":
-            return Reply.json(200, {**session.as_json(), "payment_status": "paid"})
+        if _is_target(session):
+            return Reply.json(200, self.broken_body(session.as_json()))
+        return super().render(session)
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        """The faulty body."""
+        return body
+
+
+class MissingCreatedAt(_BodyFault):
+    """One session omits the required created_at."""
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        return {key: value for key, value in body.items() if key != "created_at"}
+
+
+class NullCreatedAt(_BodyFault):
+    """One session has null in the required created_at."""
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        return {**body, "created_at": None}
+
+
+class EmailWrongType(_BodyFault):
+    """One session's customer_email is a number."""
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        return {**body, "customer_email": 42}
+
+
+class UnknownPaymentStatus(_BodyFault):
+    """One session reports the payment status 'paid', which IntentStatus does not list."""
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        return {**body, "payment_status": "paid"}
+
+
+class PaymentStatusWrongCase(_BodyFault):
+    """One session reports 'Requires_Capture': an IntentStatus value in the wrong case."""
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        return {**body, "payment_status": "Requires_Capture"}
+
+
+class TimestampWithoutOffset(_BodyFault):
+    """One session's created_at lacks a UTC offset, which RFC 3339 requires."""
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        return {**body, "created_at": "2026-01-10T09:30:00"}
+
+
+class TimestampEpoch(_BodyFault):
+    """One session's created_at is an epoch number."""
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        return {**body, "created_at": 1768037400}
+
+
+class TimestampDateOnly(_BodyFault):
+    """One session's created_at is a date without a time."""
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        return {**body, "created_at": "2026-01-10"}
+
+
+class BodyNotObject(_BodyFault):
+    """One session's body is a JSON array holding the session."""
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        return [body]
+
+
+class PaymentFieldsUnpaired(_BodyFault):
+    """One session has a payment_id but a null payment_status."""
+
+    def broken_body(self, body: dict[str, object]) -> object:
+        return {**body, "payment_status": None}
+
+
+class WrongSessionBody(CheckoutApi):
+    """One session is answered with another session's body."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        if _is_target(session):
+            other = next(item for item in self.sessions.values() if not _is_target(item))
+            return super().render(other)
         return super().render(session)
 
 
-class NothingFound(CheckoutApi):
-    """Every id, seeded or not, is answered 404: the 200 contract is never exercised."""
+class BodyNotJson(CheckoutApi):
+    """One session's body is an HTML page, although it is labelled JSON."""
 
-    def lookup(self, checkout_id: str) -> CheckoutSession | None:  # noqa: ARG002 - the fault
-        return None
+    def render(self, session: CheckoutSession) -> Reply:
+        if _is_target(session):
+            return Reply(200, b"<html><body>Checkout</body></html>", {"Content-Type": "application/json"})
+        return super().render(session)
+
+
+class WrongContentType(CheckoutApi):
+    """One session is served as text/plain."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        if _is_target(session):
+            return replace(reply, headers={"Content-Type": "text/plain"})
+        return reply
+
+
+class UndocumentedSuccess(CheckoutApi):
+    """One session is answered 203, a status the operation does not document."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        return replace(reply, status=203) if _is_target(session) else reply
+
+
+class KnownSessionNotFound(CheckoutApi):
+    """One seeded session is answered 404."""
+
+    def lookup(self, checkout_id: str) -> CheckoutSession | None:
+        session = super().lookup(checkout_id)
+        return None if session is not None and _is_target(session) else session
+
+
+class DroppedConnection(CheckoutApi):
+    """One session's connection is closed without a reply."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        return Reply(200, drop_connection=True) if _is_target(session) else super().render(session)
+
+
+class ReplyNeverComes(CheckoutApi):
+    """One session's reply comes only after the request timeout."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        return replace(reply, delay_seconds=NEVER_DELAY_SECONDS) if _is_target(session) else reply
+
+
+class CreatedAtChanges(CheckoutApi):
+    """Every read reports the time of the request as created_at, so it changes between reads."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        now = datetime.now(tz=UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        return super().render(replace(session, created_at=now))
+
+
+class _IdFault(CheckoutApi):
+    """Answers ids that match `pattern` with `reply`, whether or not a session has them."""
+
+    pattern: re.Pattern[str]
+    reply: Reply
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        checkout_id = self.checkout_id_of(target)
+        if reply.status not in (401, 405) and checkout_id is not None and self.pattern.search(checkout_id):
+            return self.reply
+        return reply
+
+
+class UndocumentedClientError(_IdFault):
+    """Ids with a space or a plus sign are answered 400, a status the operation does not document."""
+
+    pattern = re.compile(r"[ +]")
+    reply = Reply.error(400, "BAD_REQUEST", "Malformed id")
+
+
+class ServerErrorByCharacter(_IdFault):
+    """Ids with a character outside ASCII are answered 500."""
+
+    pattern = re.compile(r"[^\x00-\x7f]")
+    reply = Reply.error(500, "INTERNAL", "Something went wrong :(")
+
+
+class ServerErrorByLength(_IdFault):
+    """Ids longer than 100 characters are answered 502."""
+
+    pattern = re.compile(r"^.{101,}$", re.DOTALL)
+    reply = Reply(502, b"Bad Gateway", {"Content-Type": "text/plain"})
+
+
+class ServerErrorIntermittent(CheckoutApi):
+    """Every 17th request is answered 503, whatever it asks for."""
+
+    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+        super().__init__(api_key, sessions)
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        with self._lock:
+            count = next(self._counter)
+        if count % 17 == 0:
+            return Reply.error(503, "UNAVAILABLE", "Try again")
+        return super().handle(method, target, headers)
 
 
 class AuthIgnored(CheckoutApi):
@@ -36,13 +238,132 @@ class AuthIgnored(CheckoutApi):
         return True
 
 
-class TimestampWithoutOffset(CheckoutApi):
-    """created_at of one session lacks a UTC offset, which RFC 3339 requires."""
+class AnyBearerKey(CheckoutApi):
+    """Any bearer key is accepted; only a request without one is rejected."""
+
+    def authorized(self, header: str | None) -> bool:
+        return header is not None and header.startswith("Bearer ")
+
+
+class InventedSessions(CheckoutApi):
+    """Any id shaped like a real one (cks_ and 21 letters or digits) is answered with a made-up session."""
+
+    def lookup(self, checkout_id: str) -> CheckoutSession | None:
+        session = super().lookup(checkout_id)
+        if session is None and re.fullmatch(r"cks_[A-Za-z0-9]{21}", checkout_id):
+            return CheckoutSession(checkout_id, "2026-01-01T00:00:00Z", None, None, None, None)
+        return session
+
+
+class PrefixLookup(CheckoutApi):
+    """An id that a session's id starts with finds that session, under the id asked for."""
+
+    def lookup(self, checkout_id: str) -> CheckoutSession | None:
+        session = super().lookup(checkout_id)
+        if session is None and len(checkout_id) > len("cks_"):
+            match = next((item for item in self.sessions.values() if item.id.startswith(checkout_id)), None)
+            return replace(match, id=checkout_id) if match is not None else None
+        return session
+
+
+class CaseInsensitiveLookup(CheckoutApi):
+    """Ids are looked up ignoring case, and answered under the id asked for."""
+
+    def lookup(self, checkout_id: str) -> CheckoutSession | None:
+        match = next((item for item in self.sessions.values() if item.id.lower() == checkout_id.lower()), None)
+        return replace(match, id=checkout_id) if match is not None else None
+
+
+# --- conformant oddities --------------------------------------------------------------
+
+
+class Reference(CheckoutApi):
+    """The reference sandbox, as Dodo's test mode behaves for this operation."""
+
+
+class ExtraFields(CheckoutApi):
+    """Bodies carry undocumented extra fields, which the schema allows."""
 
     def render(self, session: CheckoutSession) -> Reply:
-        if session.payment_status == "processing":
-            return super().render(replace(session, created_at="2026-01-05T09:30:00"))
-        return super().render(session)
+        return Reply.json(200, {**session.as_json(), "checkout_url": "https://example.com/c", "metadata": {}})
+
+
+class JsonWithCharset(CheckoutApi):
+    """Bodies are served as application/json; charset=utf-8."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        return Reply.json(200, session.as_json(), content_type="application/json; charset=utf-8")
+
+
+class RequiredFieldsOnly(CheckoutApi):
+    """Bodies carry only the required id and created_at."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        return Reply.json(200, {"id": session.id, "created_at": session.created_at})
+
+
+class TimestampForms(CheckoutApi):
+    """created_at uses other RFC 3339 forms: extreme offsets, nine-digit fractions, -00:00."""
+
+    FORMS = ("2026-01-10T09:30:00.123456789+14:00", "2026-01-10T09:30:00-12:00", "2026-01-10T09:30:00-00:00")
+
+    def render(self, session: CheckoutSession) -> Reply:
+        form = self.FORMS[sorted(self.sessions).index(session.id) % len(self.FORMS)]
+        return super().render(replace(session, created_at=form))
+
+
+class MalformedIds422(_IdFault):
+    """Ids with characters other than letters, digits and _ are answered 422, which is documented."""
+
+    pattern = re.compile(r"[^A-Za-z0-9_]")
+    reply = Reply.error(422, "INVALID_ID", "Invalid checkout session id")
+
+
+class SlowWithinTimeout(CheckoutApi):
+    """One session takes 0.3 s to answer: slow, but within the timeout."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        return replace(reply, delay_seconds=0.3) if _is_target(session) else reply
+
+
+class Occasional429(CheckoutApi):
+    """Every 10th request is answered 429 with Retry-After: 0, and served when retried."""
+
+    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+        super().__init__(api_key, sessions)
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        with self._lock:
+            count = next(self._counter)
+        if count % 10 == 0:
+            reply = Reply.error(429, "RATE_LIMITED", "Slow down")
+            return replace(reply, headers={**reply.headers, "Retry-After": "0"})
+        return super().handle(method, target, headers)
+
+
+class BareErrors(CheckoutApi):
+    """401 comes with an empty body and 404 with a plain-text one: the spec describes neither body."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        if reply.status == 401:
+            return Reply(401, headers={"WWW-Authenticate": "Bearer"})
+        if reply.status == 404:
+            return Reply(404, b"Not Found", {"Content-Type": "text/plain"})
+        return reply
+
+
+class ForbiddenWrongKey(CheckoutApi):
+    """A wrong key gets 403 and a missing one 401."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        if reply.status == 401 and headers.get("Authorization") is not None:
+            return Reply.error(403, "FORBIDDEN", "This key may not read this session")
+        return reply
 
 
 @dataclass(frozen=True)
@@ -50,28 +371,57 @@ class Variant:
     """A named sandbox behaviour and whether a correct gate must pass it."""
 
     name: str
-    description: str
-    api: Callable[[str, tuple[CheckoutSession, ...]], CheckoutApi]
+    api: type[CheckoutApi]
     conformant: bool
 
+    @property
+    def description(self) -> str:
+        """The one-line description: the class docstring."""
+        return (self.api.__doc__ or "").strip()
 
+
+_FAULTS: dict[str, type[CheckoutApi]] = {
+    "missing-created-at": MissingCreatedAt,
+    "null-created-at": NullCreatedAt,
+    "email-wrong-type": EmailWrongType,
+    "unknown-payment-status": UnknownPaymentStatus,
+    "payment-status-wrong-case": PaymentStatusWrongCase,
+    "timestamp-without-offset": TimestampWithoutOffset,
+    "timestamp-epoch": TimestampEpoch,
+    "timestamp-date-only": TimestampDateOnly,
+    "body-not-object": BodyNotObject,
+    "body-not-json": BodyNotJson,
+    "wrong-content-type": WrongContentType,
+    "undocumented-2xx": UndocumentedSuccess,
+    "undocumented-4xx": UndocumentedClientError,
+    "server-error-by-character": ServerErrorByCharacter,
+    "server-error-by-length": ServerErrorByLength,
+    "server-error-intermittent": ServerErrorIntermittent,
+    "auth-ignored": AuthIgnored,
+    "any-bearer-key": AnyBearerKey,
+    "known-session-404": KnownSessionNotFound,
+    "wrong-session-body": WrongSessionBody,
+    "invented-sessions": InventedSessions,
+    "prefix-lookup": PrefixLookup,
+    "case-insensitive-lookup": CaseInsensitiveLookup,
+    "payment-fields-unpaired": PaymentFieldsUnpaired,
+    "created-at-changes": CreatedAtChanges,
+    "reply-never-comes": ReplyNeverComes,
+    "connection-dropped": DroppedConnection,
+}
+_CONFORMANT: dict[str, type[CheckoutApi]] = {
+    "reference": Reference,
+    "extra-fields": ExtraFields,
+    "json-with-charset": JsonWithCharset,
+    "required-fields-only": RequiredFieldsOnly,
+    "timestamp-forms": TimestampForms,
+    "malformed-ids-422": MalformedIds422,
+    "slow-within-timeout": SlowWithinTimeout,
+    "occasional-429": Occasional429,
+    "bare-errors": BareErrors,
+    "forbidden-wrong-key": ForbiddenWrongKey,
+}
 VARIANTS = {
-    variant.name: variant
-    for variant in (
-        Variant("reference", "The reference sandbox, conformant.", CheckoutApi, conformant=True),
-        Variant(
-            "unknown-payment-status",
-            UnknownPaymentStatus.__doc__ or "",
-            UnknownPaymentStatus,
-            conformant=False,
-        ),
-        Variant("nothing-found", NothingFound.__doc__ or "", NothingFound, conformant=False),
-        Variant("auth-ignored", AuthIgnored.__doc__ or "", AuthIgnored, conformant=False),
-        Variant(
-            "timestamp-without-offset",
-            TimestampWithoutOffset.__doc__ or "",
-            TimestampWithoutOffset,
-            conformant=False,
-        ),
-    )
+    **{name: Variant(name, api, conformant=False) for name, api in _FAULTS.items()},
+    **{name: Variant(name, api, conformant=True) for name, api in _CONFORMANT.items()},
 }

@@ -1,0 +1,103 @@
+"""Independent oracles: responses Prism generates from spec/ raise no false alarm, and the SDK parses them."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+from support import ROOT, SPEC
+
+from conformance.checks import REGISTRY, Context, Outcome, judge
+from conformance.model import Purpose
+from conformance.oracles import sdk_accepts
+from conformance.transport import Transport
+
+PRISM = ROOT / "node_modules" / ".bin" / "prism"
+RESPONSES = 520
+# Prism invents a session for any id, with a random id and payment fields drawn independently, so
+# only the checks of a response against the spec apply; those about sessions do not.
+RESPONSE_CHECKS = [
+    check for check_id, check in REGISTRY.items() if check_id.startswith(("transport.", "response.", "schemathesis."))
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def prism() -> Iterator[str]:
+    assert PRISM.exists(), "Prism is missing: run 'make bootstrap' (npm ci)"
+    port = _free_port()
+    process = subprocess.Popen(
+        # No --seed: with one, Prism answers every request with the same body.
+        [str(PRISM), "mock", "--dynamic", "-h", "127.0.0.1", "-p", str(port), str(SPEC)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("Prism did not start within 60 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_prism_responses_generated_from_the_spec_raise_no_false_alarm(prism: str, context: Context) -> None:
+    transport = Transport(prism, "sk_prism_any_key_works", timeout=10)
+    judged, bodies, failures = 0, [], []
+    for index in range(RESPONSES):
+        exchange = transport.get_checkout(f"cks_oracle{index:05d}", Purpose.GENERATED)
+        assert exchange.response is not None, exchange.transport_error
+        if exchange.response.status == 200:
+            judged += 1
+            bodies.append(exchange.response.parsed[1])
+        failures += [
+            verdict for verdict in judge(context, exchange, RESPONSE_CHECKS) if verdict.outcome is not Outcome.PASSED
+        ]
+    transport.close()
+    assert judged >= 500
+    assert [(item.check.id, item.failure) for item in failures] == []
+    # The bodies do vary over what the schema allows (a chance miss over 500 draws is negligible).
+    assert len({json.dumps(body, sort_keys=True) for body in bodies}) > RESPONSES // 2
+    assert any(body.get("payment_status") is None for body in bodies)
+    assert any(body.get("payment_status") is not None for body in bodies)
+    assert any(body.get("customer_email") is None for body in bodies)
+
+
+def test_the_sdk_in_strict_mode_parses_every_body_prism_generates(prism: str) -> None:
+    transport = Transport(prism, "sk_prism_any_key_works", timeout=10)
+    bodies = []
+    for index in range(100):
+        exchange = transport.get_checkout(f"cks_sdk{index:05d}", Purpose.GENERATED)
+        assert exchange.response is not None
+        bodies.append(exchange.response.parsed[1])
+    transport.close()
+    assert all(sdk_accepts(body) for body in bodies)
+
+
+def test_the_sdk_accepts_a_timestamp_without_offset_that_the_spec_rejects(context: Context) -> None:
+    body = {"id": "cks_1", "created_at": "2026-01-01T00:00:00"}
+    assert sdk_accepts(body)
+    assert not context.contract.validator.is_valid(body)
+
+
+def test_the_sdk_and_the_spec_agree_on_an_unknown_payment_status(context: Context) -> None:
+    body = {"id": "cks_1", "created_at": "2026-01-01T00:00:00Z", "payment_id": "pay_1", "payment_status": "paid"}
+    assert not sdk_accepts(body)
+    assert not context.contract.validator.is_valid(body)
