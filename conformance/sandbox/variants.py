@@ -157,6 +157,13 @@ class KnownSessionNotFound(CheckoutApi):
         return None if session is not None and _is_target(session) else session
 
 
+class NothingFound(CheckoutApi):
+    """Every id, seeded or not, is answered 404, as a server with an empty database would."""
+
+    def lookup(self, checkout_id: str) -> CheckoutSession | None:  # noqa: ARG002 - the fault
+        return None
+
+
 class DroppedConnection(CheckoutApi):
     """One session's connection is closed without a reply."""
 
@@ -400,6 +407,7 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "auth-ignored": AuthIgnored,
     "any-bearer-key": AnyBearerKey,
     "known-session-404": KnownSessionNotFound,
+    "nothing-found": NothingFound,
     "wrong-session-body": WrongSessionBody,
     "invented-sessions": InventedSessions,
     "prefix-lookup": PrefixLookup,
