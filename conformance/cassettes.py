@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import yaml
 from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.serialize import deserialize, serialize
 from vcr.serializers import yamlserializer
 
 from conformance import __version__
 from conformance.errors import BadInputError
+from conformance.files import write_atomically
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
 from conformance.redaction import REDACTED
-from conformance.report import write_atomically
 from conformance.transport import WRONG_KEY
 
 if TYPE_CHECKING:
@@ -100,6 +99,15 @@ def read_recording(cassette_dir: Path) -> Recording:
         recording = Recording(**data)
     except (KeyError, TypeError) as exc:
         raise BadInputError(f"{path} is not a recording's metadata ({_first_line(exc)})", RECORD_HINT) from None
+    kinds_ok = (
+        isinstance(recording.seed, int)
+        and isinstance(recording.max_examples, int)
+        and recording.max_examples >= 1
+        and all(isinstance(checkout_id, str) and checkout_id for checkout_id in recording.checkout_ids)
+        and all(isinstance(text, str) for text in (recording.target, recording.spec_version, recording.recorded_at))
+    )
+    if not kinds_ok:
+        raise BadInputError(f"{path} has a value of the wrong kind (seed, max_examples or checkout_ids)", RECORD_HINT)
     for cassette in sorted(cassette_dir.glob("*.yaml")):
         load_interactions(cassette)
     return recording
@@ -122,7 +130,7 @@ def load_interactions(path: Path) -> list[tuple[Request, dict[str, Any]]]:
         for request, response in interactions:
             _ = request.method, request.uri, request.headers
             _ = int(response["status"]["code"]), response["headers"], response["body"]["string"]
-    except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a damaged file can break the deserializer in any way
         raise BadInputError(
             f"cassette {path} is malformed or truncated ({type(exc).__name__}: {_first_line(exc)})",
             "restore it from version control or re-record it with 'conformance run --record'",

@@ -12,18 +12,22 @@ from typing import NoReturn
 import pytest
 
 from conformance.errors import BadInputError, ExitCode, GateError
+from conformance.redaction import RedactingStream, Redactor
 from conformance.sandbox import Sandbox, seeded_sessions
 from conformance.sandbox.variants import VARIANTS, Variant
 from conformance.settings import (
     DEFAULT_CASSETTE_DIR,
     DEFAULT_MAX_EXAMPLES,
+    DEFAULT_MAX_TIME_SECONDS,
+    DEFAULT_REMOTE_RATE_LIMIT,
     DEFAULT_REPORT_DIR,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SEED,
     DEFAULT_SPEC,
-    ENV_API_KEY,
+    Flags,
     Mode,
     build_settings,
+    refuse_live_mode,
 )
 from conformance.spec import load_contract
 
@@ -68,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     modes.add_argument("--record", action="store_true", help="run live and write every exchange to the cassettes")
     modes.add_argument("--replay", action="store_true", help="serve every reply from the cassettes: no network, no key")
     run.add_argument("--cassette-dir", type=Path, default=DEFAULT_CASSETTE_DIR, help="default %(default)s")
+    run.add_argument("--allow-live-mode", action="store_true", help="allow a live-mode target, where money is real")
+    run.add_argument("--rate-limit", help=f"e.g. 100/m or 10/s (default {DEFAULT_REMOTE_RATE_LIMIT} off this machine)")
+    run.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME_SECONDS, help="time budget, seconds")
+    run.add_argument(
+        "--exclude-check", action="append", dest="excluded_checks", help="a check id not to run; repeatable"
+    )
 
     commands.add_parser("checks", help="list every check: id, level, requirement, spec reference")
 
@@ -102,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROGRAM}: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        print(
+            f"{PROGRAM}: internal error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}; "
+            "this is a bug in the gate, please report it with the command you ran",
+            file=sys.stderr,
+        )
+        return int(ExitCode.CANNOT_JUDGE)
     except BrokenPipeError:
         # The reader went away (`conformance checks | head`); point stdout at nothing so exit stays quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -121,24 +138,11 @@ def _read_key_file(path: Path) -> str:
 
 
 def _run(arguments: argparse.Namespace) -> int:
-    api_key = arguments.api_key
-    if arguments.api_key_file is not None:
-        api_key = _read_key_file(arguments.api_key_file)
-    settings = build_settings(
-        spec=arguments.spec,
-        base_url=arguments.base_url,
-        api_key=api_key,
-        checkout_ids=arguments.checkout_ids,
-        report_dir=arguments.report_dir,
-        max_examples=arguments.max_examples,
-        seed=arguments.seed,
-        strict=arguments.strict,
-        request_timeout=arguments.request_timeout,
-        sandbox=arguments.sandbox,
-        mode=Mode.RECORD if arguments.record else Mode.REPLAY if arguments.replay else Mode.LIVE,
-        cassette_dir=arguments.cassette_dir,
-    )
-    load_contract(settings.spec)
+    settings = build_settings(_flags(arguments))
+    refuse_live_mode(settings, load_contract(settings.spec))
+    # Imported only now: the plugin loads Schemathesis and Hypothesis, which pytest should import itself.
+    from conformance.plugin import Preset  # noqa: PLC0415
+
     args = [
         str(SUITE_DIR),
         "-p",
@@ -147,35 +151,19 @@ def _run(arguments: argparse.Namespace) -> int:
         "no:cacheprovider",
         f"--rootdir={Path.cwd()}",
         "-q",
-        # Reading the cassettes up front imported vcrpy before pytest could rewrite its asserts.
+        # Checking the settings imported some libraries before pytest could rewrite their asserts.
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
-        "--spec",
-        str(settings.spec),
-        "--report-dir",
-        str(settings.report_dir),
-        "--request-timeout",
-        str(settings.request_timeout),
     ]
-    if settings.mode is Mode.REPLAY:
-        # The plugin reads the target, ids, seed and size from the recording itself.
-        args += ["--replay", "--cassette-dir", str(settings.cassette_dir)]
-    else:
-        args += ["--max-examples", str(settings.max_examples), "--seed", str(settings.seed)]
-        if settings.mode is Mode.RECORD:
-            args += ["--record", "--cassette-dir", str(settings.cassette_dir)]
-        if settings.base_url is None:
-            args.append("--sandbox")
-        else:
-            args += ["--base-url", settings.base_url]
-            # The key travels to the plugin through this process's environment, never through argv.
-            assert settings.api_key is not None
-            os.environ[ENV_API_KEY] = settings.api_key
-        for checkout_id in settings.checkout_ids:
-            args += ["--checkout-id", checkout_id]
-    if settings.strict:
-        args.append("--conformance-strict")
-    code = int(pytest.main(args))
+    # The settings travel whole, key included, in this process: never through argv or the environment.
+    # Whatever reaches the terminal, a traceback included, passes through the redactor first.
+    redact = Redactor([settings.api_key or ""])
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout, redact), RedactingStream(sys.stderr, redact)
+    try:
+        code = int(pytest.main(args, plugins=[Preset(settings)]))
+    finally:
+        sys.stdout, sys.stderr = streams
     if code in set(ExitCode):
         return code
     print(
@@ -183,6 +171,30 @@ def _run(arguments: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return int(ExitCode.CANNOT_JUDGE)
+
+
+def _flags(arguments: argparse.Namespace) -> Flags:
+    api_key = arguments.api_key
+    if arguments.api_key_file is not None:
+        api_key = _read_key_file(arguments.api_key_file)
+    return Flags(
+        spec=arguments.spec,
+        base_url=arguments.base_url,
+        api_key=api_key,
+        checkout_ids=tuple(arguments.checkout_ids or ()),
+        report_dir=arguments.report_dir,
+        max_examples=arguments.max_examples,
+        seed=arguments.seed,
+        strict=arguments.strict,
+        request_timeout=arguments.request_timeout,
+        sandbox=arguments.sandbox,
+        mode=Mode.RECORD if arguments.record else Mode.REPLAY if arguments.replay else Mode.LIVE,
+        cassette_dir=arguments.cassette_dir,
+        allow_live_mode=arguments.allow_live_mode,
+        rate_limit=arguments.rate_limit,
+        max_time=arguments.max_time,
+        excluded_checks=tuple(arguments.excluded_checks or ()),
+    )
 
 
 def _list_checks(arguments: argparse.Namespace) -> int:  # noqa: ARG001 - one signature for all commands

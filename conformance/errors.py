@@ -38,3 +38,15 @@ class SpecError(BadInputError):
 
 class TargetError(GateError):
     """The target server cannot be judged (unreachable, rejects the key, never answers 200)."""
+
+
+class RunStopped(BaseException):
+    """The target can no longer be judged mid-run (time budget spent, endless 429s).
+
+    A BaseException, so that Hypothesis does not treat it as a failing example and shrink it
+    by sending more requests to a target that has already said stop.
+    """
+
+    def __init__(self, error: GateError) -> None:
+        super().__init__(str(error))
+        self.error = error

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from conformance.checks import Context, judge
+from conformance.checks import Check, Context, judge
 from conformance.errors import TargetError
 from conformance.model import Credential, Exchange, Purpose
 
@@ -63,10 +63,18 @@ def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_ID
 class Gate:
     """Sends each scenario's requests through the transport, judges them, and records the verdicts."""
 
-    def __init__(
-        self, transport: Transport, context: Context, ledger: Ledger, checkout_ids: tuple[str, ...], seed: int
+    def __init__(  # noqa: PLR0913 - the parts a run is made of
+        self,
+        transport: Transport,
+        context: Context,
+        ledger: Ledger,
+        checkout_ids: tuple[str, ...],
+        seed: int,
+        *,
+        checks: list[Check] | None = None,
     ) -> None:
         self.transport = transport
+        self.checks = checks
         self.context = context
         self.ledger = ledger
         self.checkout_ids = checkout_ids
@@ -74,7 +82,7 @@ class Gate:
         self.invented = invented_ids(seed, checkout_ids)
 
     def _observe(self, exchange: Exchange) -> Exchange:
-        self.ledger.record(exchange, judge(self.context, exchange))
+        self.ledger.record(exchange, judge(self.context, exchange, self.checks))
         return exchange
 
     def preflight(self) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from conformance.checks import REGISTRY, Check, Level, Outcome, Verdict
+from conformance.checks import GENERATED_ONLY_IDS, REGISTRY, Check, Level, Outcome, Verdict
 from conformance.model import Credential
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class CheckTally:
     """What one check concluded over the whole run."""
 
     check: Check
+    excluded: bool = False
     passed: int = 0
     failed: int = 0
     warned: int = 0
@@ -51,8 +52,20 @@ class CheckTally:
         """How many exchanges the check judged."""
         return self.passed + self.failed + self.warned
 
+    def skip_reason(self, strict: bool, *, replaying: bool) -> str | None:
+        """Why the check judged nothing; None when it did."""
+        if self.excluded:
+            return "excluded with --exclude-check"
+        if self.status(strict) is not CheckStatus.SKIPPED:
+            return None
+        if replaying and self.check.id in GENERATED_ONLY_IDS:
+            return "it judges generated input, and a replay reads generated requests as recorded"
+        return "no exchange in this run was one it judges"
+
     def status(self, strict: bool) -> CheckStatus:
         """The check's overall status; SHOULD warnings fail only when strict."""
+        if self.excluded:
+            return CheckStatus.SKIPPED
         if self.failed or (strict and self.warned):
             return CheckStatus.FAILED
         if self.warned:
@@ -68,19 +81,23 @@ class Ledger:
 
     contract: Contract
     strict: bool = False
+    excluded: frozenset[str] = frozenset()
     started: float = field(default_factory=time.time)
     finished: float | None = None
     tallies: dict[str, CheckTally] = field(default_factory=dict)
     exchanges: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     spec_gaps: dict[str, str] = field(default_factory=dict)
-    unjudged: list[Exchange] = field(default_factory=list)
+    # Exchanges nothing could be concluded from, with why: still 429 after retries, a body too large.
+    unjudged: list[tuple[Exchange, str]] = field(default_factory=list)
     cannot_judge: str | None = None
     # When the first MUST failure was recorded: how fast the suite finds a fault.
     first_failure_at: float | None = None
 
     def __post_init__(self) -> None:
-        self.tallies = {check_id: CheckTally(check) for check_id, check in REGISTRY.items()}
+        self.tallies = {
+            check_id: CheckTally(check, excluded=check_id in self.excluded) for check_id, check in REGISTRY.items()
+        }
 
     def record(self, exchange: Exchange, verdicts: list[Verdict]) -> None:
         """Take one judged exchange."""
@@ -88,7 +105,11 @@ class Ledger:
         if exchange.response is not None:
             self.statuses[exchange.response.status] += 1
         if exchange.rate_limited:
-            self.unjudged.append(exchange)
+            self.unjudged.append((exchange, "kept answering 429 past the retry budget"))
+        elif exchange.response is not None and exchange.response.truncated:
+            self.unjudged.append(
+                (exchange, f"answered a body larger than the {len(exchange.response.body)} bytes the gate reads")
+            )
         self._note_spec_gap(exchange)
         for verdict in verdicts:
             tally = self.tallies[verdict.check.id]
@@ -134,11 +155,12 @@ class Ledger:
         if failing:
             return RunStatus.NON_CONFORMANT, f"{len(failing)} check(s) failed: {', '.join(failing)}"
         if self.unjudged:
+            exchange, why = self.unjudged[0]
             return (
                 RunStatus.CANNOT_JUDGE,
                 (
-                    f"the target kept answering 429 to {len(self.unjudged)} request(s) past the retry budget; "
-                    "rerun later, when the key's rate limit has recovered"
+                    f"{len(self.unjudged)} request(s) could not be judged: {exchange.request.method} "
+                    f"{exchange.request.url} {why}; rerun later for 429s, and check the server for huge bodies"
                 ),
             )
         if not self.saw_success:

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance import determinism
-from conformance.checks import GENERATED_ONLY_IDS, REGISTRY, Context
-from conformance.errors import ExitCode, GateError
+from conformance.checks import REGISTRY, Context
+from conformance.errors import ExitCode, GateError, RunStopped
+from conformance.files import write_atomically
 from conformance.gate import Gate
 from conformance.ledger import CheckStatus, Ledger, RunStatus
 from conformance.redaction import Redactor
@@ -22,12 +23,15 @@ from conformance.report import build_summary, render_table, render_verdict, writ
 from conformance.sandbox import Sandbox
 from conformance.settings import (
     DEFAULT_CASSETTE_DIR,
+    DEFAULT_MAX_TIME_SECONDS,
     DEFAULT_REPORT_DIR,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SPEC,
+    Flags,
     Mode,
     Settings,
     build_settings,
+    refuse_live_mode,
 )
 from conformance.spec import Contract, load_contract, schemathesis_schema
 from conformance.transport import Transport
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     from schemathesis.schemas import BaseSchema
 
 SUITE_DIR = Path(__file__).parent / "suite"
+JUNIT_PARTIAL = ".junit.xml.partial"
 VERDICT_MARKER = "conformance_verdict"
 LIVE_ONLY_MARKER = "conformance_live_only"
 REPLAY_ONLY_MARKER = "conformance_replay_only"
@@ -60,7 +65,7 @@ class Run:
     def __init__(self, settings: Settings, contract: Contract) -> None:
         self.settings = settings
         self.contract = contract
-        self.ledger = Ledger(contract=contract, strict=settings.strict)
+        self.ledger = Ledger(contract=contract, strict=settings.strict, excluded=frozenset(settings.excluded_checks))
         self.target = settings.base_url or "bundled sandbox"
         self.redact = Redactor([settings.api_key or ""])
         self.checkout_ids = settings.checkout_ids
@@ -68,6 +73,7 @@ class Run:
         self.summary: dict[str, Any] | None = None
         # Where a recording is written until the run ends; then it replaces cassettes/ file by file.
         self.staging: Path | None = None
+        self.recording_complete = False
         if settings.mode is Mode.RECORD:
             self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_ensure_dir(settings.cassette_dir)))
         if settings.mode is Mode.REPLAY:
@@ -85,6 +91,17 @@ def _ensure_dir(path: Path) -> Path:
 
 
 RUN_KEY = pytest.StashKey[Run]()
+
+
+class Preset:
+    """Settings the CLI has already resolved and checked, handed to the plugin whole."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+
+def _preset(config: pytest.Config) -> Settings | None:
+    return next((plugin.settings for plugin in config.pluginmanager.get_plugins() if isinstance(plugin, Preset)), None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -106,6 +123,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--record", action="store_true", help="Write every exchange to cassettes.")
     group.addoption("--replay", action="store_true", help="Serve every reply from cassettes; no network, no key.")
     group.addoption("--cassette-dir", type=Path, default=DEFAULT_CASSETTE_DIR, help="Where cassettes live.")
+    group.addoption("--allow-live-mode", action="store_true", help="Allow a live-mode (real money) target.")
+    group.addoption("--rate-limit", help="Requests per time unit, e.g. 100/m (default: 100/m off this machine).")
+    group.addoption("--max-time", type=float, default=DEFAULT_MAX_TIME_SECONDS, help="Time budget in seconds.")
+    group.addoption(
+        "--exclude-check", action="append", dest="excluded_checks", help="A check id not to run; repeatable."
+    )
     group.addoption(
         # pytest owns --strict; `conformance run --strict` maps to this.
         "--conformance-strict",
@@ -115,7 +138,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT, help="Seconds per request.")
 
 
+def _flags(config: pytest.Config, mode: Mode) -> Flags:
+    option = config.getoption
+    return Flags(
+        spec=option("spec"),
+        base_url=option("base_url"),
+        api_key=option("api_key"),
+        checkout_ids=tuple(option("checkout_ids") or ()),
+        report_dir=option("report_dir"),
+        max_examples=option("max_examples"),
+        seed=option("seed"),
+        strict=option("conformance_strict"),
+        request_timeout=option("request_timeout"),
+        sandbox=option("sandbox"),
+        mode=mode,
+        cassette_dir=option("cassette_dir"),
+        allow_live_mode=option("allow_live_mode"),
+        rate_limit=option("rate_limit"),
+        max_time=option("max_time"),
+        excluded_checks=tuple(option("excluded_checks") or ()),
+    )
+
+
 def _suite_requested(config: pytest.Config) -> bool:
+    if _preset(config) is not None:
+        return True
     return any(config.getoption(name) for name in ("sandbox", "base_url", "record", "replay"))
 
 
@@ -130,21 +177,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--record and --replay were both given; pass one of them")
     mode = Mode.RECORD if config.getoption("record") else Mode.REPLAY if config.getoption("replay") else Mode.LIVE
     try:
-        settings = build_settings(
-            spec=config.getoption("spec"),
-            base_url=config.getoption("base_url"),
-            api_key=config.getoption("api_key"),
-            checkout_ids=config.getoption("checkout_ids"),
-            report_dir=config.getoption("report_dir"),
-            max_examples=config.getoption("max_examples"),
-            seed=config.getoption("seed"),
-            strict=config.getoption("conformance_strict"),
-            request_timeout=config.getoption("request_timeout"),
-            sandbox=config.getoption("sandbox"),
-            mode=mode,
-            cassette_dir=config.getoption("cassette_dir"),
-        )
+        settings = _preset(config) or build_settings(_flags(config, mode))
         contract = load_contract(settings.spec)
+        refuse_live_mode(settings, contract)
     except GateError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[RUN_KEY] = Run(settings, contract)
@@ -152,12 +187,14 @@ def pytest_configure(config: pytest.Config) -> None:
         # `pytest --base-url ...` without paths runs the suite, not the project's own tests.
         config.args = [str(SUITE_DIR)]
     if not config.option.xmlpath:
-        config.option.xmlpath = str(settings.report_dir / "junit.xml")
-    if mode is not Mode.LIVE:
+        # pytest writes junit.xml in place; it goes to a partial file that pytest_unconfigure
+        # redacts and renames, so the report is whole or absent even after Ctrl-C.
+        config.option.xmlpath = str(settings.report_dir / JUNIT_PARTIAL)
+    if settings.mode is not Mode.LIVE:
         # pytest-recording's own options: a fresh staging folder records everything; a replay
         # plays back only, and any connection attempt fails.
-        config.option.record_mode = "all" if mode is Mode.RECORD else "none"
-        config.option.block_network = mode is Mode.REPLAY
+        config.option.record_mode = "all" if settings.mode is Mode.RECORD else "none"
+        config.option.block_network = settings.mode is Mode.REPLAY
     determinism.fix_generated_data()
 
 
@@ -235,13 +272,20 @@ def conformance_gate(
     """The gate, after a preflight request has shown the target can be judged."""
     base_url, api_key, checkout_ids = conformance_target
     settings = conformance_run.settings
-    transport = Transport(base_url, api_key, timeout=settings.request_timeout)
+    transport = Transport(
+        base_url,
+        api_key,
+        timeout=settings.request_timeout,
+        rate_per_second=settings.rate_per_second,
+        max_time=settings.max_time,
+    )
     context = Context(
         contract=conformance_run.contract,
         known_ids=frozenset(checkout_ids),
         operation=conformance_schema["/checkouts/{id}"]["GET"],
     )
-    yield Gate(transport, context, conformance_run.ledger, checkout_ids, settings.seed)
+    checks = [check for check_id, check in REGISTRY.items() if check_id not in settings.excluded_checks]
+    yield Gate(transport, context, conformance_run.ledger, checkout_ids, settings.seed, checks=checks)
     transport.close()
 
 
@@ -271,9 +315,7 @@ def verdict(run: Run, check_id: str) -> None:
     if status is CheckStatus.WARNED:
         warnings.warn(run.redact(f"{header}\n{counts}\n\n{findings}"), UserWarning, stacklevel=1)
     elif status is CheckStatus.SKIPPED:
-        if run.settings.mode is Mode.REPLAY and check_id in GENERATED_ONLY_IDS:
-            pytest.skip(f"{check_id}: judges generated input, and a replay reads generated requests as recorded")
-        pytest.skip(f"{check_id}: no exchange in this run was one it judges")
+        pytest.skip(f"{check_id}: {tally.skip_reason(run.settings.strict, replaying=run.settings.mode is Mode.REPLAY)}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -284,6 +326,11 @@ def pytest_runtest_makereport(
     report: pytest.TestReport = yield
     run = item.config.stash.get(RUN_KEY, None)
     if run is None or not report.failed or item.get_closest_marker(VERDICT_MARKER) is not None:
+        return report
+    if call.excinfo is not None and isinstance(call.excinfo.value, RunStopped):
+        if run.ledger.cannot_judge is None:
+            run.ledger.cannot_judge = str(call.excinfo.value.error)
+        item.session.shouldstop = "stopped: the target can no longer be judged (see the verdict)"
         return report
     missing = _missing_recording(run, call)
     if missing is not None:
@@ -326,7 +373,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     elif run.harness_errors and status is not RunStatus.NON_CONFORMANT:
         status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {run.harness_errors[0]}"
     code = ExitCode.INTERRUPTED if interrupted else EXIT_CODES[status]
-    _finish_recording(run, complete=not interrupted and ledger.cannot_judge is None and not run.harness_errors)
+    run.recording_complete = not interrupted and ledger.cannot_judge is None and not run.harness_errors
     run.summary = build_summary(
         ledger, run.settings, target=run.target, exit_code=int(code), status=str(status), reason=run.redact(reason)
     )
@@ -353,6 +400,20 @@ def _finish_recording(run: Run, *, complete: bool) -> None:
         publish(run.staging, settings.cassette_dir, recording)
     else:
         shutil.rmtree(run.staging, ignore_errors=True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Publish or discard the recording, and publish junit.xml, redacted, in one rename."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    # Here, not at session finish: an interrupted test's cassette is saved when its fixtures are
+    # torn down, which happens after the session-finish hooks.
+    _finish_recording(run, complete=run.recording_complete)
+    partial = run.settings.report_dir / JUNIT_PARTIAL
+    if partial.exists():
+        write_atomically(run.settings.report_dir / "junit.xml", run.redact(partial.read_text(encoding="utf-8")))
+        partial.unlink()
 
 
 def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:

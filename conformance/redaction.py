@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from conformance.model import SentRequest
@@ -24,6 +24,22 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         return text
+
+
+class RedactingStream:
+    """A text stream that redacts what is written through it, for the terminal."""
+
+    def __init__(self, stream: TextIO, redact: Redactor) -> None:
+        self._stream = stream
+        self._redact = redact
+
+    def write(self, text: str) -> int:
+        """Write `text` with every secret replaced."""
+        self._stream.write(self._redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - everything else is the stream's
+        return getattr(self._stream, name)
 
 
 def curl_line(request: SentRequest) -> str:

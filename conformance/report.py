@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conformance import __version__
+from conformance.files import write_atomically
 from conformance.redaction import curl_line
+from conformance.settings import Mode
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from conformance.checks import Verdict
     from conformance.ledger import Ledger
     from conformance.redaction import Redactor
@@ -63,6 +64,7 @@ def build_summary(  # noqa: PLR0913 - keyword-only: the run's outcome, decided b
                 "requirement": tally.check.requirement,
                 "spec_ref": tally.check.spec_ref,
                 "status": str(tally.status(settings.strict)),
+                "skip_reason": tally.skip_reason(settings.strict, replaying=settings.mode is Mode.REPLAY),
                 "passed": tally.passed,
                 "failed": tally.failed,
                 "warned": tally.warned,
@@ -115,23 +117,6 @@ def write_reports(summary: dict[str, Any], report_dir: Path, redact: Redactor) -
         write_atomically(path, redact(text))
         written.append(path)
     return written
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    # mkstemp makes the file private; reports and cassettes are meant to be shared.
-    Path(temporary).chmod(0o644)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink()
-        raise
 
 
 def render_table(summary: dict[str, Any]) -> list[str]:

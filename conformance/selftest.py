@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from conformance.errors import ExitCode
+from conformance.files import write_atomically
 from conformance.model import Credential, Purpose
-from conformance.report import write_atomically
 from conformance.sandbox import Sandbox, seeded_sessions
 from conformance.sandbox.variants import NEVER_DELAY_SECONDS, VARIANTS, Variant
 from conformance.settings import ENV_API_KEY

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
@@ -40,6 +41,8 @@ class Contract:
     body_media_types: Mapping[int, tuple[str, ...]]
     security_schemes: tuple[str, ...]
     validator: Draft202012Validator
+    # Hosts of the servers the spec describes as live mode, where requests move real money.
+    live_hosts: frozenset[str] = frozenset()
 
     @property
     def operation_ref(self) -> str:
@@ -55,6 +58,18 @@ class Contract:
 def load_contract(path: Path) -> Contract:
     """Read and check the spec at `path`; raise SpecError naming the cause and the fix."""
     document = _read_document(path)
+    try:
+        return _contract(path, document)
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an untrusted document can break any assumption about its shape
+        raise SpecError(
+            f"{path} does not have the shape of an OpenAPI document ({type(exc).__name__}: {exc})".replace("\n", " "),
+            "check it against the OpenAPI 3.1 specification",
+        ) from None
+
+
+def _contract(path: Path, document: dict[str, Any]) -> Contract:
     openapi = document.get("openapi")
     if not isinstance(openapi, str) or not openapi.startswith("3."):
         raise SpecError(
@@ -89,7 +104,19 @@ def load_contract(path: Path) -> Contract:
         body_media_types=media,
         security_schemes=security,
         validator=validator,
+        live_hosts=_live_hosts(document),
     )
+
+
+def _live_hosts(document: Mapping[str, Any]) -> frozenset[str]:
+    servers = document.get("servers")
+    hosts = set()
+    for server in servers if isinstance(servers, list) else []:
+        if isinstance(server, dict) and "live" in str(server.get("description", "")).lower():
+            host = urlsplit(str(server.get("url", ""))).hostname
+            if host:
+                hosts.add(host.lower())
+    return frozenset(hosts)
 
 
 def _read_document(path: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
+from conformance.errors import RunStopped, TargetError
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
 from conformance.redaction import REDACTED
 
@@ -16,11 +17,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 USER_AGENT = "dodo-conformance"
-# Bodies past this size are cut and judged as too large rather than held in memory.
-BODY_CAP_BYTES = 16 * 1024 * 1024
+# Bodies past this size are not read further, and reported as unjudged rather than held in memory.
+BODY_CAP_BYTES = 32 * 1024 * 1024
 # A key no server can have issued; sent to prove wrong keys are rejected.
 WRONG_KEY = "conformance_wrong_key_0000000000000000"
 CONNECT_TIMEOUT_SECONDS = 5.0
+# Exchanges in a row still answered 429 after their retries before the run stops.
+RATE_LIMITED_IN_A_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -35,19 +38,27 @@ class RetryPolicy:
 class Transport:
     """Sends GET /checkouts/{id} with one of three credentials and records the exchange."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each is a separate limit on what is sent
         self,
         base_url: str,
         api_key: str,
         timeout: float,
+        *,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        rate_per_second: float | None = None,
+        max_time: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._interval = 1 / rate_per_second if rate_per_second else 0.0
+        self._next_send = time.monotonic()
+        self._max_time = max_time
+        self._deadline = time.monotonic() + max_time if max_time is not None else None
+        self._limited_in_a_row = 0
         self._session = requests.Session()
         # The environment must not redirect test traffic through a proxy.
         self._session.trust_env = False
@@ -111,11 +122,21 @@ class Transport:
         response: ReceivedResponse | None = None
         error: str | None = None
         for attempt in range(1, self.retry.attempts + 1):
+            self._pace()
             response, error = self._attempt(method, url, headers)
             if response is None or response.status != 429 or attempt == self.retry.attempts:
                 break
             self._sleep(self._retry_after(response))
         rate_limited = response is not None and response.status == 429
+        self._limited_in_a_row = self._limited_in_a_row + 1 if rate_limited else 0
+        if self._limited_in_a_row >= RATE_LIMITED_IN_A_ROW:
+            raise RunStopped(
+                TargetError(
+                    f"the target answered 429 to {self._limited_in_a_row} requests in a row, each retried "
+                    f"{self.retry.attempts - 1} times after Retry-After",
+                    "rerun later, or with a lower --rate-limit",
+                )
+            )
         return Exchange(
             purpose=purpose,
             credential=credential,
@@ -127,6 +148,20 @@ class Transport:
             previous=previous,
             case=case,
         )
+
+    def _pace(self) -> None:
+        """Keep to the rate limit and the run's time budget."""
+        now = time.monotonic()
+        if self._deadline is not None and now + self._interval > self._deadline:
+            raise RunStopped(
+                TargetError(
+                    f"the run's time budget of {self._max_time:g} s ran out after {self.requests_sent} requests",
+                    "raise --max-time, or lower --max-examples",
+                )
+            )
+        if self._next_send > now:
+            self._sleep(self._next_send - now)
+        self._next_send = max(now, self._next_send) + self._interval
 
     def _attempt(self, method: str, url: str, headers: dict[str, str]) -> tuple[ReceivedResponse | None, str | None]:
         self.requests_sent += 1
@@ -172,16 +207,15 @@ class Transport:
 
 def _read_capped(raw: requests.Response, started: float, timeout: float) -> tuple[bytes, bool]:
     """Read the body up to the cap, and within the timeout overall (a trickling body is a timeout)."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in raw.iter_content(chunk_size=64 * 1024):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > BODY_CAP_BYTES:
-            return b"".join(chunks)[:BODY_CAP_BYTES], True
+    body = bytearray()
+    for chunk in raw.iter_content(chunk_size=256 * 1024):
+        body += chunk
+        if len(body) > BODY_CAP_BYTES:
+            del body[BODY_CAP_BYTES:]
+            return bytes(body), True
         if time.perf_counter() - started > timeout:
             raise requests.Timeout
-    return b"".join(chunks), False
+    return bytes(body), False
 
 
 def _reason(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -128,13 +129,22 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay quiet: the gate reports what matters."""
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ANN401 - stdlib signature
+        """Stay quiet when a client hangs up early (the gate stops reading huge bodies); report the rest."""
+        if isinstance(sys.exception(), ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class Sandbox:
     """Runs a CheckoutApi on 127.0.0.1 in a background thread."""
 
     def __init__(self, api: CheckoutApi | None = None, port: int = 0) -> None:
         self.api = api or CheckoutApi(api_key=f"sk_sandbox_{secrets.token_hex(16)}", sessions=seeded_sessions())
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), type("Handler", (_Handler,), {"api": self.api}))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), type("Handler", (_Handler,), {"api": self.api}))
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True
         )

@@ -7,6 +7,7 @@ requests. The class docstring is the variant's one-line description.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import threading
 from dataclasses import dataclass, replace
@@ -110,6 +111,16 @@ class PaymentFieldsUnpaired(_BodyFault):
 
     def broken_body(self, body: dict[str, object]) -> object:
         return {**body, "payment_status": None}
+
+
+class BodyNotUtf8(CheckoutApi):
+    """One session's body is JSON in Latin-1, not UTF-8: its customer name has a byte that is no UTF-8."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        if _is_target(session):
+            body = json.dumps({**session.as_json(), "customer_name": "Zoë"}, ensure_ascii=False)
+            return Reply(200, body.encode("latin-1"), {"Content-Type": "application/json"})
+        return super().render(session)
 
 
 class WrongSessionBody(CheckoutApi):
@@ -334,6 +345,15 @@ class SlowWithinTimeout(CheckoutApi):
         return replace(reply, delay_seconds=0.3) if _is_target(session) else reply
 
 
+class HugeBody(CheckoutApi):
+    """One session's body is 20 MB: valid, with a long undocumented field the schema allows."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        if _is_target(session):
+            return Reply.json(200, {**session.as_json(), "notes": "x" * 20_000_000})
+        return super().render(session)
+
+
 class Occasional429(CheckoutApi):
     """Every 10th request is answered 429 with Retry-After: 0, and served when retried."""
 
@@ -398,6 +418,7 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "timestamp-date-only": TimestampDateOnly,
     "body-not-object": BodyNotObject,
     "body-not-json": BodyNotJson,
+    "body-not-utf8": BodyNotUtf8,
     "wrong-content-type": WrongContentType,
     "undocumented-2xx": UndocumentedSuccess,
     "undocumented-4xx": UndocumentedClientError,
@@ -426,6 +447,7 @@ _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "malformed-ids-422": MalformedIds422,
     "slow-within-timeout": SlowWithinTimeout,
     "occasional-429": Occasional429,
+    "huge-body": HugeBody,
     "bare-errors": BareErrors,
     "forbidden-wrong-key": ForbiddenWrongKey,
 }
