@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: bootstrap run test lint selftest cassettes clean
+.PHONY: bootstrap run test lint selftest bench cassettes clean
 
 bootstrap: $(STAMP) $(NODE_STAMP)
 
@@ -24,13 +24,17 @@ $(NODE_STAMP): package.json package-lock.json
 run: bootstrap
 	$(BIN)/conformance run --sandbox
 
-## Run the project's own tests.
+## Run the project's own tests, a test file per core.
 test: bootstrap
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## Prove the gate catches faults: every broken variant must fail, every conformant one pass.
 selftest: bootstrap
 	$(BIN)/conformance selftest
+
+## Measure speed against Schemathesis' own CLI; writes bench/results.md.
+bench: bootstrap
+	$(BIN)/python bench/run.py
 
 ## Re-record the shipped cassettes from the bundled sandbox.
 cassettes: bootstrap

@@ -151,9 +151,15 @@ def _run(arguments: argparse.Namespace) -> int:
         "no:cacheprovider",
         f"--rootdir={Path.cwd()}",
         "-q",
-        # Checking the settings imported some libraries before pytest could rewrite their asserts.
-        "-W",
-        "ignore::pytest.PytestAssertRewriteWarning",
+        # The suite's verdicts never rely on assert rewriting, and rewriting every module of the
+        # plugins pytest loads (Schemathesis' among them) costs a second whenever bytecode
+        # caching is off (PYTHONDONTWRITEBYTECODE).
+        "--assert=plain",
+        # Plugins other dependencies bring in, which the suite does not use.
+        "-p",
+        "no:anyio",
+        "-p",
+        "no:xdist",
     ]
     # The settings travel whole, key included, in this process: never through argv or the environment.
     # Whatever reaches the terminal, a traceback included, passes through the redactor first.

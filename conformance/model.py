@@ -97,6 +97,8 @@ class Exchange:
     previous: Exchange | None = None
     # The Schemathesis case that produced a generated request.
     case: Any = field(default=None, compare=False, repr=False)
+    # What checks derive from the exchange once and share (a parsed form, a converted response).
+    memo: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def label(self) -> str:

@@ -175,6 +175,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.getoption("record") and config.getoption("replay"):
         raise pytest.UsageError("--record and --replay were both given; pass one of them")
+    if config.getoption("numprocesses", None):
+        # One ledger judges the whole run; workers would each hold a part of it.
+        raise pytest.UsageError("the conformance suite runs in one process; drop -n (pytest-xdist)")
     mode = Mode.RECORD if config.getoption("record") else Mode.REPLAY if config.getoption("replay") else Mode.LIVE
     try:
         settings = _preset(config) or build_settings(_flags(config, mode))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import signal
 import subprocess
@@ -148,9 +147,9 @@ def test_the_rate_limit_spaces_requests_apart(tmp_path: Path, serve: Any) -> Non
     result = run_against(sandbox, tmp_path, "--rate-limit", "40/s", "--max-examples", "5")
     assert result.returncode == 0, result.stdout + result.stderr
     times = [seen[0] for seen in recorder.seen]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert len(gaps) > 50
-    assert min(gaps) >= 1 / 40 * 0.9
+    assert len(times) > 50
+    # Measured where the requests arrive, so each gap jitters; the span cannot shrink.
+    assert times[-1] - times[0] >= (len(times) - 1) / 40 * 0.95
 
 
 def test_a_run_past_its_time_budget_cannot_be_judged_and_stops(tmp_path: Path, serve: Any) -> None:

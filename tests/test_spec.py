@@ -120,3 +120,37 @@ def test_a_self_referencing_schema_does_not_loop(tmp_path: Path) -> None:
     schemas["GetCheckoutSessionsStatus"]["properties"]["tree"] = {"$ref": "#/components/schemas/Node"}
     contract = load_contract(_write(tmp_path, document))
     assert contract.validator.is_valid({"id": "a", "created_at": "2026-01-01T00:00:00Z", "tree": {"next": {}}})
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["2026-12-31T23:59:60Z", "0000-01-01T00:00:00Z"],
+    ids=["leap second", "year zero"],
+)
+def test_rfc_3339_timestamps_that_rfc3339_validator_rejects_are_valid(contract: Contract, timestamp: str) -> None:
+    # RFC 3339 allows second 60 and year 0000; jsonschema's rfc3339-validator does not, jsonschema-rs does,
+    # and jsonschema-rs decides validity.
+    body = {"id": "cks_1", "created_at": timestamp}
+    assert not contract.validator.is_valid(body)
+    assert contract.fast_validator is not None
+    assert contract.fast_validator.is_valid(body)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-01-01T00:00:00",
+        "2026-01-01",
+        "2026-01-01 00:00:00Z",
+        "2026-02-30T00:00:00Z",
+        "2026-01-01T24:00:00Z",
+        "2026-01-01T00:00:00+0530",
+        "2026-01-01T00:00:00,5Z",
+        "2026-01-01T23:59:60+01:00",
+    ],
+)
+def test_both_validators_reject_what_rfc_3339_rejects(contract: Contract, timestamp: str) -> None:
+    body = {"id": "cks_1", "created_at": timestamp}
+    assert not contract.validator.is_valid(body)
+    assert contract.fast_validator is not None
+    assert not contract.fast_validator.is_valid(body)
