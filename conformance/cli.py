@@ -6,6 +6,7 @@ import argparse
 import os
 import secrets
 import sys
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -27,6 +28,7 @@ from conformance.settings import (
     Flags,
     Mode,
     build_settings,
+    flags_from,
     refuse_live_mode,
 )
 from conformance.spec import load_contract
@@ -66,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default %(default)s")
     run.add_argument("--max-examples", type=int, help=f"ids to generate (default {DEFAULT_MAX_EXAMPLES})")
     run.add_argument("--seed", type=int, help=f"seed of the generated requests (default {DEFAULT_SEED})")
-    run.add_argument("--strict", action="store_true", help="SHOULD warnings fail the run")
+    run.add_argument("--strict", action="store_true", dest="conformance_strict", help="SHOULD warnings fail the run")
     run.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT, help="seconds (default 10)")
     modes = run.add_mutually_exclusive_group()
     modes.add_argument("--record", action="store_true", help="run live and write every exchange to the cassettes")
@@ -180,27 +182,9 @@ def _run(arguments: argparse.Namespace) -> int:
 
 
 def _flags(arguments: argparse.Namespace) -> Flags:
-    api_key = arguments.api_key
-    if arguments.api_key_file is not None:
-        api_key = _read_key_file(arguments.api_key_file)
-    return Flags(
-        spec=arguments.spec,
-        base_url=arguments.base_url,
-        api_key=api_key,
-        checkout_ids=tuple(arguments.checkout_ids or ()),
-        report_dir=arguments.report_dir,
-        max_examples=arguments.max_examples,
-        seed=arguments.seed,
-        strict=arguments.strict,
-        request_timeout=arguments.request_timeout,
-        sandbox=arguments.sandbox,
-        mode=Mode.RECORD if arguments.record else Mode.REPLAY if arguments.replay else Mode.LIVE,
-        cassette_dir=arguments.cassette_dir,
-        allow_live_mode=arguments.allow_live_mode,
-        rate_limit=arguments.rate_limit,
-        max_time=arguments.max_time,
-        excluded_checks=tuple(arguments.excluded_checks or ()),
-    )
+    mode = Mode.RECORD if arguments.record else Mode.REPLAY if arguments.replay else Mode.LIVE
+    key_file = arguments.api_key_file
+    return flags_from(partial(getattr, arguments), mode, _read_key_file(key_file) if key_file else None)
 
 
 def _list_checks(arguments: argparse.Namespace) -> int:  # noqa: ARG001 - one signature for all commands

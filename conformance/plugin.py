@@ -27,10 +27,10 @@ from conformance.settings import (
     DEFAULT_REPORT_DIR,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SPEC,
-    Flags,
     Mode,
     Settings,
     build_settings,
+    flags_from,
     refuse_live_mode,
 )
 from conformance.spec import Contract, load_contract, schemathesis_schema
@@ -138,28 +138,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT, help="Seconds per request.")
 
 
-def _flags(config: pytest.Config, mode: Mode) -> Flags:
-    option = config.getoption
-    return Flags(
-        spec=option("spec"),
-        base_url=option("base_url"),
-        api_key=option("api_key"),
-        checkout_ids=tuple(option("checkout_ids") or ()),
-        report_dir=option("report_dir"),
-        max_examples=option("max_examples"),
-        seed=option("seed"),
-        strict=option("conformance_strict"),
-        request_timeout=option("request_timeout"),
-        sandbox=option("sandbox"),
-        mode=mode,
-        cassette_dir=option("cassette_dir"),
-        allow_live_mode=option("allow_live_mode"),
-        rate_limit=option("rate_limit"),
-        max_time=option("max_time"),
-        excluded_checks=tuple(option("excluded_checks") or ()),
-    )
-
-
 def _suite_requested(config: pytest.Config) -> bool:
     if _preset(config) is not None:
         return True
@@ -180,7 +158,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("the conformance suite runs in one process; drop -n (pytest-xdist)")
     mode = Mode.RECORD if config.getoption("record") else Mode.REPLAY if config.getoption("replay") else Mode.LIVE
     try:
-        settings = _preset(config) or build_settings(_flags(config, mode))
+        settings = _preset(config) or build_settings(flags_from(config.getoption, mode))
         contract = load_contract(settings.spec)
         refuse_live_mode(settings, contract)
     except GateError as error:

@@ -9,13 +9,13 @@ import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from conformance.errors import BadInputError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from conformance.spec import Contract
 
@@ -96,6 +96,28 @@ class Settings:
     def uses_sandbox(self) -> bool:
         """Whether the run targets the bundled sandbox."""
         return self.base_url is None
+
+
+def flags_from(option: Callable[[str], Any], mode: Mode, api_key: str | None = None) -> Flags:
+    """Flags from an option getter (the CLI's and pytest's options share their names)."""
+    return Flags(
+        spec=option("spec"),
+        base_url=option("base_url"),
+        api_key=api_key or option("api_key"),
+        checkout_ids=tuple(option("checkout_ids") or ()),
+        report_dir=option("report_dir"),
+        max_examples=option("max_examples"),
+        seed=option("seed"),
+        strict=option("conformance_strict"),
+        request_timeout=option("request_timeout"),
+        sandbox=option("sandbox"),
+        mode=mode,
+        cassette_dir=option("cassette_dir"),
+        allow_live_mode=option("allow_live_mode"),
+        rate_limit=option("rate_limit"),
+        max_time=option("max_time"),
+        excluded_checks=tuple(option("excluded_checks") or ()),
+    )
 
 
 def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Settings:
