@@ -161,7 +161,9 @@ def render_markdown(summary: dict[str, Any]) -> str:
     ]
     lines += [
         f"| {STATUS_MARKS[item['status']]} | {item['level']} | `{item['id']}` | {item['passed']} | "
-        f"{item['failed']} | {item['warned']} | {_md(item['requirement'])} |"
+        f"{item['failed']} | {item['warned']} | {_md(item['requirement'])}"
+        + (f" (skipped: {_md(item['skip_reason'])})" if item["skip_reason"] else "")
+        + " |"
         for item in summary["checks"]
     ]
     findings = [(item, finding) for item in summary["checks"] for finding in item["findings"]]
@@ -197,7 +199,9 @@ def render_html(summary: dict[str, Any]) -> str:
         f'<tr class="{e(item["status"])}"><td>{STATUS_MARKS[item["status"]]}</td><td>{e(item["level"])}</td>'
         f'<td><a href="#{e(item["id"])}"><code>{e(item["id"])}</code></a></td><td>{item["passed"]}</td>'
         f"<td>{item['failed']}</td><td>{item['warned']}</td><td>{e(item['requirement'])}<br>"
-        f"<small>{e(item['spec_ref'])}</small></td></tr>"
+        f"<small>{e(item['spec_ref'])}</small>"
+        + (f"<br><small>skipped: {e(item['skip_reason'])}</small>" if item["skip_reason"] else "")
+        + "</td></tr>"
         for item in summary["checks"]
     )
     sections = []
