@@ -211,17 +211,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("check_id", list(REGISTRY), ids=list(REGISTRY))
 
 
-def _run(request: pytest.FixtureRequest) -> Run:
-    run = request.config.stash.get(RUN_KEY, None)
-    if run is None:
-        pytest.fail("the conformance suite needs --sandbox or --base-url", pytrace=False)
-    return run
-
-
 @pytest.fixture(scope="session")
 def conformance_run(request: pytest.FixtureRequest) -> Run:
     """The state of this conformance session."""
-    return _run(request)
+    run = request.config.stash.get(RUN_KEY, None)
+    if run is None:
+        pytest.fail("the conformance suite needs --sandbox, --base-url or --replay", pytrace=False)
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -250,7 +246,7 @@ def conformance_schema(conformance_run: Run) -> BaseSchema:
 def conformance_gate(
     conformance_run: Run, conformance_target: tuple[str, str, tuple[str, ...]], conformance_schema: BaseSchema
 ) -> Iterator[Gate]:
-    """The gate, after a preflight request has shown the target can be judged."""
+    """The gate: the transport, the checks to run, and the ledger they report to."""
     base_url, api_key, checkout_ids = conformance_target
     settings = conformance_run.settings
     transport = Transport(
