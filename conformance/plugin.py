@@ -183,6 +183,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Record or replay the scenarios; generated requests are judged as recorded on replay."""
     run = config.stash.get(RUN_KEY, None)
     if run is None:
+        if any(SUITE_DIR in Path(str(item.path)).parents for item in items):
+            raise pytest.UsageError("the conformance suite needs a target: pass --sandbox, --base-url or --replay")
         return
     replaying = run.settings.mode is Mode.REPLAY
     dropped = REPLAY_ONLY_MARKER if not replaying else LIVE_ONLY_MARKER
