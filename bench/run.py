@@ -214,6 +214,40 @@ def sandbox_throughput() -> dict[str, Any]:
     return {"rps_1_client": rates[1], "rps_2_clients": rates[2]}
 
 
+def _peak_rss_mb(command: list[str], env: dict[str, str]) -> float:
+    """Peak resident memory of one command, measured in a fresh parent so no other child counts."""
+    probe = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], capture_output=True, check=False); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *command], env=env, capture_output=True, text=True, check=True
+    )
+    return int(result.stdout.strip()) / 1024
+
+
+def memory(report_dir: Path) -> dict[str, Any]:
+    """Peak memory of a run against the reference sandbox and against one serving a 20 MB body."""
+    from conformance.sandbox.variants import VARIANTS  # noqa: PLC0415
+
+    env = {**os.environ, "DODO_PAYMENTS_API_KEY": KEY}
+    peaks = {}
+    for name in ("reference", "huge-body"):
+        with Sandbox(api=VARIANTS[name].api(KEY, seeded_sessions())) as sandbox:
+            ids = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)]
+            command = [
+                str(BIN / "conformance"),
+                "run",
+                "--base-url",
+                sandbox.base_url,
+                "--report-dir",
+                str(report_dir),
+                *ids,
+            ]
+            peaks[name] = statistics.median(_peak_rss_mb(command, env) for _ in range(max(1, RUNS // 2)))
+    return peaks
+
+
 def versions() -> dict[str, str]:
     names = ["schemathesis", "hypothesis", "pytest", "jsonschema", "jsonschema-rs", "vcrpy", "requests"]
     return {name: metadata.version(name) for name in names}
@@ -232,7 +266,9 @@ def main() -> None:
         judged = judging()
         print("sandbox ...", flush=True)
         served = sandbox_throughput()
-    write(live, replayed, made, judged, served)
+        print("memory ...", flush=True)
+        peaks = memory(out / "memory")
+    write(live, replayed, made, judged, served, peaks)
 
 
 NOTES = """## What profiling found, and what was done
@@ -261,8 +297,13 @@ def _mark(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def write(
-    live: dict[str, Any], replayed: dict[str, Any], made: dict[str, Any], judged: dict[str, Any], served: dict[str, Any]
+def write(  # noqa: PLR0913, PLR0917 - one argument per section
+    live: dict[str, Any],
+    replayed: dict[str, Any],
+    made: dict[str, Any],
+    judged: dict[str, Any],
+    served: dict[str, Any],
+    peaks: dict[str, float],
 ) -> None:
     cpu = next(
         (
@@ -338,6 +379,12 @@ def write(
         "## 5. The sandbox's own throughput",
         "",
         f"{served['rps_1_client']:.0f} requests/s with one keep-alive client, {served['rps_2_clients']:.0f} with two.",
+        "",
+        "## 6. Memory",
+        "",
+        f"Peak resident memory of `conformance run`: {peaks['reference']:.0f} MB against the reference sandbox,",
+        f"{peaks['huge-body']:.0f} MB against `huge-body`, whose one session answers 20 MB (read twice and judged",
+        "whole). Bodies are read up to 32 MiB; a larger one is reported unjudged, so a run never holds more.",
         "",
         NOTES,
     ]

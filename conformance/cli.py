@@ -25,6 +25,7 @@ from conformance.settings import (
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SEED,
     DEFAULT_SPEC,
+    ENV_API_KEY,
     Flags,
     Mode,
     build_settings,
@@ -115,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROGRAM}: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        redact = Redactor([getattr(arguments, "api_key", None) or "", os.environ.get(ENV_API_KEY, "")])
+        first_line = str(error).splitlines()[0] if str(error) else ""
         print(
-            f"{PROGRAM}: internal error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}; "
-            "this is a bug in the gate, please report it with the command you ran",
+            redact(f"{PROGRAM}: internal error: {type(error).__name__}: {first_line}; ")
+            + "this is a bug in the gate, please report it with the command you ran",
             file=sys.stderr,
         )
         return int(ExitCode.CANNOT_JUDGE)

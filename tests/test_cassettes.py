@@ -6,6 +6,8 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from support import KEY, ROOT, SPEC, check_status, conformance, summary
 
 from conformance.cassettes import METADATA_FILE, REPLAY_KEY, load_interactions
 from conformance.errors import BadInputError
-from conformance.sandbox import Sandbox, seeded_sessions
+from conformance.sandbox import CheckoutApi, Reply, Sandbox, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
 
 GENERATED = "test_generated_ids.yaml"
@@ -262,3 +264,35 @@ def test_the_shipped_cassettes_replay_offline(tmp_path: Path) -> None:
     result = replay(ROOT / "cassettes", tmp_path, offline=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (ROOT / "cassettes" / "README.md").exists()
+
+
+class KeyReflector(CheckoutApi):
+    """A server that repeats the key it was sent in a header and in the body, as a careless one might."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        echoed = headers.get("Authorization", "")
+        if reply.status != 200:
+            return replace(reply, headers={**reply.headers, "X-Echo": echoed})
+        body = {**json.loads(reply.body), "debug": f"authorized as {echoed}"}
+        return Reply.json(200, body) if not echoed else replace(Reply.json(200, body), headers={
+            "Content-Type": "application/json", "X-Echo": echoed})  # fmt: skip
+
+
+def test_the_key_is_scrubbed_wherever_the_server_echoes_it(tmp_path: Path) -> None:
+    with Sandbox(api=KeyReflector(KEY, seeded_sessions())) as sandbox:
+        ids = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)]
+        result = conformance(
+            "run", "--record", "--base-url", sandbox.base_url, "--cassette-dir", str(tmp_path / "cassettes"),
+            "--report-dir", str(tmp_path / "reports"), "--max-examples", "5", *ids,
+            env={"DODO_PAYMENTS_API_KEY": KEY},
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    known = (tmp_path / "cassettes" / KNOWN).read_text(encoding="utf-8")
+    assert "authorized as Bearer [REDACTED]" in known
+    assert "X-Echo:\n      - Bearer [REDACTED]" in known
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+    replayed = replay(tmp_path / "cassettes", tmp_path / "replayed")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
