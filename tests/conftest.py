@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
 from support import KNOWN_ID, SPEC
 
 from conformance.checks import Context
+from conformance.sandbox import CheckoutApi, Sandbox
 from conformance.spec import Contract, load_contract, schemathesis_schema
 
 
@@ -18,3 +21,18 @@ def contract() -> Contract:
 def context(contract: Contract) -> Context:
     schema = schemathesis_schema(contract, seed=1, max_examples=10)
     return Context(contract=contract, known_ids=frozenset({KNOWN_ID}), operation=schema["/checkouts/{id}"]["GET"])
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[CheckoutApi], Sandbox]]:
+    """Start sandboxes on 127.0.0.1 for one test; each is stopped after it."""
+    started: list[Sandbox] = []
+
+    def start(api: CheckoutApi) -> Sandbox:
+        sandbox = Sandbox(api=api).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()

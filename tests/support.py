@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
+from conformance.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "openapi.yaml"
@@ -30,6 +31,22 @@ def conformance(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None)
         timeout=300,
         check=False,
     )
+
+
+def id_args(checkout_ids: list[str] | tuple[str, ...]) -> list[str]:
+    """`--checkout-id` once per id."""
+    return [arg for checkout_id in checkout_ids for arg in ("--checkout-id", checkout_id)]
+
+
+def run_against(
+    sandbox: Sandbox, report_dir: Path, *extra: str, ids: bool = True, max_examples: int = 25
+) -> subprocess.CompletedProcess[str]:
+    """`conformance run` against a running sandbox, with the key from the environment."""
+    return conformance(
+        "run", "--base-url", sandbox.base_url, "--report-dir", str(report_dir), "--max-examples", str(max_examples),
+        *(id_args(sandbox.checkout_ids) if ids else []), *extra,
+        env={"DODO_PAYMENTS_API_KEY": KEY},
+    )  # fmt: skip
 
 
 def summary(report_dir: Path) -> dict[str, Any]:

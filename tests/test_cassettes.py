@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import KEY, ROOT, SPEC, check_status, conformance, summary
+from support import KEY, ROOT, SPEC, check_status, conformance, id_args, summary
 
 from conformance.cassettes import METADATA_FILE, REPLAY_KEY, load_interactions
 from conformance.errors import BadInputError
@@ -29,10 +29,9 @@ TIMINGS = ("started", "finished", "duration_seconds", "first_failure_after_secon
 def record(cassette_dir: Path, report_dir: Path) -> subprocess.CompletedProcess[str]:
     """Record a live run against a sandbox started here with a known key, then stop the sandbox."""
     with Sandbox(api=VARIANTS["reference"].api(KEY, seeded_sessions())) as sandbox:
-        ids = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)]
         return conformance(
             "run", "--record", "--base-url", sandbox.base_url, "--cassette-dir", str(cassette_dir),
-            "--report-dir", str(report_dir), "--max-examples", "30", *ids,
+            "--report-dir", str(report_dir), "--max-examples", "30", *id_args(sandbox.checkout_ids),
             env={"DODO_PAYMENTS_API_KEY": KEY},
         )  # fmt: skip
 
@@ -281,10 +280,9 @@ class KeyReflector(CheckoutApi):
 
 def test_the_key_is_scrubbed_wherever_the_server_echoes_it(tmp_path: Path) -> None:
     with Sandbox(api=KeyReflector(KEY, seeded_sessions())) as sandbox:
-        ids = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)]
         result = conformance(
             "run", "--record", "--base-url", sandbox.base_url, "--cassette-dir", str(tmp_path / "cassettes"),
-            "--report-dir", str(tmp_path / "reports"), "--max-examples", "5", *ids,
+            "--report-dir", str(tmp_path / "reports"), "--max-examples", "5", *id_args(sandbox.checkout_ids),
             env={"DODO_PAYMENTS_API_KEY": KEY},
         )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

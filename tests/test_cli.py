@@ -5,50 +5,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
-from support import KEY, ROOT, check_status, conformance, summary
+from support import KEY, ROOT, check_status, conformance, id_args, run_against, summary
 
 from conformance.checks import REGISTRY
-from conformance.sandbox import Sandbox, seeded_sessions
+from conformance.sandbox import CheckoutApi, Sandbox, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
 
 SUMMARY_SCHEMA = json.loads((ROOT / "conformance" / "data" / "summary.schema.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    """Start a sandbox variant on 127.0.0.1 with a known key; stopped after the test."""
-    started: list[Sandbox] = []
-
-    def start(variant: str) -> Sandbox:
-        sandbox = Sandbox(api=VARIANTS[variant].api(KEY, seeded_sessions())).start()
-        started.append(sandbox)
-        return sandbox
-
-    yield start
-    for sandbox in started:
-        sandbox.stop()
-
-
-def run_against(sandbox: Sandbox, report_dir: Path, *extra: str, ids: bool = True) -> subprocess.CompletedProcess[str]:
-    id_args = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)] if ids else []
-    return conformance(
-        "run",
-        "--base-url",
-        sandbox.base_url,
-        "--report-dir",
-        str(report_dir),
-        "--max-examples",
-        "25",
-        *id_args,
-        *extra,
-        env={"DODO_PAYMENTS_API_KEY": KEY},
-    )
+def variant(name: str) -> CheckoutApi:
+    """A catalogued sandbox variant that accepts the test key."""
+    return VARIANTS[name].api(KEY, seeded_sessions())
 
 
 def test_the_bundled_sandbox_conforms_and_every_report_is_written(tmp_path: Path) -> None:
@@ -72,7 +45,7 @@ def test_the_bundled_sandbox_conforms_and_every_report_is_written(tmp_path: Path
 
 
 def test_a_live_target_conforms_and_the_key_appears_nowhere(tmp_path: Path, serve: Any) -> None:
-    sandbox = serve("reference")
+    sandbox = serve(variant("reference"))
     result = run_against(sandbox, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     for path in tmp_path.iterdir():
@@ -81,7 +54,7 @@ def test_a_live_target_conforms_and_the_key_appears_nowhere(tmp_path: Path, serv
 
 
 @pytest.mark.parametrize(
-    ("variant", "failing"),
+    ("name", "failing"),
     [
         ("unknown-payment-status", {"response.schema", "schemathesis.response_schema_conformance"}),
         ("timestamp-without-offset", {"response.schema", "schemathesis.response_schema_conformance"}),
@@ -90,9 +63,9 @@ def test_a_live_target_conforms_and_the_key_appears_nowhere(tmp_path: Path, serv
     ],
 )
 def test_a_broken_server_fails_the_run_and_names_the_check(
-    tmp_path: Path, serve: Any, variant: str, failing: set[str]
+    tmp_path: Path, serve: Any, name: str, failing: set[str]
 ) -> None:
-    result = run_against(serve(variant), tmp_path)
+    result = run_against(serve(variant(name)), tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     statuses = check_status(tmp_path)
     assert {check_id for check_id, status in statuses.items() if status == "failed"} == failing
@@ -101,7 +74,7 @@ def test_a_broken_server_fails_the_run_and_names_the_check(
 
 
 def test_the_target_key_and_ids_can_all_come_from_the_environment(tmp_path: Path, serve: Any) -> None:
-    sandbox = serve("reference")
+    sandbox = serve(variant("reference"))
     result = conformance(
         "run",
         "--report-dir",
@@ -129,7 +102,7 @@ def test_sandbox_flag_wins_over_a_base_url_in_the_environment(tmp_path: Path) ->
 
 
 def test_a_finding_carries_the_request_the_response_and_a_redacted_curl_line(tmp_path: Path, serve: Any) -> None:
-    sandbox = serve("unknown-payment-status")
+    sandbox = serve(variant("unknown-payment-status"))
     run_against(sandbox, tmp_path)
     check = next(item for item in summary(tmp_path)["checks"] if item["id"] == "response.schema")
     finding = check["findings"][0]
@@ -146,7 +119,7 @@ def test_a_finding_carries_the_request_the_response_and_a_redacted_curl_line(tmp
 
 
 def test_a_run_that_never_sees_a_200_cannot_pass(tmp_path: Path, serve: Any) -> None:
-    result = run_against(serve("nothing-found"), tmp_path, ids=False)
+    result = run_against(serve(variant("nothing-found")), tmp_path, ids=False)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "200 contract was never exercised" in result.stdout
     assert "--checkout-id" in result.stdout
@@ -169,7 +142,7 @@ def test_an_unreachable_target_cannot_be_judged(tmp_path: Path) -> None:
 
 
 def test_a_rejected_key_cannot_be_judged(tmp_path: Path, serve: Any) -> None:
-    sandbox = serve("reference")
+    sandbox = serve(variant("reference"))
     result = conformance(
         "run",
         "--base-url",
@@ -242,8 +215,7 @@ def test_the_same_seed_sends_the_same_requests_and_another_seed_does_not(tmp_pat
 
 
 def test_pytest_runs_the_same_suite_natively(tmp_path: Path, serve: Any) -> None:
-    sandbox = serve("unknown-payment-status")
-    id_args = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)]
+    sandbox = serve(variant("unknown-payment-status"))
     result = subprocess.run(
         # `--report-dir=DIR` in one word: pytest takes a separate path argument for a test path when it
         # picks its rootdir, before the plugin's options are known.
@@ -259,7 +231,7 @@ def test_pytest_runs_the_same_suite_natively(tmp_path: Path, serve: Any) -> None
             f"--report-dir={tmp_path}",
             "--max-examples",
             "10",
-            *id_args,
+            *id_args(sandbox.checkout_ids),
         ],
         cwd=ROOT,
         capture_output=True,

@@ -8,13 +8,13 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from support import KEY, ROOT, SPEC, check_status, conformance, summary
+from support import KEY, ROOT, SPEC, check_status, conformance, id_args, run_against, summary
 
 from conformance.errors import BadInputError
 from conformance.sandbox import CheckoutApi, Reply, Sandbox, seeded_sessions
@@ -61,28 +61,6 @@ class RedirectElsewhere(CheckoutApi):
         return super().render(session)
 
 
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    started: list[Sandbox] = []
-
-    def start(api: CheckoutApi) -> Sandbox:
-        sandbox = Sandbox(api=api).start()
-        started.append(sandbox)
-        return sandbox
-
-    yield start
-    for sandbox in started:
-        sandbox.stop()
-
-
-def run_against(sandbox: Sandbox, report_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    ids = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)]
-    return conformance(
-        "run", "--base-url", sandbox.base_url, "--report-dir", str(report_dir), "--max-examples", "20", *ids, *extra,
-        env={"DODO_PAYMENTS_API_KEY": KEY},
-    )  # fmt: skip
-
-
 # --- live mode ------------------------------------------------------------------------
 
 
@@ -97,7 +75,7 @@ def _spec_calling_live(tmp_path: Path, sandbox: Sandbox) -> Path:
 def test_a_live_mode_host_is_refused_before_any_request(tmp_path: Path, serve: Any) -> None:
     recorder = Recorder()
     sandbox = serve(recorder)
-    result = run_against(sandbox, tmp_path, "--spec", str(_spec_calling_live(tmp_path, sandbox)))
+    result = run_against(sandbox, tmp_path, "--spec", str(_spec_calling_live(tmp_path, sandbox)), max_examples=20)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "is Dodo's live mode, where requests act on real money" in result.stderr
     assert "--allow-live-mode" in result.stderr
@@ -107,7 +85,7 @@ def test_a_live_mode_host_is_refused_before_any_request(tmp_path: Path, serve: A
 def test_live_mode_runs_only_when_allowed(tmp_path: Path, serve: Any) -> None:
     sandbox = serve(Recorder())
     spec = _spec_calling_live(tmp_path, sandbox)
-    result = run_against(sandbox, tmp_path, "--spec", str(spec), "--allow-live-mode")
+    result = run_against(sandbox, tmp_path, "--spec", str(spec), "--allow-live-mode", max_examples=20)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -144,7 +122,7 @@ def test_a_rate_that_is_no_rate_is_bad_input(text: str) -> None:
 def test_the_rate_limit_spaces_requests_apart(tmp_path: Path, serve: Any) -> None:
     recorder = Recorder()
     sandbox = serve(recorder)
-    result = run_against(sandbox, tmp_path, "--rate-limit", "40/s", "--max-examples", "5")
+    result = run_against(sandbox, tmp_path, "--rate-limit", "40/s", max_examples=5)
     assert result.returncode == 0, result.stdout + result.stderr
     times = [seen[0] for seen in recorder.seen]
     assert len(times) > 50
@@ -154,7 +132,7 @@ def test_the_rate_limit_spaces_requests_apart(tmp_path: Path, serve: Any) -> Non
 
 def test_a_run_past_its_time_budget_cannot_be_judged_and_stops(tmp_path: Path, serve: Any) -> None:
     sandbox = serve(Slow(KEY, seeded_sessions()))
-    result = run_against(sandbox, tmp_path, "--max-time", "1.5")
+    result = run_against(sandbox, tmp_path, "--max-time", "1.5", max_examples=20)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "time budget of 1.5 s ran out" in result.stdout
     assert summary(tmp_path)["run"]["duration_seconds"] < 1.5 + 10
@@ -162,7 +140,7 @@ def test_a_run_past_its_time_budget_cannot_be_judged_and_stops(tmp_path: Path, s
 
 def test_a_target_that_keeps_answering_429_cannot_be_judged(tmp_path: Path, serve: Any) -> None:
     sandbox = serve(Always429(KEY, seeded_sessions()))
-    result = run_against(sandbox, tmp_path)
+    result = run_against(sandbox, tmp_path, max_examples=20)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "answered 429 to 3 requests in a row" in result.stdout
     assert "FAIL " not in result.stdout
@@ -177,7 +155,7 @@ def test_the_key_can_come_from_a_file_and_is_never_printed(tmp_path: Path, serve
     key_file.write_text(KEY + "\n", encoding="utf-8")
     result = conformance(
         "run", "--base-url", sandbox.base_url, "--api-key-file", str(key_file), "--report-dir", str(tmp_path / "r"),
-        "--max-examples", "5", *[arg for i in sandbox.checkout_ids for arg in ("--checkout-id", i)],
+        "--max-examples", "5", *id_args(sandbox.checkout_ids),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert KEY not in result.stdout + result.stderr
@@ -201,7 +179,7 @@ def test_a_redirect_to_another_host_is_not_followed(tmp_path: Path, serve: Any) 
     other = serve(elsewhere)
     redirecting = RedirectElsewhere(KEY, seeded_sessions())
     redirecting.elsewhere = other.base_url
-    result = run_against(serve(redirecting), tmp_path)
+    result = run_against(serve(redirecting), tmp_path, max_examples=20)
     assert result.returncode == 1, result.stdout + result.stderr
     assert check_status(tmp_path)["response.status_documented"] == "failed"
     assert elsewhere.seen == []
@@ -224,7 +202,7 @@ def test_a_tls_failure_at_the_start_cannot_be_judged(tmp_path: Path, serve: Any)
 
 
 def test_a_huge_body_is_judged_and_one_past_the_cap_is_reported_unjudged(tmp_path: Path, serve: Any) -> None:
-    result = run_against(serve(VARIANTS["huge-body"].api(KEY, seeded_sessions())), tmp_path / "huge")
+    result = run_against(serve(VARIANTS["huge-body"].api(KEY, seeded_sessions())), tmp_path / "huge", max_examples=20)
     assert result.returncode == 0, result.stdout + result.stderr
 
     class Enormous(CheckoutApi):
@@ -233,13 +211,13 @@ def test_a_huge_body_is_judged_and_one_past_the_cap_is_reported_unjudged(tmp_pat
                 return Reply(200, b'{"id": "' + b"x" * (40 * 1024 * 1024) + b'"}', {"Content-Type": "application/json"})
             return super().render(session)
 
-    result = run_against(serve(Enormous(KEY, seeded_sessions())), tmp_path / "enormous")
+    result = run_against(serve(Enormous(KEY, seeded_sessions())), tmp_path / "enormous", max_examples=20)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "answered a body larger than the 33554432 bytes the gate reads" in result.stdout
 
 
 def test_a_body_that_is_not_utf8_is_a_failure_not_a_crash(tmp_path: Path, serve: Any) -> None:
-    result = run_against(serve(VARIANTS["body-not-utf8"].api(KEY, seeded_sessions())), tmp_path)
+    result = run_against(serve(VARIANTS["body-not-utf8"].api(KEY, seeded_sessions())), tmp_path, max_examples=20)
     assert result.returncode == 1, result.stdout + result.stderr
     finding = next(item for item in summary(tmp_path)["checks"] if item["id"] == "response.schema")["findings"][0]
     assert "not UTF-8" in finding["received"]
@@ -272,7 +250,7 @@ def test_ctrl_c_leaves_reports_and_cassettes_whole_or_untouched(tmp_path: Path, 
     process = subprocess.Popen(
         [sys.executable, "-m", "conformance", "run", "--record", "--base-url", sandbox.base_url,
          "--cassette-dir", str(cassettes), "--report-dir", str(tmp_path / "reports"),
-         *[arg for i in sandbox.checkout_ids for arg in ("--checkout-id", i)]],
+         *id_args(sandbox.checkout_ids)],
         cwd=ROOT, env={"DODO_PAYMENTS_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
