@@ -18,11 +18,10 @@ from conformance import __version__
 from conformance.errors import BadInputError
 from conformance.files import write_atomically
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
-from conformance.redaction import REDACTED
+from conformance.redaction import Redactor
 from conformance.transport import WRONG_KEY
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import ModuleType
 
     from vcr.request import Request
@@ -177,15 +176,17 @@ def credential_matcher(first: Request, second: Request) -> None:
 
 def vcr_config(base_url: str, secrets: list[str]) -> dict[str, Any]:
     """Settings for vcrpy: secrets scrubbed and the host made neutral at record time (and on matching)."""
-    scrub = _scrubber(secrets)
+    scrub = Redactor(secrets)
 
     def before_record_request(request: Request) -> Request:
         if request.uri.startswith(base_url):
             request.uri = RECORDED_ORIGIN + request.uri[len(base_url) :]
         request.uri = scrub(request.uri)
         request.headers = {name: scrub(value) for name, value in request.headers.items()}
-        if isinstance(request.body, bytes | str) and request.body:
-            request.body = scrub(request.body if isinstance(request.body, str) else request.body.decode("latin-1"))
+        if isinstance(request.body, str):
+            request.body = scrub(request.body)
+        elif isinstance(request.body, bytes) and request.body:
+            request.body = _scrub_bytes(scrub, request.body)
         return request
 
     def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
@@ -195,8 +196,8 @@ def vcr_config(base_url: str, secrets: list[str]) -> dict[str, Any]:
             if name.lower() not in VOLATILE_HEADERS
         }
         body = response["body"].get("string")
-        if isinstance(body, bytes) and any(secret.encode() in body for secret in secrets if secret):
-            response["body"]["string"] = scrub(body.decode("utf-8", errors="replace")).encode()
+        if isinstance(body, bytes):
+            response["body"]["string"] = _scrub_bytes(scrub, body)
         elif isinstance(body, str):
             response["body"]["string"] = scrub(body)
         return response
@@ -209,15 +210,11 @@ def vcr_config(base_url: str, secrets: list[str]) -> dict[str, Any]:
     }
 
 
-def _scrubber(secrets: list[str]) -> Callable[[str], str]:
-    ordered = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
-
-    def scrub(text: str) -> str:
-        for secret in ordered:
-            text = text.replace(secret, REDACTED)
-        return text
-
-    return scrub
+def _scrub_bytes(scrub: Redactor, body: bytes) -> bytes:
+    """`body` with secrets replaced, every other byte kept as it was (a key is ASCII, so Latin-1 finds it)."""
+    text = body.decode("latin-1")
+    scrubbed = scrub(text)
+    return body if scrubbed == text else scrubbed.encode("latin-1")
 
 
 def recorded_exchanges(path: Path) -> list[Exchange]:

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from conformance.checks import GENERATED_ONLY_IDS, REGISTRY, Check, Level, Outcome, Verdict
-from conformance.model import Credential
+from conformance.model import Credential, Purpose
 
 if TYPE_CHECKING:
     from conformance.model import Exchange
@@ -87,6 +87,9 @@ class Ledger:
     tallies: dict[str, CheckTally] = field(default_factory=dict)
     exchanges: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    # Statuses of the requests that carried the valid key, and how many of them asked for a known session.
+    valid_key_statuses: Counter[int] = field(default_factory=Counter)
+    known_session_requests: int = 0
     spec_gaps: dict[str, str] = field(default_factory=dict)
     # Exchanges nothing could be concluded from, with why: still 429 after retries, a body too large.
     unjudged: list[tuple[Exchange, str]] = field(default_factory=list)
@@ -104,6 +107,9 @@ class Ledger:
         self.exchanges += 1
         if exchange.response is not None:
             self.statuses[exchange.response.status] += 1
+            if exchange.credential is Credential.VALID:
+                self.valid_key_statuses[exchange.response.status] += 1
+                self.known_session_requests += exchange.purpose in (Purpose.KNOWN, Purpose.REREAD)
         if exchange.rate_limited:
             self.unjudged.append((exchange, "kept answering 429 past the retry budget"))
         elif exchange.response is not None and exchange.response.truncated:
@@ -147,7 +153,16 @@ class Ledger:
         return self.tallies[check_id].status(self.strict)
 
     def run_status(self) -> tuple[RunStatus, str]:
-        """The run's verdict and a one-line reason."""
+        """The run's verdict and a one-line reason, with the likely cause when every answer was 404."""
+        status, reason = self._run_status()
+        if status is not RunStatus.CONFORMS and self.known_session_requests and set(self.valid_key_statuses) == {404}:
+            reason += (
+                "; every request was answered 404, known sessions included, so the base URL's path is the likely "
+                "cause: give the server's root (e.g. https://test.dodopayments.com), without /checkouts"
+            )
+        return status, reason
+
+    def _run_status(self) -> tuple[RunStatus, str]:
         if self.cannot_judge is not None:
             # A broken setup (unreachable target, rejected key) is never reported as a wall of failures.
             return RunStatus.CANNOT_JUDGE, self.cannot_judge

@@ -15,11 +15,10 @@ import pytest
 from conformance import determinism
 from conformance.checks import REGISTRY, Context
 from conformance.errors import ExitCode, GateError, RunStopped
-from conformance.files import write_atomically
 from conformance.gate import Gate
 from conformance.ledger import CheckStatus, Ledger, RunStatus
 from conformance.redaction import Redactor
-from conformance.report import build_summary, render_table, render_verdict, write_reports
+from conformance.report import build_summary, render_closing, render_header, write_reports
 from conformance.sandbox import Sandbox
 from conformance.settings import (
     DEFAULT_CASSETTE_DIR,
@@ -37,13 +36,12 @@ from conformance.spec import Contract, load_contract, schemathesis_schema
 from conformance.transport import Transport
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterator
+    from collections.abc import Callable, Generator, Iterator
 
     from _pytest.terminal import TerminalReporter
     from schemathesis.schemas import BaseSchema
 
 SUITE_DIR = Path(__file__).parent / "suite"
-JUNIT_PARTIAL = ".junit.xml.partial"
 VERDICT_MARKER = "conformance_verdict"
 LIVE_ONLY_MARKER = "conformance_live_only"
 REPLAY_ONLY_MARKER = "conformance_replay_only"
@@ -71,6 +69,8 @@ class Run:
         self.checkout_ids = settings.checkout_ids
         self.harness_errors: list[str] = []
         self.summary: dict[str, Any] | None = None
+        # Where the gate's own lines go: pytest's terminal when it has one, else stdout (`conformance run`).
+        self.say: Callable[[str], None] = _print
         # Where a recording is written until the run ends; then it replaces cassettes/ file by file.
         self.staging: Path | None = None
         self.recording_complete = False
@@ -83,6 +83,10 @@ class Run:
     def cassette_dir(self) -> Path:
         """Where cassettes are read from, or written to while recording."""
         return self.staging or self.settings.cassette_dir
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
 
 
 def _ensure_dir(path: Path) -> Path:
@@ -110,6 +114,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sandbox", action="store_true", help="Run the suite against the bundled sandbox.")
     group.addoption("--base-url", help="Server to judge (env DODO_PAYMENTS_BASE_URL).")
     group.addoption("--api-key", help="Bearer key for the server (env DODO_PAYMENTS_API_KEY).")
+    group.addoption("--api-key-file", type=Path, help="Read the bearer key from this file.")
     group.addoption(
         "--checkout-id",
         action="append",
@@ -163,14 +168,13 @@ def pytest_configure(config: pytest.Config) -> None:
         refuse_live_mode(settings, contract)
     except GateError as error:
         raise pytest.UsageError(str(error)) from None
-    config.stash[RUN_KEY] = Run(settings, contract)
+    run = config.stash[RUN_KEY] = Run(settings, contract)
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        run.say = terminal.write_line
     if config.args_source is pytest.Config.ArgsSource.TESTPATHS:
         # `pytest --base-url ...` without paths runs the suite, not the project's own tests.
         config.args = [str(SUITE_DIR)]
-    if not config.option.xmlpath:
-        # pytest writes junit.xml in place; it goes to a partial file that pytest_unconfigure
-        # redacts and renames, so the report is whole or absent even after Ctrl-C.
-        config.option.xmlpath = str(settings.report_dir / JUNIT_PARTIAL)
     if settings.mode is not Mode.LIVE:
         # pytest-recording's own options: a fresh staging folder records everything; a replay
         # plays back only, and any connection attempt fails.
@@ -264,6 +268,16 @@ def conformance_gate(
         operation=conformance_schema["/checkouts/{id}"]["GET"],
     )
     checks = [check for check_id, check in REGISTRY.items() if check_id not in settings.excluded_checks]
+    # Said before the first request: what is judged, against which contract, with which data.
+    for line in render_header(
+        target=conformance_run.target,
+        spec=str(settings.spec),
+        spec_version=conformance_run.contract.version,
+        seed=settings.seed,
+        max_examples=settings.max_examples,
+        checkout_ids=checkout_ids,
+    ):
+        conformance_run.say(line)
     yield Gate(transport, context, conformance_run.ledger, checkout_ids, settings.seed, checks=checks)
     transport.close()
 
@@ -304,21 +318,36 @@ def pytest_runtest_makereport(
     """Keep harness errors (a scenario that crashed) apart from check failures and missing recordings."""
     report: pytest.TestReport = yield
     run = item.config.stash.get(RUN_KEY, None)
-    if run is None or not report.failed or item.get_closest_marker(VERDICT_MARKER) is not None:
+    if run is None:
+        return report
+    _redact_report(run, report)
+    if not report.failed or item.get_closest_marker(VERDICT_MARKER) is not None:
         return report
     if call.excinfo is not None and isinstance(call.excinfo.value, RunStopped):
         if run.ledger.cannot_judge is None:
             run.ledger.cannot_judge = str(call.excinfo.value.error)
         item.session.shouldstop = "stopped: the target can no longer be judged (see the verdict)"
+        report.longrepr = run.redact(str(call.excinfo.value.error))
         return report
     missing = _missing_recording(run, call)
     if missing is not None:
         if run.ledger.cannot_judge is None:
             run.ledger.cannot_judge = missing
+        report.longrepr = missing
         return report
     last_line = (report.longreprtext.strip().splitlines() or ["no detail"])[-1]
     run.harness_errors.append(f"{item.nodeid}: {last_line}")
     return report
+
+
+def _redact_report(run: Run, report: pytest.TestReport) -> None:
+    """What pytest would print of a test (its failure and captured output) never holds the key."""
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        text = str(report.longrepr)
+        redacted = run.redact(text)
+        if redacted != text:
+            report.longrepr = redacted
+    report.sections = [(title, run.redact(content)) for title, content in report.sections]
 
 
 def _missing_recording(run: Run, call: pytest.CallInfo[None]) -> str | None:
@@ -341,7 +370,8 @@ def _missing_recording(run: Run, call: pytest.CallInfo[None]) -> str | None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Decide the run's verdict, write the reports and set the exit code."""
     run = session.config.stash.get(RUN_KEY, None)
-    if run is None:
+    if run is None or session.config.option.collectonly:
+        # Collecting judges nothing, so it must not replace the last run's reports.
         return
     ledger = run.ledger
     ledger.finished = time.time()
@@ -382,32 +412,24 @@ def _finish_recording(run: Run, *, complete: bool) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Publish or discard the recording, and publish junit.xml, redacted, in one rename."""
+    """Publish or discard the recording; then, for `conformance run`, print how the run ended."""
     run = config.stash.get(RUN_KEY, None)
     if run is None:
         return
     # Here, not at session finish: an interrupted test's cassette is saved when its fixtures are
     # torn down, which happens after the session-finish hooks.
     _finish_recording(run, complete=run.recording_complete)
-    partial = run.settings.report_dir / JUNIT_PARTIAL
-    if partial.exists():
-        write_atomically(run.settings.report_dir / "junit.xml", run.redact(partial.read_text(encoding="utf-8")))
-        partial.unlink()
+    if run.summary is not None and config.pluginmanager.get_plugin("terminalreporter") is None:
+        # Without pytest's terminal (`conformance run`), the verdict is the last line printed.
+        for line in render_closing(run.summary, run.settings.report_dir):
+            run.say(line)
 
 
 def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
-    """Print the per-check table and the verdict."""
+    """Print the per-check table and the verdict (under `pytest`; `conformance run` prints them itself)."""
     run = terminalreporter.config.stash.get(RUN_KEY, None)
     if run is None or run.summary is None:
         return
     terminalreporter.section("conformance")
-    if run.ledger.cannot_judge is None:
-        for line in render_table(run.summary):
-            terminalreporter.write_line(line)
-        terminalreporter.write_line("")
-    for gap in run.summary["spec_gaps"]:
-        terminalreporter.write_line(f"spec gap: {gap}")
-    terminalreporter.write_line(
-        f"reports: {run.settings.report_dir}/ (junit.xml, summary.json, summary.md, report.html)"
-    )
-    terminalreporter.write_line(render_verdict(run.summary), bold=True)
+    for line in render_closing(run.summary, run.settings.report_dir):
+        terminalreporter.write_line(line)

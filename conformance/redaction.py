@@ -2,41 +2,132 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import shlex
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from conformance.model import SentRequest
 
 REDACTED = "[REDACTED]"
 KEY_VARIABLE = "DODO_PAYMENTS_API_KEY"
+# A run of this many characters of a secret (in any of its forms) is redacted wherever it appears:
+# a report may cut a body or a URL in the middle of an echoed key. Shorter runs carry too little of a
+# random key to matter, and matching them would blot out ordinary text.
+FRAGMENT_CHARS = 10
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every spelling of `secret` an output can hold: escaped for JSON, HTML, XML, shells, URLs, Python, Markdown."""
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret)[1:-1].replace("/", "\\/"),
+        json.dumps(secret, ensure_ascii=True)[1:-1],
+        repr(secret)[1:-1],
+        html.escape(secret),
+        html.escape(secret, quote=False),
+        html.escape(secret).replace("&#x27;", "&apos;"),
+        html.escape(secret).replace("&#x27;", "&#39;"),
+        shlex.quote(secret),
+        secret.replace("|", "\\|"),
+    }
+    for encoded in (quote(secret, safe=""), quote(secret, safe="/"), quote(secret), quote_plus(secret)):
+        forms.add(encoded)
+        forms.add(_PERCENT_ESCAPE.sub(lambda match: match.group().lower(), encoded))
+    return {form for form in forms if form}
 
 
 class Redactor:
-    """Replaces every known secret in a text with a marker."""
+    """Replaces every known secret in a text, in any of its forms or any long enough part of one, with a marker."""
 
-    def __init__(self, secrets: list[str]) -> None:
-        # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._forms: set[str] = set()
+        self._fragments: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Redact `secret` too from now on."""
+        if not secret:
+            return
+        for form in secret_forms(secret):
+            self._forms.add(form)
+            size = min(FRAGMENT_CHARS, len(form))
+            self._fragments.update(form[start : start + size] for start in range(len(form) - size + 1))
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
 
     def __call__(self, text: str) -> str:
         """Return `text` with every secret replaced."""
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        if not self._forms or not text:
+            return text
+        spans = self._spans(text)
+        if not spans:
+            return text
+        pieces, position = [], 0
+        for start, end in spans:
+            pieces += [text[position:start], REDACTED]
+            position = end
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        """Merged [start, end) ranges of `text` covered by a whole form or by fragments of one."""
+        covered: list[tuple[int, int]] = []
+        for form in self._forms:
+            start = text.find(form)
+            while start != -1:
+                covered.append((start, start + len(form)))
+                start = text.find(form, start + 1)
+        sizes = {len(fragment) for fragment in self._fragments}
+        for size in sizes:
+            covered += [
+                (start, start + size)
+                for start in range(len(text) - size + 1)
+                if text[start : start + size] in self._fragments
+            ]
+        covered.sort()
+        merged: list[tuple[int, int]] = []
+        for start, end in covered:
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
 
 
 class RedactingStream:
-    """A text stream that redacts what is written through it, for the terminal."""
+    """A text stream that redacts what is written through it, a whole line at a time, for the terminal."""
 
     def __init__(self, stream: TextIO, redact: Redactor) -> None:
         self._stream = stream
         self._redact = redact
+        # Held until its line ends, so that a secret written in two pieces is still seen whole.
+        self._pending = ""
 
     def write(self, text: str) -> int:
-        """Write `text` with every secret replaced."""
-        self._stream.write(self._redact(text))
+        """Write every complete line of `text`, with secrets replaced; keep the rest for later."""
+        self._pending += text
+        complete, newline, rest = self._pending.rpartition("\n")
+        if newline:
+            self._stream.write(self._redact(complete + newline))
+            self._pending = rest
         return len(text)
+
+    def flush(self) -> None:
+        """Write what is pending, redacted, and flush the stream."""
+        if self._pending:
+            self._stream.write(self._redact(self._pending))
+            self._pending = ""
+        self._stream.flush()
 
     def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - everything else is the stream's
         return getattr(self._stream, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -104,9 +105,13 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
+REPORT_FILES = ("junit.xml", "summary.json", "summary.md", "report.html")
+
+
 def write_reports(summary: dict[str, Any], report_dir: Path, redact: Redactor) -> list[Path]:
-    """Write summary.json, summary.md and report.html, each whole or not at all."""
+    """Write every report, each whole or not at all."""
     outputs = {
+        "junit.xml": render_junit(summary),
         "summary.json": json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
         "summary.md": render_markdown(summary),
         "report.html": render_html(summary),
@@ -135,6 +140,29 @@ def render_table(summary: dict[str, Any]) -> list[str]:
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def render_header(  # noqa: PLR0913 - keyword-only: the facts a run announces
+    *, target: str, spec: str, spec_version: str, seed: int, max_examples: int, checkout_ids: tuple[str, ...]
+) -> list[str]:
+    """What a run is about to judge, printed before its first request."""
+    ids = ", ".join(checkout_ids) if checkout_ids else "none (the 200 contract cannot be judged without one)"
+    return [
+        f"target: {target}",
+        f"spec: {spec} (version {spec_version}); seed {seed}; {max_examples} generated ids",
+        f"known sessions ({len(checkout_ids)}): {ids}",
+    ]
+
+
+def render_closing(summary: dict[str, Any], report_dir: Path) -> list[str]:
+    """How a run ended: the check table (when anything was judged), spec gaps, where the reports are, the verdict."""
+    lines = []
+    if summary["exchanges"]["total"]:
+        lines += [*render_table(summary), ""]
+    lines += [f"spec gap: {gap}" for gap in summary["spec_gaps"]]
+    lines.append(f"reports: {report_dir}/ ({', '.join(REPORT_FILES)})")
+    lines.append(render_verdict(summary))
+    return lines
 
 
 def render_verdict(summary: dict[str, Any]) -> str:
@@ -257,3 +285,47 @@ seed {run["seed"]}; {summary["exchanges"]["total"]} exchanges ({e(by_status)}); 
 {f"<ul>{gaps}</ul>" if gaps else "<p>None.</p>"}
 </body></html>
 """
+
+
+def render_junit(summary: dict[str, Any]) -> str:
+    """JUnit XML: one test case per check, and one for the run itself when it could not judge or was interrupted."""
+    result = summary["result"]
+    suite = ET.Element(
+        "testsuite",
+        name="conformance GET /checkouts/{id}",
+        timestamp=summary["run"]["started"],
+        time=str(summary["run"]["duration_seconds"]),
+    )
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    if result["exit_code"] not in (0, 1):
+        # A run that could not judge, or was stopped, must not show as all green in a CI test tab.
+        case = ET.SubElement(suite, "testcase", classname="conformance", name="run")
+        error = ET.SubElement(case, "error", message=f"{result['status']} (exit {result['exit_code']})")
+        error.text = result["reason"]
+        counts["tests"] += 1
+        counts["errors"] += 1
+    for item in summary["checks"]:
+        case = ET.SubElement(suite, "testcase", classname="conformance.checks", name=item["id"])
+        counts["tests"] += 1
+        tally = f"{item['failed']} failed, {item['warned']} warned, {item['passed']} passed"
+        detail = "\n\n".join(
+            f"{finding['request']['method']} {finding['request']['url']} ({finding['purpose']}, "
+            f"{finding['credential']})\nReceived: {finding['received']}\nExpected: {finding['expected']}\n"
+            f"Reproduce: {finding['curl']}"
+            for finding in item["findings"][:3]
+        )
+        if item["status"] == "failed":
+            failure = ET.SubElement(case, "failure", message=f"{item['requirement']} ({tally})")
+            failure.text = detail
+            counts["failures"] += 1
+        elif item["status"] == "skipped":
+            ET.SubElement(case, "skipped", message=item["skip_reason"] or "skipped")
+            counts["skipped"] += 1
+        elif item["status"] == "warned":
+            ET.SubElement(
+                case, "system-out"
+            ).text = f"WARNED ({item['level']}): {item['requirement']} ({tally})\n{detail}"
+    for name, count in counts.items():
+        suite.set(name, str(count))
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

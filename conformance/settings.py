@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
+import math
 import os
 import re
 import tempfile
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from conformance.errors import BadInputError
+from conformance.hosts import is_loopback, live_host_named, prepared_url, without_userinfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -29,11 +30,13 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 # stricter one is the default for any target that is not on this machine.
 DEFAULT_REMOTE_RATE_LIMIT = "100/m"
 DEFAULT_MAX_TIME_SECONDS = 900.0
-# The live host is named here as well as read from the spec, so that a spec without a
-# described live server still cannot send real-money traffic by accident.
-KNOWN_LIVE_HOSTS = frozenset({"live.dodopayments.com"})
 # Shorter keys cannot be real, and redacting them would blot out ordinary text.
 MIN_KEY_LENGTH = 8
+# A bearer token is printable ASCII without spaces (RFC 6750's b64token is stricter still).
+KEY_CHARACTERS_LOW, KEY_CHARACTERS_HIGH = 0x21, 0x7E
+# Above these the socket layer overflows, and no useful run waits that long anyway.
+MAX_REQUEST_TIMEOUT_SECONDS = 3600.0
+MAX_TIME_SECONDS = 7 * 24 * 3600.0
 
 ENV_BASE_URL = "DODO_PAYMENTS_BASE_URL"
 ENV_API_KEY = "DODO_PAYMENTS_API_KEY"
@@ -56,6 +59,8 @@ class Flags:
     spec: Path = DEFAULT_SPEC
     base_url: str | None = None
     api_key: str | None = None
+    # Where api_key came from, for messages that must name the source but never the key.
+    api_key_source: str = "--api-key"
     checkout_ids: tuple[str, ...] = ()
     report_dir: Path = DEFAULT_REPORT_DIR
     max_examples: int | None = None
@@ -98,12 +103,16 @@ class Settings:
         return self.base_url is None
 
 
-def flags_from(option: Callable[[str], Any], mode: Mode, api_key: str | None = None) -> Flags:
+def flags_from(option: Callable[[str], Any], mode: Mode) -> Flags:
     """Flags from an option getter (the CLI's and pytest's options share their names)."""
+    key_file: Path | None = option("api_key_file")
+    if key_file is not None and option("api_key") is not None:
+        raise BadInputError("--api-key and --api-key-file were both given", "pass one of them")
     return Flags(
         spec=option("spec"),
         base_url=option("base_url"),
-        api_key=api_key or option("api_key"),
+        api_key=read_key_file(key_file) if key_file is not None else option("api_key"),
+        api_key_source=f"--api-key-file {key_file}" if key_file is not None else "--api-key",
         checkout_ids=tuple(option("checkout_ids") or ()),
         report_dir=option("report_dir"),
         max_examples=option("max_examples"),
@@ -127,32 +136,18 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
         return _replay_settings(flags)
     if flags.sandbox and flags.base_url:
         raise BadInputError("--sandbox and --base-url were both given", "pass one of them")
-    base_url = None if flags.sandbox else flags.base_url or environ.get(ENV_BASE_URL) or None
-    api_key = flags.api_key or environ.get(ENV_API_KEY) or None
-    ids = list(flags.checkout_ids) if flags.checkout_ids else _ids_from_environment(environ)
+    base_url = None if flags.sandbox else _base_url(flags, environ)
+    ids = _checkout_ids(flags, environ)
+    api_key = None
     if base_url is not None:
-        _check_base_url(base_url)
-        if not api_key:
-            raise BadInputError(
-                f"no API key was given for {base_url}", f"pass --api-key, --api-key-file or set {ENV_API_KEY}"
-            )
-        if len(api_key) < MIN_KEY_LENGTH:
-            raise BadInputError(
-                f"the API key is {len(api_key)} characters long, too short to be a real key", "pass the whole key"
-            )
-    for checkout_id in ids:
-        if not checkout_id.strip():
-            raise BadInputError(
-                f"a checkout id in --checkout-id or {ENV_CHECKOUT_IDS} is empty",
-                "give ids of existing checkout sessions, e.g. cks_...",
-            )
+        api_key = _api_key(flags, environ, base_url)
     remote = base_url is not None and not is_loopback(base_url)
     rate = flags.rate_limit or (DEFAULT_REMOTE_RATE_LIMIT if remote else None)
     return Settings(
         spec=flags.spec,
-        base_url=base_url.rstrip("/") if base_url else None,
+        base_url=base_url,
         api_key=api_key,
-        checkout_ids=tuple(dict.fromkeys(checkout_id.strip() for checkout_id in ids)),
+        checkout_ids=ids,
         report_dir=flags.report_dir,
         max_examples=DEFAULT_MAX_EXAMPLES if flags.max_examples is None else flags.max_examples,
         seed=DEFAULT_SEED if flags.seed is None else flags.seed,
@@ -167,17 +162,105 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
     )
 
 
+def _set_but_empty(name: str, environ: Mapping[str, str]) -> bool:
+    return name in environ and not environ[name].strip()
+
+
+def _base_url(flags: Flags, environ: Mapping[str, str]) -> str:
+    if flags.base_url is not None:
+        source = "--base-url"
+        raw = flags.base_url
+    elif _set_but_empty(ENV_BASE_URL, environ):
+        raise BadInputError(
+            f"{ENV_BASE_URL} is set but empty, so there is no server to judge",
+            "set it to the server's root URL, or unset it and pass --sandbox to judge the bundled sandbox",
+        )
+    elif ENV_BASE_URL in environ:
+        source = ENV_BASE_URL
+        raw = environ[ENV_BASE_URL]
+    else:
+        raise BadInputError(
+            "no target was given",
+            f"pass --base-url URL (or set {ENV_BASE_URL}), --sandbox for the bundled sandbox, or --replay",
+        )
+    return check_base_url(raw.strip(), source)
+
+
+def _checkout_ids(flags: Flags, environ: Mapping[str, str]) -> tuple[str, ...]:
+    if flags.checkout_ids:
+        given, source = list(flags.checkout_ids), "--checkout-id"
+    elif _set_but_empty(ENV_CHECKOUT_IDS, environ):
+        raise BadInputError(
+            f"{ENV_CHECKOUT_IDS} is set but empty",
+            "set it to comma-separated ids of existing checkout sessions, or unset it",
+        )
+    else:
+        given, source = (
+            environ.get(ENV_CHECKOUT_IDS, "").split(",") if ENV_CHECKOUT_IDS in environ else [],
+            ENV_CHECKOUT_IDS,
+        )
+    for checkout_id in given:
+        if not checkout_id.strip():
+            raise BadInputError(
+                f"a checkout id in {source} is empty",
+                "give ids of existing checkout sessions, e.g. cks_...",
+            )
+    return tuple(dict.fromkeys(checkout_id.strip() for checkout_id in given))
+
+
+def _api_key(flags: Flags, environ: Mapping[str, str], base_url: str) -> str:
+    if flags.api_key is not None:
+        return clean_api_key(flags.api_key, flags.api_key_source)
+    if _set_but_empty(ENV_API_KEY, environ):
+        raise BadInputError(
+            f"{ENV_API_KEY} is set but empty",
+            "set it to a test-mode key (in CI, check that the secret is available to this job), or pass --api-key-file",
+        )
+    if ENV_API_KEY not in environ:
+        raise BadInputError(
+            f"no API key was given for {without_userinfo(base_url)}",
+            f"set {ENV_API_KEY} or pass --api-key-file (or --api-key)",
+        )
+    return clean_api_key(environ[ENV_API_KEY], ENV_API_KEY)
+
+
+def clean_api_key(raw: str, source: str) -> str:
+    """The key without surrounding whitespace; a key that cannot be one is refused without being shown."""
+    key = raw.strip()
+    if not key:
+        raise BadInputError(f"the API key from {source} is empty", "give the whole key")
+    if any(character.isspace() for character in key):
+        raise BadInputError(
+            f"the API key from {source} has whitespace or a line break inside it",
+            "give the key alone, on one line",
+        )
+    if not all(KEY_CHARACTERS_LOW <= ord(character) <= KEY_CHARACTERS_HIGH for character in key):
+        raise BadInputError(
+            f"the API key from {source} has a control character or a character outside printable ASCII",
+            "give the key exactly as the dashboard shows it",
+        )
+    if len(key) < MIN_KEY_LENGTH:
+        raise BadInputError(
+            f"the API key from {source} is {len(key)} characters long, too short to be a real key",
+            "pass the whole key",
+        )
+    return key
+
+
 def _check_common(flags: Flags) -> None:
     if flags.max_examples is not None and flags.max_examples < 1:
         raise BadInputError(f"--max-examples is {flags.max_examples}", "give a positive number of examples")
-    if not flags.request_timeout > 0:
-        raise BadInputError(f"--request-timeout is {flags.request_timeout:g}", "give a positive number of seconds")
-    if not flags.max_time > 0:
-        raise BadInputError(f"--max-time is {flags.max_time:g}", "give a positive number of seconds")
+    _check_seconds("--request-timeout", flags.request_timeout, MAX_REQUEST_TIMEOUT_SECONDS)
+    _check_seconds("--max-time", flags.max_time, MAX_TIME_SECONDS)
     if flags.rate_limit is not None:
         parse_rate(flags.rate_limit)
     _check_check_ids(flags.excluded_checks)
     _check_writable(flags.report_dir)
+
+
+def _check_seconds(flag: str, value: float, most: float) -> None:
+    if not (math.isfinite(value) and 0 < value <= most):
+        raise BadInputError(f"{flag} is {value:g}", f"give a number of seconds above 0 and at most {most:g}")
 
 
 def _check_check_ids(check_ids: tuple[str, ...]) -> None:
@@ -231,24 +314,13 @@ def refuse_live_mode(settings: Settings, contract: Contract) -> None:
     """Stop before any request when the target is a live-mode host and --allow-live-mode is absent."""
     if settings.base_url is None or settings.mode is Mode.REPLAY or settings.allow_live_mode:
         return
-    host = (urlsplit(settings.base_url).hostname or "").lower()
-    if host in KNOWN_LIVE_HOSTS | contract.live_hosts:
+    host = live_host_named(settings.base_url, contract.live_hosts)
+    if host is not None:
         raise BadInputError(
             f"{host} is Dodo's live mode, where requests act on real money and real customers, so the gate "
             "sends nothing there",
             "judge test mode (https://test.dodopayments.com), or pass --allow-live-mode if you truly mean live",
         )
-
-
-def is_loopback(base_url: str) -> bool:
-    """Whether the target is on this machine, and so may be sent to at full speed."""
-    host = urlsplit(base_url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_rate(text: str) -> float:
@@ -259,29 +331,52 @@ def parse_rate(text: str) -> float:
     return float(match.group(1)) / RATE_UNITS[match.group(2)]
 
 
-def _ids_from_environment(environ: Mapping[str, str]) -> list[str]:
-    raw = environ.get(ENV_CHECKOUT_IDS, "")
-    if not raw.strip():
-        return []
-    return raw.split(",")
-
-
-def _check_base_url(base_url: str) -> None:
+def check_base_url(base_url: str, source: str = "--base-url") -> str:
+    """The base URL without a trailing slash; raise BadInputError for anything the gate cannot send to."""
+    shown = without_userinfo(base_url)
+    if any(character.isspace() or not character.isprintable() for character in base_url):
+        raise BadInputError(
+            f"{source} {shown!r} has whitespace or a control character inside it", "pass the URL alone, on one line"
+        )
     try:
         parts = urlsplit(base_url)
     except ValueError:
         parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadInputError(
-            f"--base-url {base_url!r} is not an http(s) URL",
-            "pass the server's root, e.g. https://test.dodopayments.com",
+            f"{source} {shown!r} is not an http(s) URL", "pass the server's root, e.g. https://test.dodopayments.com"
+        )
+    if "@" in parts.netloc:
+        # Never printed, and never sent: a 401 would then be blamed on the API key.
+        raise BadInputError(
+            f"{source} {shown!r} carries a user name or password before the host",
+            f"drop 'user:password@'; the gate authenticates with the API key ({ENV_API_KEY}) only",
         )
     if parts.query or parts.fragment:
-        raise BadInputError(f"--base-url {base_url!r} has a query or fragment", "pass the server's root URL only")
+        raise BadInputError(f"{source} {shown!r} has a query or fragment", "pass the server's root URL only")
     try:
         _ = parts.port
     except ValueError:
-        raise BadInputError(f"--base-url {base_url!r} has an invalid port", "fix the port number") from None
+        raise BadInputError(f"{source} {shown!r} has an invalid port", "fix the port number") from None
+    prepared_url(base_url)
+    return base_url.rstrip("/")
+
+
+def read_key_file(path: Path) -> str:
+    """The key in a file, with surrounding whitespace removed; checked like any key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise BadInputError(
+            f"--api-key-file {path} is a directory", "give the path of the file that holds the key"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(
+            f"--api-key-file {path} cannot be read ({exc.__class__.__name__})", "fix the path"
+        ) from None
+    if not text.strip():
+        raise BadInputError(f"--api-key-file {path} is empty", "write the key into the file")
+    return clean_api_key(text, f"--api-key-file {path}")
 
 
 def _check_writable(report_dir: Path) -> None:

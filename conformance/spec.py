@@ -77,6 +77,12 @@ def load_contract(path: Path) -> Contract:
 
 def _contract(path: Path, document: dict[str, Any]) -> Contract:
     openapi = document.get("openapi")
+    if "swagger" in document:
+        raise SpecError(
+            f"{path} is a Swagger {document.get('swagger')} document, not an OpenAPI 3.x document, the only kind "
+            "the gate reads",
+            "convert it to OpenAPI 3.x (e.g. with swagger2openapi) or use the API's OpenAPI 3 document",
+        )
     if not isinstance(openapi, str) or not openapi.startswith("3."):
         raise SpecError(
             f"{path} is not an OpenAPI 3.x document (its 'openapi' field is {openapi!r})",
@@ -141,6 +147,10 @@ def _read_document(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise SpecError(
             f"spec file {path} does not exist", "pass --spec with the path of the OpenAPI document"
+        ) from None
+    except IsADirectoryError:
+        raise SpecError(
+            f"--spec {path} is a directory", "pass the path of the OpenAPI document itself, e.g. spec/openapi.yaml"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(
