@@ -17,9 +17,9 @@ import yaml
 from support import KEY, ROOT, SPEC, check_status, conformance, id_args, run_against, summary
 
 from conformance.errors import BadInputError
+from conformance.hosts import is_loopback
 from conformance.sandbox import CheckoutApi, Reply, Sandbox, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
-from conformance.hosts import is_loopback
 from conformance.settings import Flags, build_settings, parse_rate
 
 REPORTS = ("junit.xml", "summary.json", "summary.md", "report.html")
