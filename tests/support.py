@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +100,13 @@ def make_exchange(
         rate_limited=rate_limited,
         previous=make_exchange(**previous) if previous is not None else None,
     )
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 240.0) -> None:
+    """Poll until `condition` holds; the timeout only stops a test that would otherwise hang forever."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            message = f"gave up waiting for {what} after {timeout:g} s"
+            raise AssertionError(message)
+        time.sleep(0.01)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import KEY, ROOT, SPEC, check_status, conformance, id_args, run_against, summary
+from support import KEY, ROOT, SPEC, check_status, conformance, id_args, run_against, summary, wait_for
 
 from conformance.errors import BadInputError
 from conformance.hosts import is_loopback
@@ -243,21 +243,23 @@ def _complete_or_absent(report_dir: Path) -> None:
 
 
 def test_ctrl_c_leaves_reports_and_cassettes_whole_or_untouched(tmp_path: Path, serve: Any) -> None:
-    sandbox = serve(Slow(KEY, seeded_sessions()))
+    recorder = Recorder()
+    sandbox = serve(recorder)
     cassettes = tmp_path / "cassettes"
     cassettes.mkdir()
     (cassettes / "test_invented_ids.yaml").write_text("interactions: []\nversion: 1\n", encoding="utf-8")
     before = {path.name: path.read_bytes() for path in cassettes.iterdir()}
     process = subprocess.Popen(
         [sys.executable, "-m", "conformance", "run", "--record", "--base-url", sandbox.base_url,
-         "--cassette-dir", str(cassettes), "--report-dir", str(tmp_path / "reports"),
+         "--cassette-dir", str(cassettes), "--report-dir", str(tmp_path / "reports"), "--max-examples", "5000",
          *id_args(sandbox.checkout_ids)],
         cwd=ROOT, env={"DODO_PAYMENTS_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(4)
+    # Past the fixed scenarios (some cassettes are already written in staging) and into the generated ids.
+    wait_for(lambda: len(recorder.seen) >= 200 or process.poll() is not None, "the recording to be under way")
     process.send_signal(signal.SIGINT)
-    stdout, _ = process.communicate(timeout=60)
+    stdout, _ = process.communicate(timeout=120)
     assert process.returncode == 130, stdout
     assert {path.name: path.read_bytes() for path in cassettes.iterdir()} == before
     _complete_or_absent(tmp_path / "reports")

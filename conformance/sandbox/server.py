@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import secrets
+import select
+import socket
 import sys
 import threading
 import time
@@ -28,7 +31,8 @@ class Reply:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    # Faults of the transport, for broken variants: wait before answering, or close without a word.
+    # Faults of the transport, for broken variants: wait before answering (`math.inf`: until the client
+    # gives up), or close without a word.
     delay_seconds: float = 0.0
     drop_connection: bool = False
 
@@ -112,6 +116,10 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         reply = self.api.handle(self.command, self.path, dict(self.headers.items()))
+        if math.isinf(reply.delay_seconds):
+            self._wait_for_client_to_leave()
+            self.close_connection = True
+            return
         if reply.delay_seconds:
             time.sleep(reply.delay_seconds)
         if reply.drop_connection:
@@ -125,12 +133,28 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(reply.body)
 
+    def _wait_for_client_to_leave(self) -> None:
+        """Hold the connection open and silent until the client closes it or the sandbox stops."""
+        stopping: threading.Event = getattr(self.server, "stopping", threading.Event())
+        while not stopping.is_set():
+            readable, _, _ = select.select([self.connection], [], [], 0.05)
+            if readable:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return
+                except OSError:
+                    return
+                # The client sent more (a pipelined request): read it so the wait goes on.
+                self.connection.recv(65536)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401 - stdlib signature
         """Stay quiet: the gate reports what matters."""
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Set when the sandbox stops, so that replies held back forever end with it.
+    stopping = threading.Event()
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ANN401 - stdlib signature
         """Stay quiet when a client hangs up early (the gate stops reading huge bodies); report the rest."""
@@ -145,6 +169,7 @@ class Sandbox:
     def __init__(self, api: CheckoutApi | None = None, port: int = 0) -> None:
         self.api = api or CheckoutApi(api_key=f"sk_sandbox_{secrets.token_hex(16)}", sessions=seeded_sessions())
         self._server = _Server(("127.0.0.1", port), type("Handler", (_Handler,), {"api": self.api}))
+        self._server.stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True
         )
@@ -172,6 +197,7 @@ class Sandbox:
 
     def stop(self) -> None:
         """Stop serving and release the port."""
+        self._server.stopping.set()
         self._server.shutdown()
         self._server.server_close()
 

@@ -1,0 +1,217 @@
+"""Every way a run can end badly ends in one line that names the cause, the right exit code, and no traceback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from support import KEY, ROOT, conformance, id_args, run_against, summary, wait_for
+
+from conformance import cli
+from conformance.sandbox import CheckoutApi, Reply, seeded_sessions
+
+
+class Counting(CheckoutApi):
+    """The reference behaviour, counting what it is asked."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__(KEY, seeded_sessions())
+        self.count = 0
+        self.delay = delay
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        self.count += 1
+        reply = super().handle(method, target, headers)
+        return Reply(reply.status, reply.body, reply.headers, delay_seconds=self.delay)
+
+
+class Always429(CheckoutApi):
+    """Every request is rate limited."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:  # noqa: ARG002
+        return Reply(429, headers={"Retry-After": "0"})
+
+
+def _no_traceback(result: subprocess.CompletedProcess[str] | tuple[str, str]) -> None:
+    out, err = (result.stdout, result.stderr) if isinstance(result, subprocess.CompletedProcess) else result
+    assert "Traceback" not in out + err, out + err
+    assert 'File "' not in out + err, out + err
+
+
+def _verdict_is_last(stdout: str, code: int) -> str:
+    last = stdout.rstrip("\n").splitlines()[-1]
+    assert last.startswith("conformance: "), stdout
+    assert f"(exit {code})" in last, last
+    return last
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], code: int, cause: str) -> None:
+    assert result.returncode == code, result.stdout + result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert cause in lines[0]
+    _no_traceback(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "cause"),
+    [
+        (["--request-timeout", "inf"], "--request-timeout is inf; give a number of seconds above 0 and at most 3600"),
+        (["--request-timeout", "1e10"], "--request-timeout is 1e+10"),
+        (["--request-timeout", "nan"], "--request-timeout is nan"),
+        (["--max-time", "inf"], "--max-time is inf"),
+        (["--spec", "spec"], "--spec spec is a directory"),
+        (["--bogus"], "unrecognized arguments: --bogus; see 'conformance run --help'"),
+        (["--seed", "x"], "see 'conformance run --help'"),
+    ],
+)
+def test_bad_flags_are_one_line_naming_the_fix(args: list[str], cause: str) -> None:
+    _one_line_error(conformance("run", "--sandbox", *args), 2, cause)
+
+
+def test_a_swagger_2_document_is_refused_as_not_openapi_3(tmp_path: Path) -> None:
+    swagger = tmp_path / "swagger.json"
+    swagger.write_text(json.dumps({"swagger": "2.0", "info": {}, "paths": {}}), encoding="utf-8")
+    _one_line_error(
+        conformance("run", "--sandbox", "--spec", str(swagger)), 2, "is a Swagger 2.0 document, not an OpenAPI 3.x"
+    )
+
+
+def test_version_prints_the_version() -> None:
+    result = conformance("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip().startswith("conformance 0.")
+
+
+def test_a_run_past_its_time_budget_ends_with_the_verdict(tmp_path: Path, serve: Any) -> None:
+    result = run_against(serve(Counting(delay=0.05)), tmp_path, "--max-time", "1", max_examples=50)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "time budget of 1 s ran out" in _verdict_is_last(result.stdout, 3)
+    _no_traceback(result)
+
+
+def test_a_target_that_keeps_answering_429_ends_with_the_verdict(tmp_path: Path, serve: Any) -> None:
+    result = run_against(serve(Always429(KEY, seeded_sessions())), tmp_path, max_examples=5)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "answered 429 to 3 requests in a row" in _verdict_is_last(result.stdout, 3)
+    _no_traceback(result)
+
+
+def test_a_missing_recording_is_one_verdict_line(tmp_path: Path) -> None:
+    cassettes = tmp_path / "cassettes"
+    shutil.copytree(ROOT / "cassettes", cassettes)
+    edges = cassettes / "test_edge_case_ids.yaml"
+    document = yaml.safe_load(edges.read_text(encoding="utf-8"))
+    document["interactions"] = document["interactions"][:3]
+    edges.write_text(yaml.safe_dump(document), encoding="utf-8")
+    result = conformance("run", "--replay", "--cassette-dir", str(cassettes), "--report-dir", str(tmp_path / "r"))
+    assert result.returncode == 3, result.stdout + result.stderr
+    last = _verdict_is_last(result.stdout, 3)
+    assert "has no recording in" in last
+    assert "conformance run --record" in last
+    _no_traceback(result)
+
+
+def _start(args: list[str], cwd: Path = ROOT) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "conformance", *args],
+        cwd=cwd,
+        env={"DODO_PAYMENTS_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_ctrl_c_during_the_generated_requests_is_exit_130_with_whole_reports(tmp_path: Path, serve: Any) -> None:
+    api = Counting()
+    sandbox = serve(api)
+    report_dir = tmp_path / "reports"
+    # One known session keeps the fixed scenarios short; 150 requests are past them, into the generated ones.
+    process = _start(
+        ["run", "--base-url", sandbox.base_url, "--report-dir", str(report_dir), "--max-examples", "5000",
+         *id_args(sandbox.checkout_ids[:1])],
+    )  # fmt: skip
+    wait_for(lambda: api.count >= 150 or process.poll() is not None, "the run to reach its generated requests")
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stdout + stderr
+    assert "interrupted" in _verdict_is_last(stdout, 130)
+    _no_traceback((stdout, stderr))
+    assert summary(report_dir)["result"]["exit_code"] == 130
+
+
+@pytest.mark.parametrize("requests_first", [0, 1])
+def test_ctrl_c_at_start_up_is_one_line_and_exit_130(tmp_path: Path, serve: Any, requests_first: int) -> None:
+    api = Counting()
+    sandbox = serve(api)
+    process = _start(
+        ["run", "--base-url", sandbox.base_url, "--report-dir", str(tmp_path), *id_args(sandbox.checkout_ids)]
+    )
+    # Either at once, while Python and the gate's imports load, or as soon as the first request arrives.
+    wait_for(lambda: api.count >= requests_first or process.poll() is not None, "the run to start")
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    _no_traceback((stdout, stderr))
+    # Before Python installs its handler, SIGINT ends the process as the shell's Ctrl-C would (-2).
+    assert process.returncode in (130, -signal.SIGINT), stdout + stderr
+    if process.returncode == 130:
+        assert "interrupted" in (stdout + stderr).strip().splitlines()[-1]
+
+
+def test_a_reader_that_goes_away_does_not_break_the_checks_list() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "checks"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert b"Traceback" not in stderr
+    assert b"BrokenPipeError" not in stderr
+
+
+def test_pytest_collect_only_leaves_the_last_reports_alone(tmp_path: Path) -> None:
+    report_dir = tmp_path / "reports"
+    report_dir.mkdir()
+    (report_dir / "summary.json").write_text("{}", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--sandbox", f"--report-dir={report_dir}", "--collect-only", "-q",
+         "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test_check[response.schema]" in result.stdout
+    assert [path.name for path in report_dir.iterdir()] == ["summary.json"]
+    assert (report_dir / "summary.json").read_text(encoding="utf-8") == "{}"
+
+
+def test_an_internal_error_is_one_redacted_line_and_never_a_pass(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        message = f"something broke while holding {KEY}"
+        raise RuntimeError(message)
+
+    monkeypatch.setenv("DODO_PAYMENTS_API_KEY", KEY)
+    monkeypatch.setattr("conformance.settings.build_settings", broken)
+    code = cli.main(["run", "--base-url", "http://127.0.0.1:9"])
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert out == ""
+    assert err.splitlines() == [
+        (
+            "conformance: internal error: RuntimeError: something broke while holding [REDACTED]; this is a bug in the "
+            "gate, please report it with the command you ran"
+        )
+    ]

@@ -1,0 +1,64 @@
+"""The repository holds only what any machine can use: no local paths, no caches of tools run in it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+from support import ROOT
+
+# Absolute paths that name one machine: home folders, this workplace's checkouts, temporary folders.
+# (Written with groups, so that this file does not hold one itself.)
+LOCAL_PATH = re.compile(r"(?<![\w.])(/(?:home|Users)/[^/\s]+/|/(?:root|work|tmp)/|/var/(?:folders)/)")
+
+
+def _tracked() -> list[str]:
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout, so there is no list of tracked files")
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    return [name for name in listed.stdout.decode().split("\0") if name]
+
+
+def test_no_tracked_file_holds_a_local_absolute_path() -> None:
+    offenders = []
+    for name in _tracked():
+        path = ROOT / name
+        if not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        for pattern in (LOCAL_PATH, re.compile(re.escape(str(ROOT)))):
+            match = pattern.search(text)
+            if match:
+                offenders.append(f"{name}: {match.group()}")
+    assert offenders == []
+
+
+def test_tool_caches_are_neither_tracked_nor_left_unignored() -> None:
+    tracked = _tracked()
+    assert [name for name in tracked if name.startswith((".schemathesis/", ".hypothesis/", "node_modules/"))] == []
+    ignored = subprocess.run(
+        ["git", "check-ignore", ".schemathesis/x", ".hypothesis/x", "node_modules/x", ".venv/x"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert ignored.stdout.split() == [".schemathesis/x", ".hypothesis/x", "node_modules/x", ".venv/x"]
+
+
+def test_every_flag_of_conformance_run_is_in_the_readme_table_with_its_environment_variable() -> None:
+    from conformance.cli import _parser  # noqa: PLC0415 - the parser is the source of truth for the flags
+
+    _, commands = _parser()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {
+        line.split("|")[1].strip().strip("`").split()[0]: line
+        for line in readme.splitlines()
+        if line.startswith("| `--")
+    }
+    for action in commands["run"]._actions:  # noqa: SLF001 - argparse has no public list of a parser's actions
+        flag = next((name for name in action.option_strings if name.startswith("--")), None)
+        if flag in (None, "--help"):
+            continue
+        assert flag in rows, f"{flag} is missing from the README's flag table"
+        for variable in ("DODO_PAYMENTS_BASE_URL", "DODO_PAYMENTS_API_KEY", "CONFORMANCE_CHECKOUT_IDS"):
+            if variable in (action.help or ""):
+                assert variable in rows[flag], f"{flag}'s row does not name {variable}"

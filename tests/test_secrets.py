@@ -1,0 +1,174 @@
+"""The key never reaches the terminal, a report or a cassette, in any spelling, on any exit path."""
+
+from __future__ import annotations
+
+import html
+import json
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from support import KEY, conformance, id_args
+
+from conformance.redaction import FRAGMENT_CHARS, Redactor
+from conformance.sandbox import CheckoutApi, Reply, Sandbox, seeded_sessions
+
+# Bearer keys the gate accepts: printable ASCII without spaces, at least 8 characters.
+KEYS = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=8, max_size=48)
+NASTY_KEY = "sk_test_\"quote'back\\slash%2Fpct<&>|pipe"
+FUZZ = settings(derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Each of these examples runs the whole gate in a subprocess: a few keys per exit path, plus the nasty one.
+END_TO_END = settings(FUZZ, max_examples=2)
+
+
+def spellings(secret: str) -> list[str]:
+    """How an output may spell the key: the test's own list, written apart from the redactor's."""
+    return [
+        secret,
+        json.dumps(secret)[1:-1],
+        html.escape(secret),
+        quote(secret, safe=""),
+        quote_plus(secret),
+        repr(secret)[1:-1],
+        shlex.quote(secret),
+        secret.replace("|", "\\|"),
+    ]
+
+
+def leaks(secret: str, text: str) -> list[str]:
+    """Every run of FRAGMENT_CHARS characters of a spelling of `secret` found in `text`."""
+    found = []
+    for spelling in spellings(secret):
+        size = min(FRAGMENT_CHARS, len(spelling))
+        found += [spelling[i : i + size] for i in range(len(spelling) - size + 1) if spelling[i : i + size] in text]
+    return found
+
+
+def outputs(result: Any, *folders: Path) -> str:
+    """The terminal and every file the run wrote, as one text."""
+    texts = [result.stdout, result.stderr]
+    for folder in folders:
+        texts += [path.read_bytes().decode("utf-8", errors="replace") for path in folder.rglob("*") if path.is_file()]
+    return "\n".join(texts)
+
+
+# --- the redactor on its own ----------------------------------------------------------
+
+
+@FUZZ
+@given(
+    key=KEYS,
+    before=st.text(max_size=40),
+    after=st.text(max_size=40),
+    spelling=st.integers(min_value=0, max_value=7),
+    cut=st.integers(min_value=0, max_value=60),
+)
+def test_every_spelling_of_the_key_in_any_text_is_redacted(
+    key: str, before: str, after: str, spelling: int, cut: int
+) -> None:
+    redact = Redactor([key])
+    text = before + spellings(key)[spelling] + after
+    assert leaks(key, redact(text)) == []
+    # A report may cut a text anywhere, in the middle of the key too.
+    assert leaks(key, redact(text[: len(before) + cut])) == []
+
+
+def test_text_without_the_key_is_left_as_it_is() -> None:
+    redact = Redactor([KEY])
+    text = "GET /checkouts/cks_abc -> 404 (sk_test_ but not the key)"
+    assert redact(text) == text
+
+
+# --- the whole gate, through every way a run can end -----------------------------------
+
+
+class Echoing(CheckoutApi):
+    """A careless server: it repeats the Authorization header in bodies and headers, spelled several ways."""
+
+    def __init__(self, api_key: str, *, conformant: bool = True, rejects_all: bool = False) -> None:
+        super().__init__(api_key, seeded_sessions())
+        self.conformant = conformant
+        self.rejects_all = rejects_all
+
+    def authorized(self, header: str | None) -> bool:
+        return not self.rejects_all and super().authorized(header)
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        echoed = headers.get("Authorization", "")
+        reply = super().handle(method, target, headers)
+        body = json.loads(reply.body) if reply.body else {}
+        debug = f"as {echoed} / {quote(echoed)} / {html.escape(echoed)}"
+        body["debug"] = debug
+        if not self.conformant and body.get("payment_status") == "requires_capture":
+            body["payment_status"] = echoed
+        return (
+            Reply.json(reply.status, body)
+            if reply.status != 200
+            else Reply(200, json.dumps(body).encode(), {"Content-Type": "application/json", "X-Debug": quote(echoed)})
+        )
+
+
+def _run(tmp_path: Path, key: str, api: CheckoutApi, *extra: str) -> tuple[Any, Path, Path]:
+    reports, cassettes = tmp_path / "reports", tmp_path / "cassettes"
+    with Sandbox(api=api) as sandbox:
+        result = conformance(
+            "run", "--base-url", sandbox.base_url, "--report-dir", str(reports), "--cassette-dir", str(cassettes),
+            "--max-examples", "3", *id_args(sandbox.checkout_ids), *extra,
+            env={"DODO_PAYMENTS_API_KEY": f"  {key}\n"},
+        )  # fmt: skip
+    return result, reports, cassettes
+
+
+@END_TO_END
+@given(key=KEYS)
+@example(key=NASTY_KEY)
+@pytest.mark.parametrize(
+    ("variant", "code"),
+    [("conformant, recorded", 0), ("non-conformant", 1), ("every key rejected", 3)],
+)
+def test_the_key_echoed_by_the_server_reaches_no_output(
+    tmp_path_factory: pytest.TempPathFactory, variant: str, code: int, key: str
+) -> None:
+    tmp_path = tmp_path_factory.mktemp("echo")
+    api = Echoing(key, conformant=variant != "non-conformant", rejects_all=variant == "every key rejected")
+    extra = ("--record",) if variant == "conformant, recorded" else ()
+    result, reports, cassettes = _run(tmp_path, key, api, *extra)
+    assert result.returncode == code, result.stdout + result.stderr
+    if extra:
+        assert (cassettes / "run.json").exists()
+    assert leaks(key, outputs(result, reports, cassettes)) == []
+
+
+@settings(FUZZ, max_examples=3)
+@given(key=KEYS, junk=KEYS)
+@example(key=NASTY_KEY, junk="second-line-of-the-file")
+def test_a_key_that_is_refused_is_never_shown(tmp_path_factory: pytest.TempPathFactory, key: str, junk: str) -> None:
+    tmp_path = tmp_path_factory.mktemp("refused")
+    key_file = tmp_path / "key"
+    key_file.write_text(f"{key}\n{junk}\n", encoding="utf-8")
+    from_file = conformance("run", "--base-url", "http://127.0.0.1:9", "--api-key-file", str(key_file))
+    from_env = conformance("run", "--base-url", "http://127.0.0.1:9", env={"DODO_PAYMENTS_API_KEY": f"{key} {junk}"})
+    for result in (from_file, from_env):
+        assert result.returncode == 2, result.stderr
+        assert "whitespace or a line break inside it" in result.stderr
+        assert leaks(key, outputs(result)) == []
+        assert leaks(junk, outputs(result)) == []
+
+
+@END_TO_END
+@given(key=KEYS)
+@example(key=NASTY_KEY)
+def test_a_key_in_an_unreachable_url_is_redacted(tmp_path_factory: pytest.TempPathFactory, key: str) -> None:
+    tmp_path = tmp_path_factory.mktemp("url")
+    result = conformance(
+        "run", "--base-url", f"http://127.0.0.1:9/{quote(key, safe='')}", "--report-dir", str(tmp_path),
+        env={"DODO_PAYMENTS_API_KEY": key},
+    )  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "cannot be reached" in result.stdout
+    assert leaks(key, outputs(result, tmp_path)) == []
