@@ -13,16 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-import requests
-import schemathesis
-import schemathesis.checks
-from schemathesis.core.failures import Failure, FailureGroup
-
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
-    from schemathesis.schemas import APIOperation
 
     from conformance.spec import Contract
 
@@ -61,8 +55,6 @@ class Context:
 
     contract: Contract
     known_ids: frozenset[str]
-    # The operation as Schemathesis sees it, for its built-in checks.
-    operation: APIOperation[Any, Any, Any, Any]
 
 
 CheckFunction = Callable[[Context, Exchange], None]
@@ -386,84 +378,3 @@ def errors_json_body(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 
             received=f"status {response.status} with body {response.excerpt()!r}",
             expected='a JSON object like {"code": "...", "message": "..."}',
         )
-
-
-# --- Schemathesis' built-in checks -----------------------------------------------------
-
-# Built-in checks that judge only the response in hand. Those that send requests of their own
-# (ignored_auth, unsupported_method, use_after_free, ...) are left out: only the transport
-# sends, and auth.* covers what ignored_auth would. So are those this operation gives nothing
-# to judge, which would only ever pass: response_headers_conformance (no response headers are
-# documented), missing_required_header (no header parameters) and negative_data_rejection
-# (a free-form string path parameter has no invalid values to generate).
-BUILTIN_CHECKS = {
-    "not_a_server_error": "No response is a 5xx (Schemathesis' view).",
-    "status_code_conformance": "The status code is documented (Schemathesis' view, under the gate's policies).",
-    "content_type_conformance": "The Content-Type is documented for the status (Schemathesis' view).",
-    "response_schema_conformance": "The body matches the documented schema (Schemathesis' view).",
-    "positive_data_acceptance": "A generated id is answered 2xx, 404 or 422, never another 4xx (Schemathesis' view).",
-}
-# Checks that judge the generated input, so apply only to requests Schemathesis generated (and
-# not to a replay, which reads generated requests as recorded).
-GENERATED_ONLY = frozenset({"positive_data_acceptance"})
-# Checks that read the body, which cannot judge one cut at the transport's cap.
-BODY_BUILTINS = frozenset({"response_schema_conformance"})
-GENERATED_ONLY_IDS = frozenset(f"schemathesis.{name}" for name in GENERATED_ONLY)
-
-
-def _builtin(name: str) -> CheckFunction:
-    def run(ctx: Context, exchange: Exchange) -> None:
-        response = _response(exchange)
-        if exchange.credential is not Credential.VALID:
-            # Schemathesis knows nothing of our missing/wrong key requests; auth.* judges those.
-            raise NotApplicable
-        if name in GENERATED_ONLY and (exchange.case is None or exchange.case.meta is None):
-            raise NotApplicable
-        if name in BODY_BUILTINS and response.truncated:
-            # Not read whole: the ledger reports the exchange as unjudged instead.
-            raise NotApplicable
-        # Built once per exchange and shared by the built-in checks: building them dominates their cost.
-        if "schemathesis" not in exchange.memo:
-            case = exchange.case or ctx.operation.Case(path_parameters={"id": exchange.checkout_id})
-            exchange.memo["schemathesis"] = case, _as_schemathesis_response(exchange, response)
-        case, converted = exchange.memo["schemathesis"]
-        try:
-            case.validate_response(converted, checks=[_builtin_function(name)])
-        except FailureGroup as group:
-            _raise_first(group.exceptions)
-        except Failure as failure:
-            _raise_first([failure])
-
-    return run
-
-
-def _builtin_function(name: str) -> Any:  # noqa: ANN401 - Schemathesis' check type is internal
-    return getattr(schemathesis.checks, name)
-
-
-def _raise_first(failures: list[Failure] | tuple[Failure, ...] | Any) -> None:  # noqa: ANN401
-    first = failures[0]
-    details = (first.message or "").strip().splitlines()
-    raise CheckFailure(
-        received=f"{first.title}: {details[0] if details else ''}".rstrip(": "),
-        expected=f"no '{first.title}' finding from Schemathesis",
-    )
-
-
-def _as_schemathesis_response(exchange: Exchange, response: ReceivedResponse) -> schemathesis.Response:
-    prepared = requests.Request(
-        method=exchange.request.method, url=exchange.request.url, headers=exchange.request.headers
-    ).prepare()
-    return schemathesis.Response(
-        status_code=response.status,
-        headers={key.lower(): [value] for key, value in response.headers.items()},
-        content=response.body,
-        request=prepared,
-        elapsed=response.elapsed_ms / 1000,
-        verify=True,
-        message=response.reason,
-    )
-
-
-for _name, _requirement in BUILTIN_CHECKS.items():
-    _register(f"schemathesis.{_name}", Level.MUST, _requirement, OPERATION_REF, _builtin(_name))

@@ -72,8 +72,10 @@ class Gate:
         seed: int,
         *,
         checks: list[Check] | None = None,
+        oracle: Any = None,  # noqa: ANN401 - an APIOperation: Schemathesis' checks judge every exchange too
     ) -> None:
         self.transport = transport
+        self.oracle = oracle
         self.checks = checks
         self.context = context
         self.ledger = ledger
@@ -83,6 +85,10 @@ class Gate:
 
     def _observe(self, exchange: Exchange) -> Exchange:
         self.ledger.record(exchange, judge(self.context, exchange, self.checks))
+        if self.oracle is not None:
+            from conformance.oracles import schemathesis_disagreements  # noqa: PLC0415 - only with --oracle
+
+            self.ledger.oracle_disagreements += schemathesis_disagreements(self.context, self.oracle, exchange)
         return exchange
 
     def preflight(self) -> None:
@@ -115,7 +121,7 @@ class Gate:
             for credential in (Credential.MISSING, Credential.WRONG):
                 self._observe(self.transport.get_checkout(checkout_id, purpose, credential))
 
-    def unknown_ids(self) -> None:
+    def invented_ids(self) -> None:
         """Ask for invented ids shaped like real ones."""
         for checkout_id in self.invented[1:]:
             self._observe(self.transport.get_checkout(checkout_id, Purpose.UNKNOWN))
