@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -20,19 +22,45 @@ KNOWN_ID = "cks_known0000000000000000"
 KEY = "sk_test_e2e_secret_key_5f2b9c41d7"
 
 
-def conformance(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as a user would, in a clean environment."""
+def conformance(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, isolated: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would, in a clean environment.
+
+    In this process by default: the same parser, settings, engine and terminal, without paying for a new
+    interpreter each time. `isolated` runs it in a subprocess, for what needs one of its own (signals,
+    Hypothesis inside a Hypothesis test, process pools).
+    """
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("DODO_", "CONFORMANCE_"))}
     environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    if isolated:
+        return subprocess.run(
+            [sys.executable, "-m", "conformance", *args],
+            cwd=cwd, env=environment, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+    return _in_process(list(args), cwd, environment)
+
+
+def _in_process(args: list[str], cwd: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    from conformance import cli  # noqa: PLC0415 - the CLI under test, imported where it runs
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_environment, saved_cwd = dict(os.environ), Path.cwd()
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(args)
+            except SystemExit as exit_:
+                # argparse's --help, --version and usage errors end the way a process would.
+                code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environment)
+        os.chdir(saved_cwd)
+    return subprocess.CompletedProcess(["conformance", *args], code, out.getvalue(), err.getvalue())
 
 
 def id_args(checkout_ids: list[str] | tuple[str, ...]) -> list[str]:

@@ -19,7 +19,7 @@ from conformance.selftest import VariantResult, judged_as_a_correct_gate_would, 
 @pytest.fixture(scope="module")
 def selftest(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict[str, Any]]:
     report_dir = tmp_path_factory.mktemp("selftest")
-    result = conformance("selftest", "--report-dir", str(report_dir))
+    result = conformance("selftest", "--report-dir", str(report_dir), isolated=True)
     record = json.loads((report_dir / "selftest.json").read_text(encoding="utf-8"))
     return result.returncode, result.stdout, record
 
@@ -111,7 +111,7 @@ def test_only_a_failed_run_catches_a_fault_and_only_a_passing_run_clears_a_confo
 
 
 def _result(name: str, expected: str, *, as_expected: bool) -> VariantResult:
-    return VariantResult(name, "", expected, 0, "", [], [], None, 0.0, as_expected, [])
+    return VariantResult(name, "", expected, 0, "", [], [], None, 0.0, as_expected, [], [])
 
 
 def test_the_score_counts_misses_and_false_alarms() -> None:
@@ -136,7 +136,9 @@ def _spec(tmp_path: Path, change: Any) -> Path:
 def test_a_conformant_variant_the_gate_fails_is_a_false_alarm_and_fails_the_selftest(tmp_path: Path) -> None:
     # A spec without the status the reference's sessions report makes the gate reject a correct server.
     spec = _spec(tmp_path, lambda schemas: schemas["IntentStatus"]["enum"].remove("succeeded"))
-    result = conformance("selftest", "--variant", "reference", "--spec", str(spec), "--report-dir", str(tmp_path))
+    result = conformance(
+        "selftest", "--variant", "reference", "--spec", str(spec), "--report-dir", str(tmp_path), isolated=True
+    )
     record = json.loads((tmp_path / "selftest.json").read_text(encoding="utf-8"))
     assert (record["false_alarms"], record["conformant"]) == (1, 1)
     assert result.returncode == 1, result.stdout
@@ -147,8 +149,9 @@ def test_a_fault_the_gate_misses_lowers_the_kill_rate_and_fails_the_selftest(tmp
     # A spec that lists 'paid' turns the variant's fault into conformant behaviour: the gate passes it.
     spec = _spec(tmp_path, lambda schemas: schemas["IntentStatus"]["enum"].append("paid"))
     result = conformance(
-        "selftest", "--variant", "unknown-payment-status", "--spec", str(spec), "--report-dir", str(tmp_path)
-    )
+        "selftest", "--variant", "unknown-payment-status", "--spec", str(spec), "--report-dir", str(tmp_path),
+        isolated=True,
+    )  # fmt: skip
     record = json.loads((tmp_path / "selftest.json").read_text(encoding="utf-8"))
     assert (record["caught"], record["faults"], record["kill_rate"]) == (0, 1, 0.0)
     assert result.returncode == 1, result.stdout

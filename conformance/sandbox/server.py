@@ -50,6 +50,9 @@ class Reply:
 class CheckoutApi:
     """The behaviour of the test-mode server for this operation. Broken variants override one step."""
 
+    # Whether some replies wait for the client's timeout: the selftest starts such variants first.
+    holds_replies = False
+
     def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
         self.api_key = api_key
         self.sessions = {session.id: session for session in sessions}

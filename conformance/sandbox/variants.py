@@ -184,6 +184,8 @@ class DroppedConnection(CheckoutApi):
 class ReplyNeverComes(CheckoutApi):
     """One session's reply never comes: the connection stays open and silent, whatever the timeout."""
 
+    holds_replies = True
+
     def render(self, session: CheckoutSession) -> Reply:
         reply = super().render(session)
         return replace(reply, delay_seconds=math.inf) if _is_target(session) else reply
