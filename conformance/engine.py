@@ -41,7 +41,17 @@ EXIT_CODES = {
     RunStatus.CANNOT_JUDGE: ExitCode.CANNOT_JUDGE,
 }
 # The scenarios in the order they run; each is one cassette when recording.
-SCENARIOS = ("preflight", "known_sessions", "credentials", "invented_ids", "edge_ids", "generated_ids")
+SCENARIOS = (
+    "preflight",
+    "known_sessions",
+    "credentials",
+    "invented_ids",
+    "edge_ids",
+    "aliases",
+    "reused_connection",
+    "concurrent_reads",
+    "generated_ids",
+)
 
 
 @dataclass(frozen=True)
@@ -163,6 +173,9 @@ class _Run:
             ):  # fmt: skip
                 self.say(line)
             gate = self._gate(base_url, api_key, operation)
+            # Near copies of the key are secrets too.
+            for secret in gate.transport.derived_secrets():
+                self.redact.add(secret)
             try:
                 self._play_all(gate, operation, api_key)
             except KeyboardInterrupt:
@@ -211,12 +224,13 @@ class _Run:
         checks = [check for check_id, check in REGISTRY.items() if check_id not in settings.excluded_checks]
         return Gate(
             transport, context, self.ledger, self.checkout_ids, self.plan.seed, checks=checks,
-            oracle=operation if settings.oracle else None,
+            oracle=operation if settings.oracle else None, concurrency=settings.concurrency,
+            overlap=settings.mode is not Mode.REPLAY,
         )  # fmt: skip
 
     def _play_all(self, gate: Gate, operation: Any, api_key: str) -> None:  # noqa: ANN401 - an APIOperation
         determinism.fix_generated_data()
-        with self._cassettes(gate.transport.base_url, api_key) as cassette:
+        with self._cassettes(gate.transport.base_url, api_key, gate.transport.derived_secrets()) as cassette:
             for scenario in SCENARIOS:
                 if self.ledger.cannot_judge is not None and scenario == SCENARIOS[1]:
                     # The preflight said the target cannot be judged: every later request would fail alike.
@@ -259,7 +273,7 @@ class _Run:
         generated_requests(operation, _abort_on_crash(gate.generated_case))()
 
     @contextmanager
-    def _cassettes(self, base_url: str, api_key: str) -> Iterator[Callable[[str], Any]]:
+    def _cassettes(self, base_url: str, api_key: str, gate_secrets: list[str]) -> Iterator[Callable[[str], Any]]:
         """A context per scenario: its cassette when recording or replaying, nothing on a live run."""
         mode = self.settings.mode
         if mode is Mode.LIVE:
@@ -275,7 +289,8 @@ class _Run:
             folder = self.staging
         else:
             folder = self.settings.cassette_dir
-        recorder = vcr_for(base_url, [api_key], record_mode="all" if mode is Mode.RECORD else "none")
+        secrets = [api_key, *gate_secrets]
+        recorder = vcr_for(base_url, secrets, record_mode="all" if mode is Mode.RECORD else "none")
         with ExitStack() as stack:
             if mode is Mode.REPLAY:
                 # Nothing may reach the network on a replay, whatever vcrpy does not intercept.

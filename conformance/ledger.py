@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from conformance.checks import REGISTRY, Check, Level, Outcome, Verdict
-from conformance.model import Credential, Purpose
+from conformance.checks import KNOWN_PURPOSES, REGISTRY, Check, Level, Outcome, Verdict
+from conformance.model import Credential
 
 if TYPE_CHECKING:
     from conformance.model import Exchange
@@ -112,7 +112,7 @@ class Ledger:
             self.statuses[exchange.response.status] += 1
             if exchange.credential is Credential.VALID:
                 self.valid_key_statuses[exchange.response.status] += 1
-                self.known_session_requests += exchange.purpose in (Purpose.KNOWN, Purpose.REREAD)
+                self.known_session_requests += exchange.purpose in KNOWN_PURPOSES
         if exchange.rate_limited:
             self.unjudged.append((exchange, "kept answering 429 past the retry budget"))
         elif exchange.response is not None and exchange.response.truncated:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from conformance.settings import (
     DEFAULT_CASSETTE_DIR,
+    DEFAULT_CONCURRENCY,
     DEFAULT_MAX_EXAMPLES,
     DEFAULT_MAX_TIME_SECONDS,
     DEFAULT_REMOTE_RATE_LIMIT,
@@ -108,6 +109,8 @@ RUN_OPTIONS: tuple[Option, ...] = (
            kind=float, default=DEFAULT_MAX_TIME_SECONDS, metavar="S"),
     Option("--exclude-check", "a check id not to run (reported as skipped); repeatable", "excluded_checks",
            repeatable=True, metavar="ID"),
+    Option("--concurrency", "known sessions read at the same moment, in 3 bursts paced by --rate-limit; 0 turns "
+           "the concurrent reads off", "concurrency", kind=int, default=DEFAULT_CONCURRENCY, metavar="N"),
     Option("--oracle", "also judge every exchange with Schemathesis' own response checks, and list where they "
            "disagree with the gate's", "oracle", kind=None),
 )  # fmt: skip

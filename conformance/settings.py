@@ -33,6 +33,9 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 # stricter one is the default for any target that is not on this machine.
 DEFAULT_REMOTE_RATE_LIMIT = "100/m"
 DEFAULT_MAX_TIME_SECONDS = 900.0
+# Known sessions read at the same moment: within the bursts of 10 a second Dodo documents.
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 10
 # Shorter keys cannot be real, and redacting them would blot out ordinary text.
 MIN_KEY_LENGTH = 8
 # A bearer token is printable ASCII without spaces (RFC 6750's b64token is stricter still).
@@ -78,6 +81,7 @@ class Flags:
     max_time: float = DEFAULT_MAX_TIME_SECONDS
     excluded_checks: tuple[str, ...] = ()
     oracle: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class Settings:
     api_key_file: Path | None = None
     # Judge every exchange with Schemathesis' own response checks too, and list where they disagree.
     oracle: bool = False
+    # Known sessions read at the same moment; 0 or 1 turns the concurrent reads off.
+    concurrency: int = DEFAULT_CONCURRENCY
 
     @property
     def uses_sandbox(self) -> bool:
@@ -147,6 +153,7 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
         max_time=flags.max_time,
         excluded_checks=flags.excluded_checks,
         oracle=flags.oracle,
+        concurrency=flags.concurrency,
     )
 
 
@@ -239,6 +246,10 @@ def clean_api_key(raw: str, source: str) -> str:
 def _check_common(flags: Flags) -> None:
     if flags.max_examples is not None and flags.max_examples < 1:
         raise BadInputError(f"--max-examples is {flags.max_examples}", "give a positive number of examples")
+    if not 0 <= flags.concurrency <= MAX_CONCURRENCY:
+        raise BadInputError(
+            f"--concurrency is {flags.concurrency}", f"give 0 (no concurrent reads) up to {MAX_CONCURRENCY}"
+        )
     _check_seconds("--request-timeout", flags.request_timeout, MAX_REQUEST_TIMEOUT_SECONDS)
     _check_seconds("--max-time", flags.max_time, MAX_TIME_SECONDS)
     if flags.rate_limit is not None:
@@ -283,6 +294,7 @@ def _replay_settings(flags: Flags) -> Settings:
         max_time=flags.max_time,
         excluded_checks=flags.excluded_checks,
         oracle=flags.oracle,
+        concurrency=flags.concurrency,
     )
 
 
