@@ -43,6 +43,8 @@ VOLATILE_HEADERS = frozenset(
     {"date", "set-cookie", "cf-ray", "x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset", "age", "nel"}
 )
 MATCH_ON = ("method", "path", "query", "credential")
+# Scenarios whose requests overlap in time.
+UNORDERED_SCENARIOS = frozenset({"concurrent_reads"})
 
 
 @dataclass(frozen=True)
@@ -161,8 +163,20 @@ class AtomicPersister:
 
     @staticmethod
     def save_cassette(cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: ModuleType) -> None:
-        """Write one cassette whole."""
-        write_atomically(Path(cassette_path), serialize(cassette_dict, serializer))
+        """Write one cassette whole; a cassette of concurrent requests in a stable order."""
+        path = Path(cassette_path)
+        if path.stem in UNORDERED_SCENARIOS:
+            # Its requests overlap, so they arrive in any order; replay matches them in any order too.
+            pairs = sorted(
+                zip(cassette_dict["requests"], cassette_dict["responses"], strict=True),
+                key=lambda pair: (pair[0].uri, str(pair[1].get("body", {}).get("string", ""))),
+            )
+            cassette_dict = {
+                **cassette_dict,
+                "requests": [pair[0] for pair in pairs],
+                "responses": [p[1] for p in pairs],
+            }
+        write_atomically(path, serialize(cassette_dict, serializer))
 
 
 def credential_of(request: Request) -> Credential:

@@ -180,7 +180,7 @@ class Transport:
         # Looked up at call time: on record and replay vcrpy stands in for http.client's classes.
         connection_class = http.client.HTTPSConnection if secure else http.client.HTTPConnection
         connection = connection_class(parts.hostname or "", parts.port, timeout=self.timeout)
-        connection.response_class = _FinalResponse
+        connection.response_class = _UnbufferedResponse
         headers = {**self._headers(Credential.VALID, None)[0], "Accept-Encoding": "gzip, deflate"}
         exchanges = []
         try:
@@ -234,7 +234,9 @@ class Transport:
                     return None, f"the connection failed or was dropped before a complete response ({_reason(exc)})"
             if expired.is_set():
                 return None, timed_out
-            if raw.will_close:
+            # vcrpy's recorded responses know nothing of the connection; a recorded one never closes it. A
+            # body cut at the cap leaves the rest on the connection, which then cannot carry another request.
+            if getattr(raw, "will_close", False) or len(body) > BODY_CAP_BYTES:
                 connection.close()
             return (
                 ReceivedResponse(
@@ -472,6 +474,20 @@ class _FinalResponse(http.client.HTTPResponse):
                 # 100 is skipped by http.client itself; 101 switches protocols and is final.
                 return version, status, reason
             http.client.parse_headers(self.fp)
+
+
+class _UnbufferedResponse(_FinalResponse):
+    """A final response read straight from the socket, without reading ahead.
+
+    http.client reads each response through a buffer of its own and drops what the buffer held past
+    the response's end; reading unbuffered leaves such bytes (a reply written twice) on the connection,
+    where the next response on it finds them, as they would in any client that keeps the stream.
+    """
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - http.client's
+        super().__init__(sock, *args, **kwargs)
+        self.fp.close()
+        self.fp = sock.makefile("rb", buffering=0)  # type: ignore[assignment]
 
 
 class _Watchdog:

@@ -85,6 +85,9 @@ def test_recording_writes_one_readable_cassette_per_scenario_and_the_run_metadat
         "credentials.yaml",
         "invented_ids.yaml",
         EDGES,
+        "aliases.yaml",
+        "reused_connection.yaml",
+        "concurrent_reads.yaml",
         GENERATED,
     }
     document = yaml.safe_load((recorded / "cassettes" / KNOWN).read_text(encoding="utf-8"))

@@ -62,7 +62,7 @@ def test_each_fault_is_caught_by_the_check_made_for_it(selftest: tuple[int, str,
     _, _, record = selftest
     caught = {item["name"]: item["caught_by"] for item in record["variants"]}
     assert "response.schema" in caught["unknown-payment-status"]
-    assert caught["any-bearer-key"] == ["auth.wrong_key"]
+    assert "auth.wrong_key" in caught["any-bearer-key"]
     assert caught["prefix-lookup"] == ["session.unknown_not_found"]
     assert caught["created-at-changes"] == ["session.stable"]
     assert caught["reply-never-comes"] == ["transport.reply"]

@@ -43,8 +43,10 @@ class Reply:
     gzip: bool = False
     chunked: bool = False
     close_delimited: bool = False
-    # A fault of delivery: the headers come at once, the body one byte at a time, never finishing.
+    # Faults of delivery: the headers come at once, the body one byte at a time, never finishing; or the
+    # whole reply is written twice, so the next answer on the connection is this one again.
     trickle: bool = False
+    twice: bool = False
 
     @classmethod
     def json(cls, status: int, payload: object, content_type: str = "application/json") -> Reply:
@@ -143,9 +145,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"Link: </checkout.css>; rel=preload; as=style\r\n\r\n")
             self.wfile.flush()
         body = gzip.compress(reply.body, mtime=0) if reply.gzip else reply.body
-        self._send_head(reply, body)
-        if self.command != "HEAD":
-            self._send_body(reply, body)
+        for _ in range(2 if reply.twice else 1):
+            self._send_head(reply, body)
+            if self.command != "HEAD":
+                self._send_body(reply, body)
 
     def _send_head(self, reply: Reply, body: bytes) -> None:
         self.send_response(reply.status)

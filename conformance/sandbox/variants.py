@@ -425,6 +425,14 @@ class BodyTrickles(CheckoutApi):
         return replace(reply, trickle=True) if _is_target(session) else reply
 
 
+class ReplySentTwice(CheckoutApi):
+    """One session's reply is written twice: on a kept-alive connection the next request gets it again."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        return replace(reply, twice=True) if _is_target(session) else reply
+
+
 # --- state shared between requests -------------------------------------------------------
 
 # How long a racy variant holds its shared state: overlapping requests fall into it, serial ones never do.
@@ -699,6 +707,7 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "bom-body": BomBody,
     "duplicate-keys": DuplicateKeys,
     "body-trickles": BodyTrickles,
+    "reply-sent-twice": ReplySentTwice,
     "racy-shared-session": RacySharedSession,
     "racy-counter-500": RacyCounter500,
 }
