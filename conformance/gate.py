@@ -11,7 +11,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from conformance.aliases import aliases
-from conformance.checks import Check, Context, judge
+from conformance.checks import KNOWN_PURPOSES, Check, Context, judge
 from conformance.errors import TargetError
 from conformance.model import Credential, Exchange, Purpose
 
@@ -59,6 +59,10 @@ def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_ID
     return tuple(invented)
 
 
+def _timed_out(exchange: Exchange) -> bool:
+    return exchange.transport_error is not None and exchange.transport_error.startswith("no complete response within")
+
+
 class Gate:
     """Sends each scenario's requests through the transport, judges them, and records the verdicts."""
 
@@ -81,6 +85,9 @@ class Gate:
         # False on a replay: recorded answers are judged one at a time, whatever order they were recorded in.
         self.overlap = overlap
         self._lock = threading.Lock()
+        # Known sessions whose reply did not come within the timeout: reading them again would cost
+        # another whole timeout each time and say nothing new, so later scenarios leave them out.
+        self.silent: set[str] = set()
         self.checks = checks
         self.context = context
         self.ledger = ledger
@@ -98,7 +105,12 @@ class Gate:
         with self._lock:
             self.ledger.record(exchange, verdicts)
             self.ledger.oracle_disagreements += disagreements
+            if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and _timed_out(exchange):
+                self.silent.add(exchange.checkout_id)
         return exchange
+
+    def _answering(self, checkout_ids: list[str] | tuple[str, ...]) -> list[str]:
+        return [checkout_id for checkout_id in checkout_ids if checkout_id not in self.silent]
 
     def preflight(self) -> None:
         """Ask for an invented id once: an unreachable target or a rejected key stops the run here."""
@@ -121,7 +133,8 @@ class Gate:
         """Read every known session twice."""
         for checkout_id in self.checkout_ids:
             first = self._observe(self.transport.get_checkout(checkout_id, Purpose.KNOWN))
-            self._observe(self.transport.get_checkout(checkout_id, Purpose.REREAD, previous=first))
+            if checkout_id not in self.silent:
+                self._observe(self.transport.get_checkout(checkout_id, Purpose.REREAD, previous=first))
 
     def credentials(self) -> None:
         """Ask for every known session without a key and with a wrong one; then for the first, with near misses.
@@ -154,9 +167,10 @@ class Gate:
 
     def reused_connection(self) -> None:
         """Read every known session, each followed by another, on one kept-alive connection."""
-        if len(self.checkout_ids) < 2:
+        answering = self._answering(self.checkout_ids)
+        if len(answering) < 2:
             return
-        order = [*self.checkout_ids, self.checkout_ids[0]]
+        order = [*answering, answering[0]]
         why = "read right after another session on the same kept-alive connection"
         for exchange in self.transport.read_on_one_connection(order, why):
             self._observe(exchange)
@@ -166,10 +180,10 @@ class Gate:
 
         Each burst is paid for at the rate limit in advance, then leaves at once on connections of its own.
         """
-        if self.concurrency < 2 or not self.checkout_ids:
+        ids = self._answering(self.checkout_ids)
+        if self.concurrency < 2 or not ids:
             return
         width = self.concurrency
-        ids = self.checkout_ids
         for round_ in range(CONCURRENT_ROUNDS):
             chosen = [ids[(round_ * width + place) % len(ids)] for place in range(width)]
             why = f"read at the same moment as {width - 1} other known sessions"

@@ -218,7 +218,7 @@ class Transport:
                         self._watchdog.track(connection.sock)
                     connection.request("GET", path, headers=headers)
                     raw = connection.getresponse()
-                    body = _decoded(raw.read(BODY_CAP_BYTES + 1), raw.getheader("Content-Encoding"))
+                    body = _decoded(_read_whole(raw), raw.getheader("Content-Encoding"))
                 except (OSError, http.client.HTTPException) as exc:
                     connection.close()
                     if expired.is_set():
@@ -376,6 +376,21 @@ class Transport:
                 when = parsedate_to_datetime(value)
                 wait = (when - datetime.now(tz=when.tzinfo or UTC)).total_seconds()
         return min(max(wait, 0.0), self.retry.max_wait_seconds)
+
+
+def _read_whole(raw: http.client.HTTPResponse) -> bytes:
+    """The body up to one byte past the cap; raise IncompleteRead when it ends before its declared length."""
+    body = bytearray()
+    while len(body) <= BODY_CAP_BYTES:
+        # Read straight off the socket (see _UnbufferedResponse), a read returns what has arrived so far.
+        chunk = raw.read(64 * 1024)
+        if not chunk:
+            break
+        body += chunk
+    missing = getattr(raw, "length", None)
+    if len(body) <= BODY_CAP_BYTES and missing:
+        raise http.client.IncompleteRead(bytes(body), missing)
+    return bytes(body)
 
 
 def _decoded(body: bytes, coding: str | None) -> bytes:

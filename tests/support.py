@@ -100,12 +100,13 @@ def make_exchange(
     transport_error: str | None = None,
     rate_limited: bool = False,
     previous: dict[str, Any] | None = None,
+    encoding: str = "utf-8",
 ) -> Exchange:
     """An exchange as a case file describes it; `status` None means no response came."""
     response = None
     if status is not None:
         if body_text is not None:
-            raw = body_text.encode()
+            raw = body_text.encode(encoding)
         elif body is not None:
             raw = json.dumps(body).encode()
         else:
@@ -172,3 +173,24 @@ def run_resolving(
         [sys.executable, "-c", _RESOLVING + ENTRY_POINTS[entry], json.dumps(aliases), *args],
         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
+
+
+def judge(api: Any, report_dir: Path, *, ids: bool = True, lines: list[str] | None = None, **flags: Any) -> Any:
+    """Run the engine in this process against `api` served on 127.0.0.1, as `conformance run` would."""
+    from conformance import engine  # noqa: PLC0415
+    from conformance.settings import Flags, build_settings  # noqa: PLC0415
+
+    with Sandbox(api=api) as sandbox:
+        settings = build_settings(
+            Flags(
+                base_url=sandbox.base_url, api_key=api.api_key, report_dir=report_dir,
+                checkout_ids=tuple(sandbox.checkout_ids) if ids else (), **{"max_examples": 10, **flags},
+            ),
+            environ={},
+        )  # fmt: skip
+        said: list[str] = [] if lines is None else lines
+        return engine.run(settings, say=said.append)
+
+
+def failed_checks(outcome: Any) -> set[str]:
+    return {item.id for item in outcome.record.checks if item.status == "failed"}
