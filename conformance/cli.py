@@ -56,8 +56,26 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         description="Exit 0: rendered. 2: the file is not a summary.json.",
     )
     report.add_argument("summary", type=Path, metavar="SUMMARY_JSON", help="a summary.json a run wrote")
-    report.add_argument("--format", choices=("md", "html", "junit", "json"), default="md", help="default %(default)s")
+    report.add_argument(
+        "--format", choices=("md", "html", "junit", "json", "sarif"), default="md", help="default %(default)s"
+    )
     report.add_argument("--output", type=Path, metavar="PATH", help="write here instead of to the terminal")
+
+    replay = commands.add_parser(
+        "replay",
+        help="send a finding group's example request again, exactly, and judge it",
+        description="Exit 0: the request passes its check now. 1: it still fails. 2: bad input. 3: could not judge.",
+    )
+    replay.add_argument("finding", metavar="FINDING_ID", help="a finding group's id, e.g. F3a9c2e1")
+    replay.add_argument(
+        "--summary", type=Path, default=settings.DEFAULT_REPORT_DIR / "summary.json", help="default %(default)s"
+    )
+    replay.add_argument("--base-url", help="where to send it (default: the run's own target, when it was a server)")
+    replay.add_argument(
+        "--api-key-file", type=Path, metavar="PATH", help=f"read the key from this file (or set {ENV_API_KEY})"
+    )
+    replay.add_argument("--request-timeout", type=float, default=settings.DEFAULT_REQUEST_TIMEOUT, help="seconds")
+    replay.add_argument("--allow-live-mode", action="store_true", help="allow a live-mode target, where money is real")
 
     checks = commands.add_parser("checks", help="list every check: id, level, requirement, spec reference")
 
@@ -79,7 +97,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     selftest.add_argument("--jobs", type=int, default=2, help="variants judged at once (default %(default)s)")
     selftest.add_argument("--max-examples", type=int, default=settings.DEFAULT_MAX_EXAMPLES, help="default %(default)s")
     selftest.add_argument("--variant", action="append", dest="variants", help="judge only this variant; repeatable")
-    return parser, {"run": run, "report": report, "checks": checks, "sandbox": sandbox, "selftest": selftest}
+    return parser, {
+        "run": run, "report": report, "replay": replay, "checks": checks, "sandbox": sandbox, "selftest": selftest,
+    }  # fmt: skip
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -88,6 +108,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     if extra:
         # Reported by the command's own parser, so that the hint names `conformance run --help`.
         subparsers[arguments.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    arguments.argv = argv
     return arguments
 
 
@@ -142,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 "selftest": _selftest,
                 "run": _run,
                 "report": _report,
+                "replay": _replay,
             }
             return commands[arguments.command](arguments, redact)
     except BrokenPipeError:
@@ -173,7 +195,61 @@ def _run(arguments: argparse.Namespace, redact: Redactor) -> int:
     redact.add(settings.api_key or "")
     plan = engine.prepare(settings)
     redact.add(plan.api_key or "")
-    return int(engine.execute(plan, say=lambda line: print(line, flush=True)).exit_code)
+    given = argv_of(arguments)
+    command = " ".join([PROGRAM, *(sys.argv[1:] if given is None else given)])
+    return int(engine.execute(plan, say=lambda line: print(line, flush=True), command=redact(command)).exit_code)
+
+
+def argv_of(arguments: argparse.Namespace) -> list[str] | None:
+    """The arguments main() was given, when it was given them (None: the process's own)."""
+    given: list[str] | None = getattr(arguments, "argv", None)
+    return given
+
+
+def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
+    from conformance.hosts import is_loopback  # noqa: PLC0415
+    from conformance.record import RunRecord  # noqa: PLC0415
+    from conformance.reproduce import default_target, find_group, replay  # noqa: PLC0415
+    from conformance.settings import (  # noqa: PLC0415
+        check_base_url,
+        clean_api_key,
+        parse_rate,
+        read_key_file,
+        refuse_live_mode,
+    )
+    from conformance.spec import load_contract  # noqa: PLC0415
+    from conformance.transport import Transport  # noqa: PLC0415
+
+    record = RunRecord.read(arguments.summary)
+    group = find_group(record, arguments.finding)
+    target = arguments.base_url or default_target(record)
+    if target is None:
+        raise BadInputError(
+            f"the run judged {record.run.target}, which cannot be asked again", "pass --base-url of the server to ask"
+        )
+    base_url = check_base_url(target.strip())
+    if arguments.api_key_file is not None:
+        key = read_key_file(arguments.api_key_file)
+    elif os.environ.get(ENV_API_KEY, "").strip():
+        key = clean_api_key(os.environ[ENV_API_KEY], ENV_API_KEY)
+    else:
+        raise BadInputError(f"no API key was given for {base_url}", f"set {ENV_API_KEY} or pass --api-key-file")
+    redact.add(key)
+    contract = load_contract(Path(record.run.spec))
+    refuse_live_mode(base_url, contract, allowed=arguments.allow_live_mode)
+    transport = Transport(
+        base_url, key, timeout=arguments.request_timeout,
+        rate_per_second=None if is_loopback(base_url) else parse_rate("100/m"),
+    )  # fmt: skip
+    for secret in transport.derived_secrets():
+        redact.add(secret)
+    try:
+        replayed = replay(group, record, transport, contract)
+    finally:
+        transport.close()
+    for line in replayed.lines:
+        print(line)
+    return int(replayed.exit_code)
 
 
 def _report(arguments: argparse.Namespace, redact: Redactor) -> int:  # noqa: ARG001 - one signature for all

@@ -134,21 +134,25 @@ def _check_writable(report_dir: Path) -> None:
         ) from None
 
 
-def run(settings: Settings, say: Callable[[str], None] = print) -> Outcome:
+def run(settings: Settings, say: Callable[[str], None] = print, command: str = "") -> Outcome:
     """Prepare and execute a run."""
-    return execute(prepare(settings), say)
+    return execute(prepare(settings), say, command)
 
 
-def execute(plan: Plan, say: Callable[[str], None] = print) -> Outcome:
-    """Judge the target of a prepared run; every report is written before this returns."""
-    return _Run(plan, say).execute()
+def execute(plan: Plan, say: Callable[[str], None] = print, command: str = "") -> Outcome:
+    """Judge the target of a prepared run; every report is written before this returns.
+
+    `command` is how the run was started, for the record (the key is redacted from it like from everything).
+    """
+    return _Run(plan, say, command).execute()
 
 
 class _Run:
     """The state of one run while it executes."""
 
-    def __init__(self, plan: Plan, say: Callable[[str], None]) -> None:
+    def __init__(self, plan: Plan, say: Callable[[str], None], command: str) -> None:
         self.plan = plan
+        self.command = command
         self.settings = plan.settings
         self.say = say
         self.ledger = Ledger(
@@ -192,10 +196,15 @@ class _Run:
         """(base URL, key) of the target: the bundled sandbox started here, a remote server, or a replay."""
         settings = self.settings
         if settings.mode is Mode.REPLAY:
-            from conformance.cassettes import REPLAY_BASE_URL, REPLAY_KEY  # noqa: PLC0415 - only with cassettes
+            from conformance.cassettes import RECORDED_ORIGIN, REPLAY_KEY  # noqa: PLC0415 - only with cassettes
 
-            self.target = f"replay of {settings.cassette_dir}/"
-            yield REPLAY_BASE_URL, REPLAY_KEY
+            assert self.plan.recording is not None
+            recorded = self.plan.recording.target
+            # Requests are answered by the cassettes (and the network is blocked); they name the recorded
+            # target, so that every URL and curl line of the reports points where the answers came from.
+            base = recorded if recorded.startswith(("http://", "https://")) else RECORDED_ORIGIN
+            self.target = f"replay of {settings.cassette_dir}/, recorded from {recorded}"
+            yield base, REPLAY_KEY
             return
         if settings.base_url is not None:
             assert self.plan.api_key is not None
@@ -311,6 +320,8 @@ class _Run:
             ledger,
             facts={
                 "target": self.target,
+                "mode": str(settings.mode),
+                "command": self.redact(self.command),
                 "sandbox": settings.uses_sandbox,
                 "spec": str(settings.spec),
                 "seed": self.plan.seed,
@@ -322,9 +333,10 @@ class _Run:
             strict=settings.strict,
             replaying=settings.mode is Mode.REPLAY,
             requests_sent=0 if settings.mode is Mode.REPLAY else self.requests_sent,
+            summary_path=str(settings.report_dir / "summary.json"),
         )
         record = redacted(record, self.redact)
-        write_reports(record, settings.report_dir, self.redact)
+        write_reports(record, settings.report_dir, self.redact, sarif=settings.sarif)
         complete = not self.interrupted and ledger.cannot_judge is None and not self.harness_errors
         self._publish_recording(complete=complete)
         for line in render_closing(record, settings.report_dir):

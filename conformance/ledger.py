@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from conformance.checks import KNOWN_PURPOSES, REGISTRY, Check, Level, Outcome, Verdict
 from conformance.model import Credential
@@ -15,8 +18,45 @@ if TYPE_CHECKING:
     from conformance.model import Exchange
     from conformance.spec import Contract
 
-# Failures kept per check for the reports; every failure is still counted.
-FAILURES_KEPT_PER_CHECK = 20
+# Findings kept per check, and ids kept per group, for the reports; every finding is still counted.
+FAILURES_KEPT_PER_CHECK = 50
+IDS_KEPT_PER_GROUP = 50
+
+
+@dataclass
+class FindingGroup:
+    """Findings of one check that share a root cause: the same outcome, status and shape of what came back."""
+
+    signature: str
+    first: Verdict
+    count: int = 0
+    checkout_ids: list[str] = field(default_factory=list)
+    ids_dropped: int = 0
+
+    @property
+    def id(self) -> str:
+        """A short, stable id: the same fault gives the same id on every run."""
+        return "F" + hashlib.sha1(self.signature.encode(), usedforsecurity=False).hexdigest()[:7]
+
+
+def signature(verdict: Verdict) -> str:
+    """What a finding is, with what varies between exchanges (the id, quoted values, numbers) left out."""
+    exchange = verdict.exchange
+    assert verdict.failure is not None
+    shape = verdict.failure.received
+    for spelling in sorted(
+        {exchange.checkout_id, quote(exchange.checkout_id, safe=""), repr(exchange.checkout_id)}, key=len, reverse=True
+    ):
+        if spelling:
+            shape = shape.replace(spelling, "{id}")
+    shape = _QUOTED.sub("'…'", shape)
+    shape = _NUMBER.sub("N", shape)
+    status = exchange.response.status if exchange.response is not None else "no response"
+    return f"{verdict.check.id}|{verdict.outcome}|{status}|{exchange.credential}|{shape}"
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_NUMBER = re.compile(r"(?<![A-Za-z_])\d+(?:\.\d+)?")
 
 
 class RunStatus(StrEnum):
@@ -99,6 +139,8 @@ class Ledger:
     cannot_judge: str | None = None
     # When the first MUST failure was recorded: how fast the suite finds a fault.
     first_failure_at: float | None = None
+    # Findings grouped by root cause, in the order each cause was first seen.
+    groups: dict[str, FindingGroup] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tallies = {
@@ -133,6 +175,19 @@ class Ledger:
                 tally.warned += 1
             if len(tally.findings) < FAILURES_KEPT_PER_CHECK:
                 tally.findings.append(verdict)
+            self._group(verdict)
+
+    def _group(self, verdict: Verdict) -> None:
+        key = signature(verdict)
+        group = self.groups.setdefault(key, FindingGroup(key, verdict))
+        group.count += 1
+        checkout_id = verdict.exchange.checkout_id
+        if checkout_id in group.checkout_ids:
+            return
+        if len(group.checkout_ids) < IDS_KEPT_PER_GROUP:
+            group.checkout_ids.append(checkout_id)
+        else:
+            group.ids_dropped += 1
 
     def _note_spec_gap(self, exchange: Exchange) -> None:
         response = exchange.response

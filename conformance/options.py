@@ -111,6 +111,8 @@ RUN_OPTIONS: tuple[Option, ...] = (
            repeatable=True, metavar="ID"),
     Option("--concurrency", "known sessions read at the same moment, in 3 bursts paced by --rate-limit; 0 turns "
            "the concurrent reads off", "concurrency", kind=int, default=DEFAULT_CONCURRENCY, metavar="N"),
+    Option("--sarif", "also write the finding groups as a SARIF 2.1.0 log here, located at the spec's lines",
+           "sarif", kind=Path, metavar="PATH"),
     Option("--oracle", "also judge every exchange with Schemathesis' own response checks, and list where they "
            "disagree with the gate's", "oracle", kind=None),
 )  # fmt: skip

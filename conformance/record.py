@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 FORMAT = "dodo-conformance/summary"
-FORMAT_VERSION = 1
+# 2: findings grouped by root cause; what a finding sent and why; the exact command and the mode.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ class Finding:
     body_excerpt: str | None
     transport_error: str | None
     curl: str
+    # The id as it went on the wire (percent-encoded), beside `checkout_id` decoded for reading.
+    id_sent: str = ""
+    # Why an edge-case id, an alias or a key near miss was sent.
+    why: str | None = None
+    # Where a 3xx pointed.
+    location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,26 @@ class CheckRecord:
     failed: int
     warned: int
     findings: tuple[Finding, ...] = ()
+    # Findings counted but not kept (failed + warned = kept + dropped).
+    findings_dropped: int = 0
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """Findings of one check that share a root cause; reports show these first."""
+
+    id: str
+    check: str
+    level: str
+    outcome: str
+    status: int | None
+    summary: str
+    count: int
+    example: Finding
+    checkout_ids: tuple[str, ...]
+    ids_dropped: int
+    # The command that sends the example again and judges it.
+    replay: str
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,9 @@ class RunFacts:
     checkout_ids: tuple[str, ...]
     # Over the network, each retry of a 429 included; 0 on a replay.
     requests_sent: int = 0
+    mode: str = "live"
+    # How the run was started, the key redacted.
+    command: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,6 +153,7 @@ class RunRecord:
     result: Result
     exchanges: ExchangeCounts
     checks: tuple[CheckRecord, ...]
+    groups: tuple[FindingGroup, ...] = ()
     spec_gaps: tuple[str, ...] = ()
     # Where an independent opinion (Schemathesis' own checks) judged an exchange otherwise.
     oracle_disagreements: tuple[str, ...] = field(default=())
@@ -151,16 +182,14 @@ class RunRecord:
             result=Result(**data["result"]),
             exchanges=ExchangeCounts(**data["exchanges"]),
             checks=tuple(
-                CheckRecord(
-                    **{
-                        **item,
-                        "findings": tuple(
-                            Finding(**{**finding, "request": RequestRecord(**finding["request"])})
-                            for finding in item["findings"]
-                        ),
-                    }
-                )
+                CheckRecord(**{**item, "findings": tuple(_finding(finding) for finding in item["findings"])})
                 for item in data["checks"]
+            ),
+            groups=tuple(
+                FindingGroup(
+                    **{**group, "example": _finding(group["example"]), "checkout_ids": tuple(group["checkout_ids"])}
+                )
+                for group in data["groups"]
             ),
             spec_gaps=tuple(data["spec_gaps"]),
             oracle_disagreements=tuple(data.get("oracle_disagreements", ())),
@@ -184,6 +213,10 @@ class RunRecord:
             return cls.from_json(data)
         except BadInputError as error:
             raise BadInputError(f"{path}: {error.cause}", error.fix) from None
+
+
+def _finding(data: dict[str, Any]) -> Finding:
+    return Finding(**{**data, "request": RequestRecord(**data["request"])})
 
 
 @cache

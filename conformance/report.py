@@ -1,13 +1,16 @@
-"""Report writers: the run's record (summary.json) and its renderings in Markdown, HTML, JUnit and the terminal."""
+"""Reports: the run's record (summary.json) and its renderings for the terminal, Markdown, JUnit and SARIF.
+
+Every renderer reads the record, and shows the finding groups (one per root cause) first. The HTML page
+is report_html.py; the SARIF log is sarif.py.
+"""
 
 from __future__ import annotations
 
-import html
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from importlib import resources
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from conformance import __version__
 from conformance.files import write_atomically
@@ -15,6 +18,7 @@ from conformance.record import (
     CheckRecord,
     ExchangeCounts,
     Finding,
+    FindingGroup,
     RequestRecord,
     Result,
     RunFacts,
@@ -32,8 +36,9 @@ if TYPE_CHECKING:
 
 STATUS_MARKS = {"passed": "PASS", "failed": "FAIL", "warned": "WARN", "skipped": "SKIP"}
 REPORT_FILES = ("junit.xml", "summary.json", "summary.md", "report.html")
-# Findings each renderer shows in full per check; the record keeps more, and every one is counted.
-SHOWN_PER_CHECK = 3
+# Groups each text renderer lists in full; the record keeps them all.
+SHOWN_GROUPS = 20
+EXCERPT_LINES = 6
 
 
 def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by the engine
@@ -44,9 +49,11 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
     strict: bool,
     replaying: bool,
     requests_sent: int,
+    summary_path: str,
 ) -> RunRecord:
     """The run as one record, from the ledger and the facts the engine knows."""
     finished = ledger.finished or ledger.started
+    stopped = result.exit_code in (3, 130)
     return RunRecord(
         tool=Tool(name="dodo-conformance", version=__version__),
         run=RunFacts(
@@ -74,23 +81,59 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
                 requirement=tally.check.requirement,
                 spec_ref=tally.check.spec_ref,
                 status=str(tally.status(strict)),
-                skip_reason=tally.skip_reason(strict, replaying=replaying, stopped=result.exit_code in (3, 130)),
+                skip_reason=tally.skip_reason(strict, replaying=replaying, stopped=stopped),
                 passed=tally.passed,
                 failed=tally.failed,
                 warned=tally.warned,
-                findings=tuple(_finding(verdict) for verdict in tally.findings),
+                findings=tuple(finding(verdict) for verdict in tally.findings),
+                findings_dropped=tally.failed + tally.warned - len(tally.findings),
             )
             for tally in ledger.tallies.values()
+        ),
+        groups=tuple(
+            FindingGroup(
+                id=group.id,
+                check=group.first.check.id,
+                level=str(group.first.check.level),
+                outcome=str(group.first.outcome),
+                status=group.first.exchange.response.status if group.first.exchange.response is not None else None,
+                summary=_summary(group.first),
+                count=group.count,
+                example=finding(group.first),
+                checkout_ids=tuple(group.checkout_ids),
+                ids_dropped=group.ids_dropped,
+                replay=f"conformance replay {group.id} --summary {summary_path}",
+            )
+            for group in sorted(ledger.groups.values(), key=_group_order)
         ),
         spec_gaps=tuple(ledger.spec_gaps.values()),
         oracle_disagreements=tuple(ledger.oracle_disagreements),
     )
 
 
-def _finding(verdict: Verdict) -> Finding:
+def _group_order(group: object) -> tuple[int, int]:
+    # Failures before warnings; within each, the most frequent cause first.
+    first = getattr(group, "first")  # noqa: B009 - a ledger FindingGroup
+    return (0 if str(first.outcome) == "failed" else 1, -getattr(group, "count"))  # noqa: B009
+
+
+def _summary(verdict: Verdict) -> str:
+    """The group's finding in words: its first example, the id it was about left out."""
+    assert verdict.failure is not None
+    text = verdict.failure.received
+    checkout_id = verdict.exchange.checkout_id
+    for spelling in sorted({repr(checkout_id), checkout_id}, key=len, reverse=True):
+        if spelling:
+            text = text.replace(spelling, "{id}")
+    return text
+
+
+def finding(verdict: Verdict) -> Finding:
+    """One judged exchange that broke a requirement, as the record keeps it."""
     exchange = verdict.exchange
     response = exchange.response
     assert verdict.failure is not None
+    location = response.header("location") if response is not None and 300 <= response.status < 400 else None
     return Finding(
         outcome=str(verdict.outcome),
         received=verdict.failure.received,
@@ -106,6 +149,9 @@ def _finding(verdict: Verdict) -> Finding:
         body_excerpt=response.excerpt() if response is not None else None,
         transport_error=exchange.transport_error,
         curl=curl_line(exchange.request),
+        id_sent=quote(exchange.checkout_id, safe=""),
+        why=exchange.why,
+        location=location,
     )
 
 
@@ -113,30 +159,35 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
-def write_reports(record: RunRecord, report_dir: Path, redact: Callable[[str], str]) -> list[Path]:
+def write_reports(
+    record: RunRecord, report_dir: Path, redact: Callable[[str], str], sarif: Path | None = None
+) -> list[Path]:
     """Write every report, each whole or not at all."""
+    from conformance.report_html import render_html  # noqa: PLC0415 - the page's module imports this one
+
     outputs = {
-        "junit.xml": render_junit(record),
-        "summary.json": record.to_text(),
-        "summary.md": render_markdown(record),
-        "report.html": render_html(record),
+        report_dir / "junit.xml": render_junit(record),
+        report_dir / "summary.json": record.to_text(),
+        report_dir / "summary.md": render_markdown(record),
+        report_dir / "report.html": render_html(record),
     }
-    written = []
-    for name, text in outputs.items():
-        path = report_dir / name
-        write_atomically(path, _redact_whole(name, text, redact))
-        written.append(path)
-    return written
+    if sarif is not None:
+        from conformance.sarif import render_sarif  # noqa: PLC0415
+
+        outputs[sarif] = render_sarif(record)
+    for path, text in outputs.items():
+        write_atomically(path, _redact_whole(path.name, text, redact))
+    return list(outputs)
 
 
 def _redact_whole(name: str, text: str, redact: Callable[[str], str]) -> str:
-    """The text redacted once more as a whole; summary.json only when that leaves it valid JSON.
+    """The text redacted once more as a whole; a JSON file only when that leaves it valid JSON.
 
     The record is already redacted field by field (see record.redacted); this catches what a renderer
     might have put together from pieces.
     """
     scrubbed = redact(text)
-    if name.endswith(".json"):
+    if name.endswith((".json", ".sarif")):
         try:
             json.loads(scrubbed)
         except json.JSONDecodeError:
@@ -176,22 +227,41 @@ def render_verdict(record: RunRecord) -> str:
     return f"conformance: {result.status.upper()} (exit {result.exit_code}): {result.reason}"
 
 
+def render_groups(record: RunRecord) -> list[str]:
+    """One line per root cause (its check, count and what came back), then how to reproduce it."""
+    lines = []
+    for group in record.groups[:SHOWN_GROUPS]:
+        mark = STATUS_MARKS[group.outcome]
+        lines.append(f"{mark} {group.check} x{group.count} [{group.id}]: {_one_line(group.summary, 160)}")
+        lines.append(f"     {group.example.curl}")
+    if len(record.groups) > SHOWN_GROUPS:
+        lines.append(f"... and {len(record.groups) - SHOWN_GROUPS} more groups in summary.json and report.html")
+    return lines
+
+
 def render_closing(record: RunRecord, report_dir: Path) -> list[str]:
-    """How a run ended: the check table (when anything was judged), spec gaps, where the reports are, the verdict."""
+    """How a run ended: the table, the grouped findings, spec gaps, where the reports are, the verdict last."""
     lines = []
     if record.exchanges.total:
         lines += [*render_table(record), ""]
+    if record.groups:
+        lines += [*render_groups(record), ""]
     lines += [f"spec gap: {gap}" for gap in record.spec_gaps]
     lines.append(f"reports: {report_dir}/ ({', '.join(REPORT_FILES)})")
     lines.append(render_verdict(record))
     return lines
 
 
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 # --- Markdown -------------------------------------------------------------------------
 
 
 def render_markdown(record: RunRecord) -> str:
-    """A CI step summary: the verdict, the table, then each finding."""
+    """A CI step summary: the verdict, the grouped findings with an excerpt, then the check table."""
     run, result = record.run, record.result
     lines = [
         "# Conformance: GET /checkouts/{id}",
@@ -200,8 +270,36 @@ def render_markdown(record: RunRecord) -> str:
         "",
         (
             f"Target `{run.target}`, spec `{run.spec}` (version {run.spec_version}), seed {run.seed}, "
-            f"{record.exchanges.total} exchanges."
+            f"{record.exchanges.total} exchanges, {run.requests_sent} requests sent."
         ),
+    ]
+    if record.groups:
+        lines += ["", "## Findings, grouped by cause", ""]
+    for group in record.groups[:SHOWN_GROUPS]:
+        example = group.example
+        ids = ", ".join(f"`{_md(checkout_id)}`" for checkout_id in group.checkout_ids[:5])
+        more = len(group.checkout_ids) - 5 + group.ids_dropped
+        lines += [
+            f"### {group.outcome.upper()} `{group.check}`, {group.count} times ({group.id})",
+            "",
+            f"- Received: {_md(example.received)}",
+            f"- Expected: {_md(example.expected)}",
+            f"- Request: {example.request.method} {_md(example.request.url)} ({example.purpose}, {example.credential})",
+            f"- Ids: {ids}" + (f" and {more} more" if more > 0 else ""),
+        ]
+        if example.why:
+            lines.append(f"- Why this request: {_md(example.why)}")
+        if example.location:
+            lines.append(f"- Location: `{_md(example.location)}`")
+        if example.body_excerpt:
+            excerpt = example.body_excerpt.splitlines()[:EXCERPT_LINES]
+            lines += ["", "```", *excerpt, "```"]
+        lines += ["", "```sh", example.curl, group.replay, "```", ""]
+    if len(record.groups) > SHOWN_GROUPS:
+        lines.append(f"_{len(record.groups) - SHOWN_GROUPS} more groups are cut here; summary.json holds them all._")
+    lines += [
+        "",
+        "## Checks",
         "",
         "| result | level | check | passed | failed | warned | requirement |",
         "|---|---|---|---:|---:|---:|---|",
@@ -213,22 +311,6 @@ def render_markdown(record: RunRecord) -> str:
         + " |"
         for item in record.checks
     ]
-    findings = [(item, finding) for item in record.checks for finding in item.findings]
-    if findings:
-        lines += ["", "## Findings", ""]
-    for item, finding in findings:
-        lines += [
-            f"### `{item.id}` {finding.outcome}: {finding.request.method} {_md(finding.request.url)}",
-            "",
-            f"- Received: {_md(finding.received)}",
-            f"- Expected: {_md(finding.expected)}",
-            f"- Request: {finding.purpose}, {finding.credential}",
-            "",
-            "```sh",
-            finding.curl,
-            "```",
-            "",
-        ]
     if record.spec_gaps:
         lines += ["", "## Spec gaps", ""] + [f"- {_md(gap)}" for gap in record.spec_gaps]
     return "\n".join(lines).rstrip() + "\n"
@@ -236,72 +318,6 @@ def render_markdown(record: RunRecord) -> str:
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-# --- HTML -----------------------------------------------------------------------------
-
-
-def _stylesheet() -> str:
-    return resources.files("conformance.data").joinpath("report.css").read_text(encoding="utf-8")
-
-
-def render_html(record: RunRecord) -> str:
-    """A page for a reviewer: the verdict, the check table, then each finding; self-contained."""
-    e = html.escape
-    run, result = record.run, record.result
-    rows = "\n".join(
-        f'<tr class="{e(item.status)}"><td>{STATUS_MARKS[item.status]}</td><td>{e(item.level)}</td>'
-        f'<td><a href="#{e(item.id)}"><code>{e(item.id)}</code></a></td><td>{item.passed}</td>'
-        f"<td>{item.failed}</td><td>{item.warned}</td><td>{e(item.requirement)}<br>"
-        f"<small>{e(item.spec_ref)}</small>"
-        + (f"<br><small>skipped: {e(item.skip_reason)}</small>" if item.skip_reason else "")
-        + "</td></tr>"
-        for item in record.checks
-    )
-    sections = [_html_check_findings(item) for item in record.checks if item.findings]
-    gaps = "".join(f"<li>{e(gap)}</li>" for gap in record.spec_gaps)
-    by_status = ", ".join(f"{code}: {count}" for code, count in record.exchanges.by_status.items())
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Conformance: GET /checkouts/{{id}}</title>
-<style>
-{_stylesheet()}</style></head><body>
-<h1>Conformance: GET /checkouts/{{id}}</h1>
-<p class="verdict {e(result.status.replace(" ", "-"))}"><strong>{e(result.status)}</strong>
-(exit {result.exit_code}): {e(result.reason)}</p>
-<p>Target <code>{e(run.target)}</code>; spec <code>{e(run.spec)}</code> version {e(run.spec_version)};
-seed {run.seed}; {record.exchanges.total} exchanges ({e(by_status)}); {e(run.started)},
-{run.duration_seconds} s.</p>
-<h2>Checks</h2>
-<table><thead><tr><th>Result</th><th>Level</th><th>Check</th><th>Passed</th><th>Failed</th><th>Warned</th>
-<th>Requirement</th></tr></thead><tbody>
-{rows}
-</tbody></table>
-<h2>Findings</h2>
-{"".join(sections) or "<p>None.</p>"}
-<h2>Spec gaps</h2>
-{f"<ul>{gaps}</ul>" if gaps else "<p>None.</p>"}
-</body></html>
-"""
-
-
-def _html_check_findings(item: CheckRecord) -> str:
-    e = html.escape
-    entries = "\n".join(
-        f"<details{' open' if index == 0 else ''}><summary>{e(finding.outcome)}: "
-        f"{e(finding.request.method)} <code>{e(finding.request.url[:200])}</code> "
-        f"({e(finding.purpose)}, {e(finding.credential)}) &rarr; {finding.status or 'no response'}"
-        f"</summary><dl><dt>Received</dt><dd>{e(finding.received)}</dd>"
-        f"<dt>Expected</dt><dd>{e(finding.expected)}</dd>"
-        f"<dt>Body</dt><dd><pre>{e(finding.body_excerpt or '')}</pre></dd>"
-        f"<dt>Reproduce</dt><dd><pre>{e(finding.curl)}</pre></dd></dl></details>"
-        for index, finding in enumerate(item.findings)
-    )
-    total = item.failed + item.warned
-    more = f"<p>{total - len(item.findings)} more not shown.</p>" if total > len(item.findings) else ""
-    return (
-        f'<section id="{e(item.id)}"><h3><code>{e(item.id)}</code> ({e(item.level)})</h3>'
-        f"<p>{e(item.requirement)}</p>{entries}{more}</section>"
-    )
 
 
 # --- JUnit ----------------------------------------------------------------------------
@@ -317,22 +333,18 @@ def render_junit(record: RunRecord) -> str:
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     if result.exit_code not in (0, 1):
         # A run that could not judge, or was stopped, must not show as all green in a CI test tab.
-        case = ET.SubElement(suite, "testcase", classname="conformance", name="run")
+        case = ET.SubElement(suite, "testcase", classname="conformance", name="run", time="0")
         error = ET.SubElement(case, "error", message=f"{result.status} (exit {result.exit_code})")
         error.text = result.reason
         counts["tests"] += 1
         counts["errors"] += 1
     for item in record.checks:
-        case = ET.SubElement(suite, "testcase", classname="conformance.checks", name=item.id)
+        case = ET.SubElement(suite, "testcase", classname="conformance.checks", name=item.id, time="0")
         counts["tests"] += 1
         tally = f"{item.failed} failed, {item.warned} warned, {item.passed} passed"
-        detail = "\n\n".join(
-            f"{finding.request.method} {finding.request.url} ({finding.purpose}, {finding.credential})\n"
-            f"Received: {finding.received}\nExpected: {finding.expected}\nReproduce: {finding.curl}"
-            for finding in item.findings[:SHOWN_PER_CHECK]
-        )
+        detail = "\n\n".join(_junit_group(group) for group in record.groups if group.check == item.id)
         if item.status == "failed":
-            failure = ET.SubElement(case, "failure", message=f"{item.requirement} ({tally})")
+            failure = ET.SubElement(case, "failure", message=f"{item.requirement} ({tally})", type=item.level)
             failure.text = detail
             counts["failures"] += 1
         elif item.status == "skipped":
@@ -346,9 +358,41 @@ def render_junit(record: RunRecord) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
 
+def _junit_group(group: FindingGroup) -> str:
+    example = group.example
+    return (
+        f"{group.id}: {group.count} x {group.summary}\n"
+        f"First: {example.request.method} {example.request.url} ({example.purpose}, {example.credential})\n"
+        f"Received: {example.received}\nExpected: {example.expected}\nReproduce: {example.curl}\n"
+        f"Replay: {group.replay}"
+    )
+
+
+def _json(record: RunRecord) -> str:
+    return record.to_text()
+
+
+def _html(record: RunRecord) -> str:
+    from conformance.report_html import render_html  # noqa: PLC0415
+
+    return render_html(record)
+
+
+def _sarif(record: RunRecord) -> str:
+    from conformance.sarif import render_sarif  # noqa: PLC0415
+
+    return render_sarif(record)
+
+
 FORMATS: dict[str, Callable[[RunRecord], str]] = {
     "md": render_markdown,
-    "html": render_html,
+    "html": _html,
     "junit": render_junit,
-    "json": RunRecord.to_text,
+    "json": _json,
+    "sarif": _sarif,
 }
+
+
+def check_record(record: RunRecord, check_id: str) -> CheckRecord:
+    """The record of one check."""
+    return next(item for item in record.checks if item.id == check_id)

@@ -82,6 +82,7 @@ class Flags:
     excluded_checks: tuple[str, ...] = ()
     oracle: bool = False
     concurrency: int = DEFAULT_CONCURRENCY
+    sarif: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ class Settings:
     oracle: bool = False
     # Known sessions read at the same moment; 0 or 1 turns the concurrent reads off.
     concurrency: int = DEFAULT_CONCURRENCY
+    # Where to write a SARIF log of the finding groups, if anywhere.
+    sarif: Path | None = None
 
     @property
     def uses_sandbox(self) -> bool:
@@ -154,6 +157,7 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
         excluded_checks=flags.excluded_checks,
         oracle=flags.oracle,
         concurrency=flags.concurrency,
+        sarif=flags.sarif,
     )
 
 
@@ -295,6 +299,7 @@ def _replay_settings(flags: Flags) -> Settings:
         excluded_checks=flags.excluded_checks,
         oracle=flags.oracle,
         concurrency=flags.concurrency,
+        sarif=flags.sarif,
     )
 
 

@@ -272,3 +272,30 @@ def schemathesis_schema(contract: Contract, seed: int, max_examples: int) -> Bas
     )
     schema = schemathesis.openapi.from_dict(dict(contract.document), config=config)
     return schema.include(method="GET", path=OPERATION_PATH)
+
+
+def pointer_line(path: Path, pointer: str) -> int | None:
+    """The 1-based line of the spec where a JSON pointer (`#/paths/~1checkouts~1{id}/get`) lands; None if nowhere.
+
+    Where the pointer runs past the document (into a description's text, say), the deepest node it
+    reaches is the answer: that is where a reviewer should look.
+    """
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    parts = [part.replace("~1", "/").replace("~0", "~") for part in pointer.removeprefix("#").split("/") if part]
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in parts:
+        if isinstance(node, yaml.MappingNode):
+            match = next((value for key, value in node.value if key.value == part), None)
+            key_node = next((key for key, _ in node.value if key.value == part), None)
+            if match is None or key_node is None:
+                break
+            line, node = key_node.start_mark.line + 1, match
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

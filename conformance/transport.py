@@ -169,6 +169,23 @@ class Transport:
             why=probe.why if probe is not None else why,
         )  # fmt: skip
 
+    def get_path(  # noqa: PLR0913 - an exchange is described by all of these
+        self,
+        path: str,
+        checkout_id: str,
+        purpose: Purpose,
+        credential: Credential = Credential.VALID,
+        *,
+        previous: Exchange | None = None,
+        probe: KeyProbe | None = None,
+    ) -> Exchange:
+        """GET a path exactly as given (already encoded), to send a recorded request again."""
+        return self._send(
+            "GET", self.base_url + path, checkout_id, purpose=purpose,
+            credential=probe.credential if probe is not None else credential, previous=previous, probe=probe,
+            why=probe.why if probe is not None else None,
+        )  # fmt: skip
+
     def read_on_one_connection(self, checkout_ids: list[str], why: str) -> list[Exchange]:
         """Read the ids one after another on a single kept-alive connection, with the valid key.
 
