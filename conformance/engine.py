@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -165,6 +166,8 @@ class _Run:
         self.target = ""
         self.checkout_ids = plan.checkout_ids
         self.staging: Path | None = None
+        rate = plan.settings.rate_per_second
+        self.progress = _Progress(say, f", paced at {rate * 60:g} requests a minute" if rate else "")
 
     def execute(self) -> Outcome:
         with self._target() as (base_url, api_key):
@@ -228,13 +231,14 @@ class _Run:
             timeout=settings.request_timeout,
             rate_per_second=settings.rate_per_second,
             max_time=settings.max_time,
+            on_wait=self.progress.waiting,
         )
         context = Context(contract=self.plan.contract, known_ids=frozenset(self.checkout_ids))
         checks = [check for check_id, check in REGISTRY.items() if check_id not in settings.excluded_checks]
         return Gate(
             transport, context, self.ledger, self.checkout_ids, self.plan.seed, checks=checks,
             oracle=operation if settings.oracle else None, concurrency=settings.concurrency,
-            overlap=settings.mode is not Mode.REPLAY,
+            overlap=settings.mode is not Mode.REPLAY, observed=self.progress.observed,
         )  # fmt: skip
 
     def _play_all(self, gate: Gate, operation: Any, api_key: str) -> None:  # noqa: ANN401 - an APIOperation
@@ -244,6 +248,7 @@ class _Run:
                 if self.ledger.cannot_judge is not None and scenario == SCENARIOS[1]:
                     # The preflight said the target cannot be judged: every later request would fail alike.
                     return
+                self.progress.scenario = scenario.replace("_", " ")
                 with cassette(scenario):
                     self._play(scenario, gate, operation)
 
@@ -362,6 +367,42 @@ class _Run:
             checkout_ids=self.checkout_ids,
         )
         publish(self.staging, settings.cassette_dir, recording)
+
+
+class _Progress:
+    """Says how a long run is going, every few seconds, and when the rate limit or Retry-After holds it."""
+
+    EVERY_SECONDS = 5.0
+    # Waits shorter than this are not worth a line.
+    NOTICEABLE_WAIT_SECONDS = 2.0
+
+    def __init__(self, say: Callable[[str], None], pace: str = "") -> None:
+        self.say = say
+        self.pace = pace
+        self.scenario = "start"
+        self.exchanges = 0
+        self.failures = 0
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def observed(self, exchange: object, verdicts: list[Any]) -> None:
+        """Count a judged exchange; speak when the last line is a few seconds old."""
+        del exchange
+        with self._lock:
+            self.exchanges += 1
+            self.failures += sum(1 for verdict in verdicts if str(verdict.outcome) == "failed")
+            now = time.monotonic()
+            if now - self._last < self.EVERY_SECONDS:
+                return
+            self._last = now
+        self.say(
+            f"progress: {self.scenario}: {self.exchanges} exchanges judged, {self.failures} failures so far{self.pace}"
+        )
+
+    def waiting(self, seconds: float, why: str) -> None:
+        """Say that the run holds, and why, when the wait is long enough to notice."""
+        if seconds >= self.NOTICEABLE_WAIT_SECONDS:
+            self.say(f"waiting {seconds:.1f} s for {why} ({self.scenario}, {self.exchanges} exchanges so far)")
 
 
 class _Crash(BaseException):

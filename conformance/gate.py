@@ -11,11 +11,13 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from conformance.aliases import aliases
-from conformance.checks import KNOWN_PURPOSES, Check, Context, judge
+from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, judge
 from conformance.errors import TargetError
 from conformance.model import Credential, Exchange, Purpose
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from conformance.ledger import Ledger
     from conformance.transport import Transport
 
@@ -78,12 +80,15 @@ class Gate:
         oracle: Any = None,  # noqa: ANN401 - an APIOperation: Schemathesis' checks judge every exchange too
         concurrency: int = CONCURRENT_READS,
         overlap: bool = True,
+        observed: Callable[[Exchange, list[Verdict]], None] | None = None,
     ) -> None:
         self.transport = transport
         self.oracle = oracle
         self.concurrency = concurrency
         # False on a replay: recorded answers are judged one at a time, whatever order they were recorded in.
         self.overlap = overlap
+        # Told of every judged exchange, for progress.
+        self.observed = observed
         self._lock = threading.Lock()
         # Known sessions whose reply did not come within the timeout: reading them again would cost
         # another whole timeout each time and say nothing new, so later scenarios leave them out.
@@ -107,6 +112,8 @@ class Gate:
             self.ledger.oracle_disagreements += disagreements
             if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and _timed_out(exchange):
                 self.silent.add(exchange.checkout_id)
+            if self.observed is not None:
+                self.observed(exchange, verdicts)
         return exchange
 
     def _answering(self, checkout_ids: list[str] | tuple[str, ...]) -> list[str]:

@@ -74,13 +74,15 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         rate_per_second: float | None = None,
         max_time: float | None = None,
+        on_wait: Callable[[float, str], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        self._on_wait = on_wait
         self._sleep = sleep
-        self._pacer = _Pacer(rate_per_second, max_time, sleep)
+        self._pacer = _Pacer(rate_per_second, max_time, self._waiting("the rate limit"))
         self._limited_in_a_row = 0
         self._watchdog = _Watchdog()
         self._session = _session()
@@ -92,7 +94,9 @@ class Transport:
 
     def clone(self) -> Transport:
         """A transport of its own connections and deadlines, sharing this one's pace and time budget."""
-        twin = Transport(self.base_url, self._api_key, self.timeout, retry=self.retry, sleep=self._sleep)
+        twin = Transport(
+            self.base_url, self._api_key, self.timeout, retry=self.retry, sleep=self._sleep, on_wait=self._on_wait
+        )
         twin._pacer = self._pacer
         return twin
 
@@ -104,6 +108,14 @@ class Transport:
             yield
         finally:
             self._pacer.forfeit()
+
+    def _waiting(self, why: str) -> Callable[[float], None]:
+        def wait(seconds: float) -> None:
+            if self._on_wait is not None:
+                self._on_wait(seconds, why)
+            self._sleep(seconds)
+
+        return wait
 
     def close(self) -> None:
         """Release pooled connections and stop the watchdog."""
@@ -314,7 +326,7 @@ class Transport:
             response, error = send()
             if response is None or response.status != 429 or number == self.retry.attempts:
                 break
-            self._sleep(self._retry_after(response))
+            self._waiting("the target's Retry-After")(self._retry_after(response))
         rate_limited = response is not None and response.status == 429
         self._limited_in_a_row = self._limited_in_a_row + 1 if rate_limited else 0
         if self._limited_in_a_row >= RATE_LIMITED_IN_A_ROW:

@@ -320,3 +320,36 @@ def test_every_edge_case_id_and_every_near_miss_of_a_known_id_is_sent(tmp_path: 
     asked = {unquote(target.rsplit("/checkouts/", 1)[1]) for _, target, _ in recorder.seen}
     expected = {edge.id for edge in (*load_edge_ids(), *derived_edge_ids(tuple(known)))}
     assert expected - asked == set()
+
+
+def test_a_run_of_more_than_a_few_seconds_says_how_it_is_going(tmp_path: Path, serve: Any) -> None:
+    sandbox = serve(Recorder())
+    # About 80 requests at 10 a second: some 8 s, past the 5 s between progress lines.
+    result = run_against(sandbox, tmp_path, "--rate-limit", "10/s", *id_args(sandbox.checkout_ids[:1]), ids=False,
+                         max_examples=5)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    progress = [line for line in result.stdout.splitlines() if line.startswith("progress: ")]
+    assert progress, result.stdout
+    assert "exchanges judged" in progress[0]
+    assert "paced at 600 requests a minute" in progress[0]
+    assert result.stdout.rstrip().splitlines()[-1].startswith("conformance: CONFORMS")
+
+
+class RetryAfterOnce(CheckoutApi):
+    """The first request waits for a Retry-After of 3 seconds; the rest are served."""
+
+    def __init__(self) -> None:
+        super().__init__(KEY, seeded_sessions())
+        self.answered = 0
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        self.answered += 1
+        if self.answered == 1:
+            return Reply(429, headers={"Retry-After": "3"})
+        return super().handle(method, target, headers)
+
+
+def test_a_run_held_by_retry_after_says_so(tmp_path: Path, serve: Any) -> None:
+    result = run_against(serve(RetryAfterOnce()), tmp_path, max_examples=5)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "waiting 3.0 s for the target's Retry-After" in result.stdout
