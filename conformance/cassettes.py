@@ -196,9 +196,9 @@ def credential_matcher(first: Request, second: Request) -> None:
 
 def vcr_for(base_url: str, secrets: list[str], record_mode: str) -> vcr.VCR:
     """A vcrpy recorder with the gate's scrubbing, matchers and whole-file persister."""
-    from conformance.transport import VCR_PATCHES  # noqa: PLC0415 - the transport's own connection pools
+    from conformance.transport import vcr_patches  # noqa: PLC0415 - the transport's own connection pools
 
-    recorder = vcr.VCR(record_mode=record_mode, custom_patches=VCR_PATCHES, **vcr_config(base_url, secrets))
+    recorder = vcr.VCR(record_mode=record_mode, custom_patches=vcr_patches(), **vcr_config(base_url, secrets))
     recorder.register_matcher("credential", credential_matcher)
     recorder.register_persister(AtomicPersister)
     return recorder

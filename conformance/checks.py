@@ -286,6 +286,29 @@ def auth_wrong_key(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - 
     _rejects(exchange, (Credential.WRONG, Credential.NEAR_MISS))
 
 
+@check(
+    Level.MUST,
+    "Without a valid key, an id no session has gets the same status as a known session's id: the key comes first.",
+    OPERATION_REF + "/security",
+)
+def auth_checked_first(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    known = exchange.previous
+    if exchange.credential is Credential.VALID or exchange.purpose is not Purpose.UNKNOWN or known is None:
+        raise NotApplicable
+    response = _response(exchange)
+    if known.response is None or known.rate_limited:
+        raise NotApplicable
+    if response.status != known.response.status:
+        raise CheckFailure(
+            received=(
+                f"status {known.response.status} for the known session {known.checkout_id!r} but {response.status} "
+                f"for {exchange.checkout_id!r}, an id no session has, both with {exchange.credential}"
+            ),
+            expected="the same rejection for both: an answer that depends on the id tells a caller without the key "
+            "which sessions exist",
+        )
+
+
 # --- sessions --------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from conformance.redaction import Redactor
 from conformance.report import build_record, render_closing, render_header, write_reports
 from conformance.settings import Mode, read_key_file, refuse_live_mode
 from conformance.spec import load_contract, schemathesis_schema
+from conformance.transport import TargetSilent
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -168,6 +169,7 @@ class _Run:
         self.staging: Path | None = None
         rate = plan.settings.rate_per_second
         self.progress = _Progress(say, f", paced at {rate * 60:g} requests a minute" if rate else "")
+        self.stopped_early: str | None = None
 
     def execute(self) -> Outcome:
         with self._target() as (base_url, api_key):
@@ -189,6 +191,10 @@ class _Run:
                 self.interrupted = True
             except RunStopped as stop:
                 self.ledger.cannot_judge = self.ledger.cannot_judge or str(stop.error)
+            except TargetSilent as silent:
+                # The last silent exchange is judged like any other: it is the failure that ends the run.
+                gate.observe(silent.exchange)
+                self.stopped_early = silent.reason
             finally:
                 self.requests_sent = gate.transport.requests_sent
                 gate.transport.close()
@@ -222,7 +228,7 @@ class _Run:
             yield sandbox.base_url, sandbox.api_key
 
     def _gate(self, base_url: str, api_key: str, operation: Any) -> Gate:  # noqa: ANN401 - an APIOperation
-        from conformance.transport import Transport  # noqa: PLC0415
+        from conformance.transport import Transport  # noqa: PLC0415 - imported with the engine anyway
 
         settings = self.settings
         transport = Transport(
@@ -319,6 +325,8 @@ class _Run:
             status, reason = RunStatus.CANNOT_JUDGE, "the run was interrupted before it finished"
         elif self.harness_errors and status is not RunStatus.NON_CONFORMANT:
             status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {self.harness_errors[0]}"
+        if self.stopped_early is not None:
+            reason = f"{reason} ({self.stopped_early})"
         code = ExitCode.INTERRUPTED if self.interrupted else EXIT_CODES[status]
         settings = self.settings
         record = build_record(

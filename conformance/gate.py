@@ -100,6 +100,10 @@ class Gate:
         self.seed = seed
         self.invented = invented_ids(seed, checkout_ids)
 
+    def observe(self, exchange: Exchange) -> Exchange:
+        """Judge an exchange sent outside a scenario's own loop (the one that ended a run, say)."""
+        return self._observe(exchange)
+
     def _observe(self, exchange: Exchange) -> Exchange:
         verdicts = judge(self.context, exchange, self.checks)
         disagreements = []
@@ -149,10 +153,18 @@ class Gate:
         With no known session, an invented id stands in; a near miss is then pointless (its 404 would say
         nothing about the key), so none is sent.
         """
+        rejected: dict[Credential, Exchange] = {}
         for checkout_id in self.checkout_ids or self.invented[:1]:
             purpose = Purpose.KNOWN if self.checkout_ids else Purpose.UNKNOWN
             for credential in (Credential.MISSING, Credential.WRONG):
-                self._observe(self.transport.get_checkout(checkout_id, purpose, credential))
+                exchange = self._observe(self.transport.get_checkout(checkout_id, purpose, credential))
+                rejected.setdefault(credential, exchange)
+        if self.checkout_ids:
+            # The same without a key for an id no session has: a different answer tells who exists.
+            for credential, known in rejected.items():
+                self._observe(
+                    self.transport.get_checkout(self.invented[0], Purpose.UNKNOWN, credential, previous=known)
+                )
         if self.checkout_ids:
             for probe in self.transport.key_probes():
                 self._observe(self.transport.get_checkout(self.checkout_ids[0], Purpose.KNOWN, probe=probe))

@@ -19,7 +19,6 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 import urllib3.connection
 import urllib3.connectionpool
-import vcr.stubs
 from requests.adapters import HTTPAdapter
 
 from conformance.errors import RunStopped, TargetError
@@ -37,8 +36,20 @@ WRONG_KEY = "conformance_wrong_key_0000000000000000"
 CONNECT_TIMEOUT_SECONDS = 5.0
 # What a kept-alive connection the server closed while idle looks like on the next request.
 _CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+# Requests in a row that got no reply at all within the timeout before the run stops sending: the target
+# has stopped answering, and every further request would cost a whole timeout.
+SILENT_IN_A_ROW = 3
 # Exchanges in a row still answered 429 after their retries before the run stops.
 RATE_LIMITED_IN_A_ROW = 3
+
+
+class TargetSilent(BaseException):
+    """The target stopped answering; the run ends early with what it found (a BaseException, like RunStopped)."""
+
+    def __init__(self, exchange: Exchange, reason: str) -> None:
+        super().__init__(reason)
+        self.exchange = exchange
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,7 @@ class Transport:
         self._sleep = sleep
         self._pacer = _Pacer(rate_per_second, max_time, self._waiting("the rate limit"))
         self._limited_in_a_row = 0
+        self._silent_in_a_row = 0
         self._watchdog = _Watchdog()
         self._session = _session()
 
@@ -134,6 +146,10 @@ class Transport:
             (key[:-1], "the key without its last character (a prefix compare accepts it)"),
             (key + "x", "the key with one more character (a compare of the key's length only accepts it)"),
             (key[:-1] + other_last, "the key with its last character changed (a compare of the first characters)"),
+            (
+                key[: len(key) // 2] + ("0" if key[len(key) // 2] != "0" else "1") + key[len(key) // 2 + 1 :],
+                "the key with a character in its middle changed (a compare of its ends and length only)",
+            ),
             (key[: len(key) // 2], "the first half of the key"),
             (key.swapcase(), "the key with its letters' case swapped (a case-insensitive compare accepts it)"),
             (key[:-1] + "\u00e9", "the key with a non-ASCII last character (a compare that breaks on it)"),
@@ -247,7 +263,11 @@ class Transport:
                         self._watchdog.track(connection.sock)
                     connection.request("GET", path, headers=headers)
                     raw = connection.getresponse()
-                    body = _decoded(_read_whole(raw), raw.getheader("Content-Encoding"))
+                    try:
+                        body = _decoded(_read_whole(raw), raw.getheader("Content-Encoding"))
+                    except _CodingError as exc:
+                        connection.close()
+                        return None, f"the response could not be decoded: {exc}"
                 except (OSError, http.client.HTTPException) as exc:
                     connection.close()
                     if expired.is_set():
@@ -329,6 +349,8 @@ class Transport:
             self._waiting("the target's Retry-After")(self._retry_after(response))
         rate_limited = response is not None and response.status == 429
         self._limited_in_a_row = self._limited_in_a_row + 1 if rate_limited else 0
+        silent = response is None and error is not None and error.startswith("no complete response within")
+        self._silent_in_a_row = self._silent_in_a_row + 1 if silent else 0
         if self._limited_in_a_row >= RATE_LIMITED_IN_A_ROW:
             raise RunStopped(
                 TargetError(
@@ -337,7 +359,7 @@ class Transport:
                     "rerun later, or with a lower --rate-limit",
                 )
             )
-        return Exchange(
+        exchange = Exchange(
             purpose=purpose,
             credential=credential,
             checkout_id=checkout_id,
@@ -349,6 +371,13 @@ class Transport:
             why=why,
             case=case,
         )
+        if self._silent_in_a_row >= SILENT_IN_A_ROW:
+            raise TargetSilent(
+                exchange,
+                f"the target stopped answering: {self._silent_in_a_row} requests in a row got no reply within "
+                f"{self.timeout:g} s, so the run sent nothing more",
+            )
+        return exchange
 
     def _pace(self) -> None:
         """Keep to the rate limit and the run's time budget."""
@@ -370,7 +399,10 @@ class Transport:
                     allow_redirects=False,
                     stream=True,
                 ) as raw:
-                    body, truncated = _read_capped(raw)
+                    try:
+                        body, truncated = _read_capped(raw)
+                    except _CodingError as exc:
+                        return None, f"the response could not be decoded: {exc}"
                     elapsed_ms = (time.perf_counter() - started) * 1000
                     response = ReceivedResponse(
                         status=raw.status_code,
@@ -422,25 +454,49 @@ def _read_whole(raw: http.client.HTTPResponse) -> bytes:
     return bytes(body)
 
 
-def _decoded(body: bytes, coding: str | None) -> bytes:
-    """The body without its content coding (gzip or deflate), as requests would give it."""
-    name = (coding or "").strip().lower()
-    if name in ("gzip", "x-gzip"):
-        return zlib.decompressobj(wbits=zlib.MAX_WBITS | 16).decompress(body, BODY_CAP_BYTES + 1)
-    if name == "deflate":
-        return zlib.decompressobj().decompress(body, BODY_CAP_BYTES + 1)
+class _CodingError(ValueError):
+    """A body whose Content-Encoding does not decode."""
+
+
+def _decoded(body: bytes, header: str | None) -> bytes:
+    """The body without its content codings, last applied first (RFC 9110 section 8.4); at most one byte past the cap.
+
+    Stricter than requests, which also takes raw deflate for `deflate`: RFC 9110 section 8.4.1.2
+    defines it as the zlib format.
+    """
+    codings = [coding.strip().lower() for coding in (header or "").split(",") if coding.strip()]
+    for coding in reversed(codings):
+        if coding == "identity":
+            continue
+        if coding in ("gzip", "x-gzip"):
+            decoder = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        elif coding == "deflate":
+            decoder = zlib.decompressobj()
+        else:
+            message = f"Content-Encoding {coding!r}, which the gate did not ask for (it accepts gzip and deflate)"
+            raise _CodingError(message)
+        try:
+            decoded = decoder.decompress(body, BODY_CAP_BYTES + 1)
+        except zlib.error as exc:
+            message = f"a body that is not valid {coding} ({exc}; RFC 9110 section 8.4.1)"
+            raise _CodingError(message) from None
+        if not decoder.eof and len(decoded) <= BODY_CAP_BYTES:
+            message = f"a {coding} body that ends before its coded stream does"
+            raise _CodingError(message)
+        body = decoded
     return body
 
 
 def _read_capped(raw: requests.Response) -> tuple[bytes, bool]:
-    """Read the body up to the cap (the watchdog ends a body that trickles past the timeout)."""
-    body = bytearray()
-    for chunk in raw.iter_content(chunk_size=64 * 1024):
-        body += chunk
-        if len(body) > BODY_CAP_BYTES:
-            del body[BODY_CAP_BYTES:]
-            return bytes(body), True
-    return bytes(body), False
+    """Read the body as sent, up to the cap, then decode it (the watchdog ends a body that trickles too long)."""
+    coded = bytearray()
+    for chunk in raw.raw.stream(64 * 1024, decode_content=False):
+        coded += chunk
+        if len(coded) > BODY_CAP_BYTES:
+            break
+    body = _decoded(bytes(coded[: BODY_CAP_BYTES + 1]), raw.headers.get("Content-Encoding"))
+    truncated = len(coded) > BODY_CAP_BYTES or len(body) > BODY_CAP_BYTES
+    return body[:BODY_CAP_BYTES], truncated
 
 
 def _reason(exc: BaseException) -> str:
@@ -631,23 +687,21 @@ class _SecurePool(urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _SecureConnection
 
 
-class _RecordedConnection(vcr.stubs.VCRHTTPConnection, _Connection):  # type: ignore[misc] # vcrpy is untyped
-    """vcrpy's stand-in for the gate's connection: records through a real `_Connection`, replays without one."""
+def vcr_patches() -> tuple[tuple[type, str, type], ...]:
+    """What vcrpy must swap to record and replay the gate's own connection pools (vcrpy swaps urllib3's own)."""
+    import vcr.stubs  # noqa: PLC0415 - only with cassettes; imported late so pytest can rewrite what it loads
 
-    _baseclass = _Connection
+    class RecordedConnection(vcr.stubs.VCRHTTPConnection, _Connection):  # type: ignore[misc] # vcrpy is untyped
+        """Records through a real `_Connection`; replays without one."""
 
+        _baseclass = _Connection
 
-class _RecordedSecureConnection(vcr.stubs.VCRHTTPSConnection, _SecureConnection):  # type: ignore[misc] # untyped
-    """The same over TLS."""
+    class RecordedSecureConnection(vcr.stubs.VCRHTTPSConnection, _SecureConnection):  # type: ignore[misc]
+        """The same over TLS."""
 
-    _baseclass = _SecureConnection
+        _baseclass = _SecureConnection
 
-
-# vcrpy swaps urllib3's own pools' connections; these are the gate's, which it must swap too.
-VCR_PATCHES = (
-    (_Pool, "ConnectionCls", _RecordedConnection),
-    (_SecurePool, "ConnectionCls", _RecordedSecureConnection),
-)
+    return ((_Pool, "ConnectionCls", RecordedConnection), (_SecurePool, "ConnectionCls", RecordedSecureConnection))
 
 
 def _session() -> requests.Session:

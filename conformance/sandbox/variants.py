@@ -382,6 +382,16 @@ class SchemeIgnored(CheckoutApi):
         return header is not None and header.split(" ", 1)[-1] == self.api_key
 
 
+class LookupBeforeAuth(CheckoutApi):
+    """The session is looked up before the key is checked: without a key, an unknown id gets 404, a known one 401."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        checkout_id = self.checkout_id_of(target)
+        if method == "GET" and checkout_id is not None and self.lookup(checkout_id) is None:
+            return Reply.error(404, "NOT_FOUND", "Checkout session not found")
+        return super().handle(method, target, headers)
+
+
 # --- bodies only a lenient parser reads -------------------------------------------------
 
 
@@ -703,6 +713,7 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "key-case-insensitive": KeyCaseInsensitive,
     "empty-bearer-accepted": EmptyBearerAccepted,
     "scheme-ignored": SchemeIgnored,
+    "lookup-before-auth": LookupBeforeAuth,
     "nan-in-body": NanInBody,
     "bom-body": BomBody,
     "duplicate-keys": DuplicateKeys,
