@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 import urllib3.connection
 import urllib3.connectionpool
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from conformance.errors import RunStopped, TargetError
@@ -414,7 +415,8 @@ class Transport:
                     )
             except requests.Timeout:
                 return None, timed_out
-            except requests.ConnectionError as exc:
+            except (requests.ConnectionError, urllib3.exceptions.HTTPError) as exc:
+                # The body is read from urllib3 directly (to decode it strictly), so its errors arrive unwrapped.
                 if expired.is_set():
                     return None, timed_out
                 return None, f"the connection failed or was dropped before a complete response ({_reason(exc)})"

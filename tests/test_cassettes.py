@@ -24,7 +24,8 @@ GENERATED = "generated_ids.yaml"
 KNOWN = "known_sessions.yaml"
 EDGES = "edge_ids.yaml"
 RECORDED_SEED = 7
-TIMINGS = ("started", "finished", "duration_seconds", "first_failure_after_seconds")
+# Besides the timings, the command names the report folder each replay wrote to.
+TIMINGS = ("started", "finished", "duration_seconds", "first_failure_after_seconds", "command")
 
 
 def record(cassette_dir: Path, report_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -141,7 +142,10 @@ def test_a_tampered_response_fails_the_replay_and_names_the_check(cassettes: Pat
     assert check_status(tmp_path)["response.schema"] == "failed"
     finding = next(item for item in summary(tmp_path)["checks"] if item["id"] == "response.schema")["findings"][0]
     assert "'paid'" in finding["received"]
-    assert finding["request"]["url"].startswith("http://127.0.0.1:9/checkouts/cks_")
+    # The URL names the target the answers were recorded from, not a placeholder.
+    recorded = json.loads((cassettes / METADATA_FILE).read_text(encoding="utf-8"))["target"]
+    assert finding["request"]["url"].startswith(f"{recorded}/checkouts/cks_")
+    assert finding["curl"].endswith(f"{recorded}/checkouts/cks_4FmErxTM1cHho4PAAANvk") or recorded in finding["curl"]
 
 
 def test_a_tampered_generated_response_fails_too(cassettes: Path, tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def test_a_live_target_conforms_and_the_key_appears_nowhere(tmp_path: Path, serv
     [
         ("unknown-payment-status", {"response.schema"}),
         ("timestamp-without-offset", {"response.schema"}),
-        ("auth-ignored", {"auth.missing_key", "auth.wrong_key"}),
+        ("auth-ignored", {"auth.missing_key", "auth.wrong_key", "auth.checked_first"}),
         ("nothing-found", {"session.known_found"}),
     ],
 )
@@ -116,7 +116,8 @@ def test_a_finding_carries_the_request_the_response_and_a_redacted_curl_line(tmp
     assert "$DODO_PAYMENTS_API_KEY" in finding["curl"]
     assert sandbox.base_url in finding["curl"]
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert html.index("<h2>Checks</h2>") < html.index("<h2>Findings</h2>")
+    # The failed requirement comes first, as a card, then the check table.
+    assert html.index('id="check-response.schema"') < html.index("<h2>Checks</h2>")
     assert "is not valid under any of the given schemas" in html
 
 
