@@ -7,7 +7,7 @@ import json
 import re
 import shlex
 from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -24,24 +24,26 @@ _PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 
 
 def secret_forms(secret: str) -> set[str]:
-    """Every spelling of `secret` an output can hold: escaped for JSON, HTML, XML, shells, URLs, Python, Markdown."""
+    """Every spelling of `secret` the gate's outputs can hold; each is the only one that matches some key.
+
+    Raw (the terminal, YAML); JSON, with and without `/` escaped (summary.json, bodies echoed); Python's
+    repr (findings quote values with it); HTML (report.html escapes quotes too) and XML text (junit.xml
+    does not); Markdown table cells (`|` escaped); a URL path segment, percent-encoded with `/` kept or
+    not, in either case of hex digit.
+    """
     forms = {
         secret,
         json.dumps(secret)[1:-1],
         json.dumps(secret)[1:-1].replace("/", "\\/"),
-        json.dumps(secret, ensure_ascii=True)[1:-1],
         repr(secret)[1:-1],
         html.escape(secret),
         html.escape(secret, quote=False),
-        html.escape(secret).replace("&#x27;", "&apos;"),
-        html.escape(secret).replace("&#x27;", "&#39;"),
-        shlex.quote(secret),
         secret.replace("|", "\\|"),
     }
-    for encoded in (quote(secret, safe=""), quote(secret, safe="/"), quote(secret), quote_plus(secret)):
+    for encoded in (quote(secret, safe=""), quote(secret, safe="/")):
         forms.add(encoded)
         forms.add(_PERCENT_ESCAPE.sub(lambda match: match.group().lower(), encoded))
-    return {form for form in forms if form}
+    return forms
 
 
 class Redactor:

@@ -1,0 +1,71 @@
+"""The redactor on its own: what it replaces, exactly, and what it leaves alone."""
+
+from __future__ import annotations
+
+import io
+
+from conformance.model import SentRequest
+from conformance.redaction import FRAGMENT_CHARS, REDACTED, RedactingStream, Redactor, curl_line
+
+KEY = "sk_live_0123456789abcdefXYZ"
+
+
+def test_a_run_of_exactly_fragment_chars_of_the_key_is_redacted_and_one_less_is_not() -> None:
+    redact = Redactor([KEY])
+    inside = KEY[3 : 3 + FRAGMENT_CHARS]
+    assert redact(f"<{inside}>") == f"<{REDACTED}>"
+    assert redact(f"<{inside[:-1]}>") == f"<{inside[:-1]}>"
+    assert FRAGMENT_CHARS == 10
+
+
+def test_each_occurrence_is_one_marker_and_overlapping_runs_merge() -> None:
+    redact = Redactor([KEY])
+    assert redact(f"a {KEY} b {KEY} c") == f"a {REDACTED} b {REDACTED} c"
+    # Two windows of the key that overlap in the text are one span, one marker.
+    assert redact(f"x{KEY[:14]}y") == f"x{REDACTED}y"
+    assert redact(f"{KEY}{KEY}") == REDACTED
+    assert redact(KEY[:5]) == KEY[:5]
+
+
+def test_nothing_to_redact_leaves_the_text_as_it_is() -> None:
+    assert Redactor([])("text") == "text"
+    assert not Redactor([""])
+    assert Redactor([KEY])
+    assert Redactor([KEY])("") == ""
+    assert Redactor(["", KEY])(KEY) == REDACTED
+
+
+def test_secrets_added_later_are_redacted_too() -> None:
+    redact = Redactor([])
+    redact.add("")
+    assert not redact
+    redact.add(KEY)
+    assert redact(f"k={KEY}") == f"k={REDACTED}"
+
+
+def test_the_terminal_stream_redacts_whole_lines_even_when_the_key_arrives_in_pieces() -> None:
+    sink = io.StringIO()
+    stream = RedactingStream(sink, Redactor([KEY]))  # type: ignore[arg-type]
+    assert stream.write(f"key {KEY[:6]}") == len(f"key {KEY[:6]}")
+    assert sink.getvalue() == ""
+    stream.write(f"{KEY[6:]} end\nnext")
+    assert sink.getvalue() == f"key {REDACTED} end\n"
+    stream.write(f" {KEY}")
+    stream.flush()
+    assert sink.getvalue() == f"key {REDACTED} end\nnext {REDACTED}"
+    assert stream.getvalue() == sink.getvalue()  # everything else is the stream's
+
+
+def test_a_curl_line_reads_the_key_from_the_environment_and_quotes_the_rest() -> None:
+    request = SentRequest(
+        "GET",
+        "http://127.0.0.1:9/checkouts/cks_a'b",
+        {"Authorization": f"Bearer {REDACTED}", "Accept": "application/json", "X-Odd": "it's"},
+    )
+    line = curl_line(request)
+    assert line == (
+        'curl -sS -i -X GET -H "Authorization: Bearer $DODO_PAYMENTS_API_KEY" '
+        "-H 'Accept: application/json' -H 'X-Odd: it'\"'\"'s' 'http://127.0.0.1:9/checkouts/cks_a'\"'\"'b'"
+    )
+    wrong = curl_line(SentRequest("GET", "http://h/c", {"Authorization": "Bearer made-up"}))
+    assert "-H 'Authorization: Bearer made-up'" in wrong
