@@ -45,7 +45,7 @@ def test_secrets_added_later_are_redacted_too() -> None:
 
 def test_the_terminal_stream_redacts_whole_lines_even_when_the_key_arrives_in_pieces() -> None:
     sink = io.StringIO()
-    stream = RedactingStream(sink, Redactor([KEY]))  # type: ignore[arg-type]
+    stream = RedactingStream(sink, Redactor([KEY]))
     assert stream.write(f"key {KEY[:6]}") == len(f"key {KEY[:6]}")
     assert sink.getvalue() == ""
     stream.write(f"{KEY[6:]} end\nnext")
