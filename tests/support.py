@@ -194,3 +194,14 @@ def judge(api: Any, report_dir: Path, *, ids: bool = True, lines: list[str] | No
 
 def failed_checks(outcome: Any) -> set[str]:
     return {item.id for item in outcome.record.checks if item.status == "failed"}
+
+
+def spec_with(tmp_path: Path, change: Callable[[dict[str, Any]], object]) -> Path:
+    """A copy of the bundled spec with its component schemas changed, written under tmp_path."""
+    import yaml  # noqa: PLC0415
+
+    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    change(document["components"]["schemas"])
+    path = tmp_path / "changed-spec.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path

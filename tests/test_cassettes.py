@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import KEY, ROOT, SPEC, check_status, conformance, id_args, summary
+from support import KEY, ROOT, SPEC, check_status, conformance, id_args, spec_with, summary
 
 from conformance.cassettes import METADATA_FILE, REPLAY_KEY, load_interactions
 from conformance.errors import BadInputError
@@ -248,14 +248,6 @@ def test_re_recording_an_unchanged_server_changes_only_the_metadata(recorded: Pa
             assert changed == [], (path.name, changed[:3])
 
 
-def _spec_with(tmp_path: Path, change: Any) -> Path:
-    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
-    change(document["components"]["schemas"])
-    path = tmp_path / "changed.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return path
-
-
 def _drop_succeeded(schemas: dict[str, Any]) -> None:
     schemas["IntentStatus"]["enum"].remove("succeeded")
 
@@ -280,7 +272,7 @@ def _add_enum_value(schemas: dict[str, Any]) -> None:
 def test_a_spec_change_is_judged_against_the_recorded_responses(
     recorded: Path, tmp_path: Path, change: Any, expected: int
 ) -> None:
-    result = replay(recorded / "cassettes", tmp_path, "--spec", str(_spec_with(tmp_path, change)))
+    result = replay(recorded / "cassettes", tmp_path, "--spec", str(spec_with(tmp_path, change)))
     assert result.returncode == expected, result.stdout + result.stderr
     if expected:
         assert check_status(tmp_path)["response.schema"] == "failed"

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from support import SPEC, conformance
+from support import conformance, spec_with
 
 from conformance.checks import REGISTRY, Level
 from conformance.oracles import sdk_accepts
@@ -128,17 +127,9 @@ def test_the_score_counts_misses_and_false_alarms() -> None:
     assert passed({**record, "caught": 2, "false_alarms": 0})
 
 
-def _spec(tmp_path: Path, change: Any) -> Path:
-    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
-    change(document["components"]["schemas"])
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return path
-
-
 def test_a_conformant_variant_the_gate_fails_is_a_false_alarm_and_fails_the_selftest(tmp_path: Path) -> None:
     # A spec without the status the reference's sessions report makes the gate reject a correct server.
-    spec = _spec(tmp_path, lambda schemas: schemas["IntentStatus"]["enum"].remove("succeeded"))
+    spec = spec_with(tmp_path, lambda schemas: schemas["IntentStatus"]["enum"].remove("succeeded"))
     result = conformance(
         "selftest", "--variant", "reference", "--spec", str(spec), "--report-dir", str(tmp_path), isolated=True
     )
@@ -150,7 +141,7 @@ def test_a_conformant_variant_the_gate_fails_is_a_false_alarm_and_fails_the_self
 
 def test_a_fault_the_gate_misses_lowers_the_kill_rate_and_fails_the_selftest(tmp_path: Path) -> None:
     # A spec that lists 'paid' turns the variant's fault into conformant behaviour: the gate passes it.
-    spec = _spec(tmp_path, lambda schemas: schemas["IntentStatus"]["enum"].append("paid"))
+    spec = spec_with(tmp_path, lambda schemas: schemas["IntentStatus"]["enum"].append("paid"))
     result = conformance(
         "selftest", "--variant", "unknown-payment-status", "--spec", str(spec), "--report-dir", str(tmp_path),
         isolated=True,

@@ -30,6 +30,20 @@ _JSON = {"Content-Type": "application/json"}
 TARGET_STATUS = "requires_capture"
 
 
+class _Counting(CheckoutApi):
+    """Numbers the requests it answers, from 1, safely across the server's threads."""
+
+    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+        super().__init__(api_key, sessions)
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def request_number(self) -> int:
+        """The number of the request being answered."""
+        with self._lock:
+            return next(self._counter)
+
+
 def _is_target(session: CheckoutSession) -> bool:
     return session.payment_status == TARGET_STATUS
 
@@ -239,17 +253,11 @@ class ServerErrorByLength(_IdFault):
     reply = Reply(502, b"Bad Gateway", {"Content-Type": "text/plain"})
 
 
-class ServerErrorIntermittent(CheckoutApi):
+class ServerErrorIntermittent(_Counting):
     """Every 17th request is answered 503, whatever it asks for."""
 
-    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
-        super().__init__(api_key, sessions)
-        self._counter = itertools.count(1)
-        self._lock = threading.Lock()
-
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
-        with self._lock:
-            count = next(self._counter)
+        count = self.request_number()
         if count % 17 == 0:
             return Reply.error(503, "UNAVAILABLE", "Try again")
         return super().handle(method, target, headers)
@@ -545,17 +553,11 @@ class HugeBody(CheckoutApi):
         return super().render(session)
 
 
-class Occasional429(CheckoutApi):
+class Occasional429(_Counting):
     """Every 10th request is answered 429 with Retry-After: 0, and served when retried."""
 
-    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
-        super().__init__(api_key, sessions)
-        self._counter = itertools.count(1)
-        self._lock = threading.Lock()
-
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
-        with self._lock:
-            count = next(self._counter)
+        count = self.request_number()
         if count % 10 == 0:
             reply = Reply.error(429, "RATE_LIMITED", "Slow down")
             return replace(reply, headers={**reply.headers, "Retry-After": "0"})
@@ -633,17 +635,11 @@ class CloseDelimitedBodies(CheckoutApi):
         return replace(super().handle(method, target, headers), close_delimited=True)
 
 
-class RetryAfterForms(CheckoutApi):
+class RetryAfterForms(_Counting):
     """Every 40th request is answered 429, with Retry-After as an HTTP date or with none; a retry is served."""
 
-    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
-        super().__init__(api_key, sessions)
-        self._counter = itertools.count(1)
-        self._lock = threading.Lock()
-
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
-        with self._lock:
-            count = next(self._counter)
+        count = self.request_number()
         if count % 40:
             return super().handle(method, target, headers)
         reply = Reply.error(429, "RATE_LIMITED", "Slow down")
