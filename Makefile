@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: bootstrap node run test lint selftest bench cassettes clean
+.PHONY: bootstrap node run test lint selftest bench cassettes mutation clean
 
 ## Set up .venv: Python, pip and venv are all `make run` needs.
 bootstrap: $(STAMP)
@@ -42,6 +42,11 @@ selftest: bootstrap
 ## Measure speed against Schemathesis' own CLI; writes bench/results.md.
 bench: bootstrap
 	$(BIN)/python bench/run.py
+
+## Mutation testing of the safety-critical modules (not part of make test); writes reports/mutation.md and .json.
+## MODULES="conformance/redaction.py conformance/hosts.py" runs only those rows of the table in mutation/run.py.
+mutation: bootstrap
+	$(BIN)/python mutation/run.py $(if $(MODULES),--modules $(MODULES))
 
 ## Re-record the shipped cassettes from the bundled sandbox.
 cassettes: bootstrap
