@@ -296,7 +296,7 @@ def _serve_sandbox(port: int, api_key: str | None, variant_name: str) -> int:
 
 
 def _selftest(arguments: argparse.Namespace, redact: Redactor) -> int:  # noqa: ARG001 - one signature for all
-    from conformance.selftest import render, run_selftest  # noqa: PLC0415 - only this command needs it
+    from conformance.selftest import passed, render, run_selftest  # noqa: PLC0415 - only this command needs it
     from conformance.spec import load_contract  # noqa: PLC0415
 
     for name in arguments.variants or []:
@@ -310,8 +310,7 @@ def _selftest(arguments: argparse.Namespace, redact: Redactor) -> int:  # noqa: 
     for line in render(record):
         print(line)
     print(f"selftest: {arguments.report_dir}/selftest.json")
-    failed = record["faults"] - record["caught"] + record["false_alarms"]
-    return int(ExitCode.NON_CONFORMANT if failed else ExitCode.CONFORMS)
+    return int(ExitCode.CONFORMS if passed(record) else ExitCode.NON_CONFORMANT)
 
 
 if __name__ == "__main__":

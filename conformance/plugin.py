@@ -335,8 +335,12 @@ def pytest_runtest_makereport(
             run.ledger.cannot_judge = missing
         report.longrepr = missing
         return report
-    last_line = (report.longreprtext.strip().splitlines() or ["no detail"])[-1]
-    run.harness_errors.append(f"{item.nodeid}: {last_line}")
+    if call.excinfo is not None:
+        message = str(call.excinfo.value).strip().splitlines()
+        cause = f"{call.excinfo.typename}: {message[0]}" if message else call.excinfo.typename
+    else:
+        cause = (report.longreprtext.strip().splitlines() or ["no detail"])[-1]
+    run.harness_errors.append(run.redact(f"{item.name}: {cause}"))
     return report
 
 

@@ -55,24 +55,42 @@ def run_selftest(
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(lambda variant: _judge(variant, contract, spec, report_dir, max_examples), chosen))
-    faults = [result for result in results if result.expected == "fails"]
-    conformant = [result for result in results if result.expected == "passes"]
     record = {
         "format": "dodo-conformance/selftest",
         "format_version": 1,
         "max_examples": max_examples,
         "request_timeout_seconds": DEFAULT_REQUEST_TIMEOUT,
         "duration_seconds": round(time.perf_counter() - started, 3),
-        "faults": len(faults),
-        "caught": sum(result.as_expected for result in faults),
-        "kill_rate": round(sum(result.as_expected for result in faults) / len(faults), 4) if faults else None,
-        "conformant": len(conformant),
-        "false_alarms": sum(not result.as_expected for result in conformant),
+        **score(results),
         "sdk_oracle": _sdk_available(),
         "variants": [asdict(result) for result in results],
     }
     write_atomically(report_dir / "selftest.json", json.dumps(record, indent=2) + "\n")
     return record
+
+
+def judged_as_a_correct_gate_would(*, conformant: bool, exit_code: int) -> bool:
+    """A fault counts as caught only when the run fails (exit 1), never when it could not judge (exit 3)."""
+    return exit_code == (ExitCode.CONFORMS if conformant else ExitCode.NON_CONFORMANT)
+
+
+def score(results: list[VariantResult]) -> dict[str, Any]:
+    """The kill rate over the faults and the false alarms over the conformant variants."""
+    faults = [result for result in results if result.expected == "fails"]
+    conformant = [result for result in results if result.expected == "passes"]
+    caught = sum(result.as_expected for result in faults)
+    return {
+        "faults": len(faults),
+        "caught": caught,
+        "kill_rate": round(caught / len(faults), 4) if faults else None,
+        "conformant": len(conformant),
+        "false_alarms": sum(not result.as_expected for result in conformant),
+    }
+
+
+def passed(record: dict[str, Any]) -> bool:
+    """Whether the selftest passes: every fault caught and no false alarm."""
+    return bool(record["caught"] == record["faults"] and record["false_alarms"] == 0)
 
 
 def _judge(variant: Variant, contract: Contract, spec: Path, report_dir: Path, max_examples: int) -> VariantResult:
@@ -95,7 +113,6 @@ def _judge(variant: Variant, contract: Contract, spec: Path, report_dir: Path, m
         disagreements = _oracle_disagreements(sandbox, key, contract)
     summary = _read_summary(out)
     checks = summary.get("checks", [])
-    expected_code = ExitCode.CONFORMS if variant.conformant else ExitCode.NON_CONFORMANT
     return VariantResult(
         name=variant.name,
         description=variant.description,
@@ -106,7 +123,7 @@ def _judge(variant: Variant, contract: Contract, spec: Path, report_dir: Path, m
         warned=[item["id"] for item in checks if item["status"] == "warned"],
         first_detection_seconds=summary.get("run", {}).get("first_failure_after_seconds"),
         duration_seconds=round(duration, 3),
-        as_expected=completed.returncode == expected_code,
+        as_expected=judged_as_a_correct_gate_would(conformant=variant.conformant, exit_code=completed.returncode),
         oracle_disagreements=disagreements,
     )
 

@@ -110,3 +110,37 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 240.0) -
             message = f"gave up waiting for {what} after {timeout:g} s"
             raise AssertionError(message)
         time.sleep(0.01)
+
+
+# Runs an entry point in a fresh interpreter whose name lookups go through a table first: a test can
+# point a real hostname (Dodo's live host, say) at a server of its own, and no lookup of a Dodo host
+# ever reaches the network, whatever the code under test does.
+_RESOLVING = """
+import json, socket, sys
+aliases = json.loads(sys.argv.pop(1))
+real = socket.getaddrinfo
+def getaddrinfo(host, *args, **kwargs):
+    name = (host.decode() if isinstance(host, bytes) else host or "").lower().rstrip(".")
+    if name in aliases:
+        return real(aliases[name], *args, **kwargs)
+    if name.endswith("dodopayments.com"):
+        raise socket.gaierror(socket.EAI_NONAME, "tests never look up a Dodo host")
+    return real(host, *args, **kwargs)
+socket.getaddrinfo = getaddrinfo
+"""
+ENTRY_POINTS = {
+    "conformance": "from conformance.cli import main; raise SystemExit(main(sys.argv[1:]))",
+    "pytest": "import pytest; raise SystemExit(pytest.main(sys.argv[1:]))",
+}
+
+
+def run_resolving(
+    entry: str, aliases: dict[str, str], *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `conformance` or `pytest` with `aliases` (host -> address) in front of every name lookup."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("DODO_", "CONFORMANCE_"))}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", _RESOLVING + ENTRY_POINTS[entry], json.dumps(aliases), *args],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip

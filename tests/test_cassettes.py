@@ -23,6 +23,7 @@ from conformance.sandbox.variants import VARIANTS
 GENERATED = "test_generated_ids.yaml"
 KNOWN = "test_known_sessions_are_read_twice.yaml"
 EDGES = "test_edge_case_ids.yaml"
+RECORDED_SEED = 7
 TIMINGS = ("started", "finished", "duration_seconds", "first_failure_after_seconds")
 
 
@@ -31,7 +32,9 @@ def record(cassette_dir: Path, report_dir: Path) -> subprocess.CompletedProcess[
     with Sandbox(api=VARIANTS["reference"].api(KEY, seeded_sessions())) as sandbox:
         return conformance(
             "run", "--record", "--base-url", sandbox.base_url, "--cassette-dir", str(cassette_dir),
-            "--report-dir", str(report_dir), "--max-examples", "30", *id_args(sandbox.checkout_ids),
+            # Not the default seed: a replay must repeat the recording's seed, not fall back to its own.
+            "--report-dir", str(report_dir), "--max-examples", "30", "--seed", str(RECORDED_SEED),
+            *id_args(sandbox.checkout_ids),
             env={"DODO_PAYMENTS_API_KEY": KEY},
         )  # fmt: skip
 
@@ -186,6 +189,33 @@ def test_a_damaged_cassette_raises_bad_input_when_loaded(tmp_path: Path) -> None
     path.write_text("interactions:\n- request: {method: GET\n", encoding="utf-8")
     with pytest.raises(BadInputError, match=r"broken\.yaml is malformed"):
         load_interactions(path)
+
+
+def test_a_replay_repeats_the_recordings_seed(recorded: Path, tmp_path: Path) -> None:
+    result = replay(recorded / "cassettes", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert summary(recorded / "reports")["run"]["seed"] == RECORDED_SEED
+    assert summary(tmp_path)["run"]["seed"] == RECORDED_SEED
+    assert f"seed {RECORDED_SEED};" in result.stdout
+
+
+def test_a_replayed_request_matches_only_a_recording_with_the_same_kind_of_key(cassettes: Path, tmp_path: Path) -> None:
+    credentials = cassettes / "test_requests_without_a_valid_key.yaml"
+    document = yaml.safe_load(credentials.read_text(encoding="utf-8"))
+    keyless = next(item for item in document["interactions"] if "Authorization" not in item["request"]["headers"])
+    keyless["request"]["headers"]["Authorization"] = ["Bearer [REDACTED]"]
+    credentials.write_text(yaml.safe_dump(document), encoding="utf-8")
+    result = replay(cassettes, tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "has no recording in" in result.stdout.splitlines()[-1]
+
+
+def test_re_recording_removes_cassettes_of_scenarios_that_no_longer_exist(cassettes: Path, tmp_path: Path) -> None:
+    (cassettes / "test_a_scenario_since_removed.yaml").write_text("interactions: []\nversion: 1\n", encoding="utf-8")
+    result = record(cassettes, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (cassettes / "test_a_scenario_since_removed.yaml").exists()
+    assert (cassettes / KNOWN).exists()
 
 
 def test_a_recording_that_cannot_finish_leaves_the_old_cassettes_untouched(cassettes: Path, tmp_path: Path) -> None:

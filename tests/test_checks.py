@@ -115,3 +115,7 @@ def test_invented_ids_never_name_a_known_session() -> None:
         invented = invented_ids(seed, known)
         assert not set(invented) & set(known)
         assert invented == invented_ids(seed, known)
+        # Were the ids the seed draws first all known sessions, others are drawn in their place.
+        drawn_first = invented_ids(seed, ())
+        assert not set(invented_ids(seed, drawn_first)) & set(drawn_first)
+        assert len(invented_ids(seed, drawn_first)) == len(drawn_first)

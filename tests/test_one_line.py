@@ -215,3 +215,25 @@ def test_an_internal_error_is_one_redacted_line_and_never_a_pass(
             "gate, please report it with the command you ran"
         )
     ]
+
+
+def test_a_scenario_that_crashes_is_could_not_judge_never_a_pass(tmp_path: Path) -> None:
+    broken = (
+        "import sys\n"
+        "import conformance.gate\n"
+        "def crash(self):\n"
+        "    raise RuntimeError('the edge-case ids could not be sent')\n"
+        "conformance.gate.Gate.edge_ids = crash\n"
+        "from conformance.cli import main\n"
+        "raise SystemExit(main(sys.argv[1:]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", broken, "run", "--sandbox", "--report-dir", str(tmp_path), "--max-examples", "5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr
+    last = _verdict_is_last(result.stdout, 3)
+    assert "the gate itself failed" in last
+    assert "the edge-case ids could not be sent" in last
+    _no_traceback(result)
+    assert summary(tmp_path)["result"]["status"] == "could not judge"

@@ -11,12 +11,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import yaml
 from support import KEY, ROOT, SPEC, check_status, conformance, id_args, run_against, summary, wait_for
 
 from conformance.errors import BadInputError
+from conformance.gate import derived_edge_ids, load_edge_ids
 from conformance.hosts import is_loopback
 from conformance.sandbox import CheckoutApi, Reply, Sandbox, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
@@ -293,3 +295,28 @@ def test_an_excluded_check_is_reported_skipped_with_why(tmp_path: Path) -> None:
     assert check["status"] == "skipped"
     assert check["skip_reason"] == "excluded with --exclude-check"
     assert check["passed"] == 0
+
+
+def test_proxy_variables_in_the_environment_never_carry_the_key(tmp_path: Path, serve: Any) -> None:
+    proxy = Recorder(api_key="sk_proxy_000000000000")
+    proxy_url = serve(proxy).base_url
+    sandbox = serve(Recorder())
+    names = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+    result = conformance(
+        "run", "--base-url", sandbox.base_url, "--report-dir", str(tmp_path), "--max-examples", "5",
+        *id_args(sandbox.checkout_ids[:1]),
+        env={"DODO_PAYMENTS_API_KEY": KEY, **dict.fromkeys(names, proxy_url)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert proxy.seen == []
+
+
+def test_every_edge_case_id_and_every_near_miss_of_a_known_id_is_sent(tmp_path: Path, serve: Any) -> None:
+    recorder = Recorder()
+    sandbox = serve(recorder)
+    known = sandbox.checkout_ids[:1]
+    result = run_against(sandbox, tmp_path, *id_args(known), ids=False, max_examples=5)
+    assert result.returncode == 0, result.stdout + result.stderr
+    asked = {unquote(target.rsplit("/checkouts/", 1)[1]) for _, target, _ in recorder.seen}
+    expected = {edge.id for edge in (*load_edge_ids(), *derived_edge_ids(tuple(known)))}
+    assert expected - asked == set()

@@ -1,0 +1,116 @@
+"""Reports say what happened, escape what the server sent, keep SHOULD findings, and are written whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import KEY, check_status, run_against, summary
+from vcr.serializers import yamlserializer
+
+from conformance.cassettes import AtomicPersister
+from conformance.files import write_atomically
+from conformance.sandbox import CheckoutApi, Reply, seeded_sessions
+from conformance.sandbox.variants import VARIANTS
+
+SCRIPT = "<script>alert('pwned')</script>"
+
+
+class Hostile(CheckoutApi):
+    """One session's payment_status is markup, and 404 bodies are plain text (a SHOULD warning)."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        if reply.status == 404:
+            return Reply(404, b"Not Found", {"Content-Type": "text/plain"})
+        if reply.status == 200 and json.loads(reply.body).get("payment_status") == "requires_capture":
+            return Reply.json(200, {**json.loads(reply.body), "payment_status": SCRIPT})
+        return reply
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    from conformance.sandbox import Sandbox  # noqa: PLC0415
+
+    report_dir = tmp_path_factory.mktemp("hostile")
+    with Sandbox(api=Hostile(KEY, seeded_sessions())) as sandbox:
+        return run_against(sandbox, report_dir, max_examples=10), report_dir
+
+
+def test_server_controlled_text_is_escaped_in_the_html_report(hostile_run: tuple[Any, Path]) -> None:
+    result, report_dir = hostile_run
+    assert result.returncode == 1, result.stdout + result.stderr
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(" in page
+
+
+def test_the_markdown_summary_lists_each_finding_with_its_curl(hostile_run: tuple[Any, Path]) -> None:
+    _, report_dir = hostile_run
+    markdown = (report_dir / "summary.md").read_text(encoding="utf-8")
+    findings = markdown.split("## Findings", 1)[1]
+    assert "`response.schema` failed" in findings
+    assert "is not valid under any of the given schemas" in findings
+    assert "curl -sS -i -X GET" in findings
+    assert '"Authorization: Bearer $DODO_PAYMENTS_API_KEY"' in findings
+
+
+def test_should_findings_are_kept_in_the_summary_as_warnings(hostile_run: tuple[Any, Path]) -> None:
+    _, report_dir = hostile_run
+    errors = next(item for item in summary(report_dir)["checks"] if item["id"] == "errors.json_body")
+    assert errors["status"] == "warned"
+    assert errors["warned"] > 0
+    assert errors["findings"]
+    assert {finding["outcome"] for finding in errors["findings"]} == {"warned"}
+
+
+def test_the_junit_report_fails_the_failed_check_and_only_it(hostile_run: tuple[Any, Path]) -> None:
+    _, report_dir = hostile_run
+    suite = ET.parse(report_dir / "junit.xml").getroot()  # noqa: S314 - our own file
+    failed = {case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None}
+    assert failed == {name for name, status in check_status(report_dir).items() if status == "failed"}
+    assert "response.schema" in failed
+    assert suite.get("failures") == str(len(failed))
+
+
+def test_strict_turns_should_warnings_into_failures(tmp_path: Path, serve: Any) -> None:
+    sandbox = serve(VARIANTS["bare-errors"].api(KEY, seeded_sessions()))
+    lenient = run_against(sandbox, tmp_path / "lenient", max_examples=5)
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert check_status(tmp_path / "lenient")["errors.json_body"] == "warned"
+    strict = run_against(sandbox, tmp_path / "strict", "--strict", max_examples=5)
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert check_status(tmp_path / "strict")["errors.json_body"] == "failed"
+    assert "errors.json_body" in strict.stdout.splitlines()[-1]
+
+
+def _failing_fsync(_: int) -> None:
+    message = "the disk filled up"
+    raise OSError(message)
+
+
+def test_a_write_that_fails_leaves_the_previous_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "summary.json"
+    path.write_text("previous", encoding="utf-8")
+    monkeypatch.setattr(os, "fsync", _failing_fsync)
+    with pytest.raises(OSError, match="the disk filled up"):
+        write_atomically(path, "next " * 10_000)
+    assert path.read_text(encoding="utf-8") == "previous"
+    assert [item.name for item in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_a_cassette_that_fails_to_save_leaves_the_previous_one_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "test_invented_ids.yaml"
+    path.write_text("interactions: []\nversion: 1\n", encoding="utf-8")
+    monkeypatch.setattr(os, "fsync", _failing_fsync)
+    with pytest.raises(OSError, match="the disk filled up"):
+        AtomicPersister.save_cassette(path, {"requests": [], "responses": []}, yamlserializer)
+    assert path.read_text(encoding="utf-8") == "interactions: []\nversion: 1\n"
+    assert [item.name for item in tmp_path.iterdir()] == [path.name]
