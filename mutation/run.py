@@ -305,7 +305,7 @@ def baselines(copies: list[Path], test_sets: list[tuple[str, ...]]) -> dict[tupl
                 f"the tests fail without any mutant, so every mutant would look killed: {' '.join(tests)}\n"
                 + _tail(output)
             )
-        print(f"baseline: {' '.join(tests)} passed in {seconds:.1f} s")
+        print(f"baseline: {' '.join(tests)} passed in {seconds:.1f} s", flush=True)
         times[tests] = seconds
     return times
 
@@ -346,7 +346,7 @@ def check_planted(copies: list[Path], tests: list[str], timeout: float) -> None:
                 f"the tests do not see the mutated code: a Redactor that redacts nothing, planted in {copy}, "
                 f"passes {' '.join(tests)}\n{_tail(output)}"
             )
-    print(f"planted mutant (Redactor.__call__ returns its input) killed in all {len(copies)} copies")
+    print(f"planted mutant (Redactor.__call__ returns its input) killed in all {len(copies)} copies", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -426,7 +426,7 @@ def run_session(  # noqa: PLR0913 - one session is all of these
     config.write_text(_toml({"cosmic-ray": settings}), encoding="utf-8")
     cosmic_ray("init", str(config), str(database), cwd=copy)
     total, filtered = filter_session(database, copy / target.module)
-    print(f"{target.module}: {total - filtered} mutants ({filtered} filtered), {timeout:g} s timeout each")
+    print(f"{target.module}: {total - filtered} mutants ({filtered} filtered), {timeout:g} s timeout each", flush=True)
     started = time.monotonic()
     command = [str(Path(sys.executable).parent / "cosmic-ray"), "exec", str(config), str(database)]
     with subprocess.Popen(command, cwd=copy, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
