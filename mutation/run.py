@@ -746,9 +746,9 @@ def write_reports(  # noqa: PLR0913 - the record is all of these
     started_at: str,
     seconds: float,
     workers_count: int,
+    commit: tuple[str, bool],
 ) -> dict[str, Any]:
     """Write mutation.json and mutation.md, each whole (temporary file, then rename); return the record."""
-    commit, dirty = _commit()
     record = {
         **summarise(results, accepted),
         "complete": not pending,
@@ -756,8 +756,8 @@ def write_reports(  # noqa: PLR0913 - the record is all of these
         "started_at": started_at,
         "wall_seconds": round(seconds, 1),
         "workers": workers_count,
-        "commit": commit,
-        "dirty": dirty,
+        "commit": commit[0],
+        "dirty": commit[1],
     }
     report_dir.mkdir(parents=True, exist_ok=True)
     for name, text in (("mutation.json", json.dumps(record, indent=2) + "\n"), ("mutation.md", render(record))):
@@ -771,6 +771,8 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
     """The whole run; returns the exit code. The reports are rewritten after each module."""
     started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     started = time.monotonic()
+    # What the copies are made from, taken before anything else can change the checkout.
+    commit = _commit()
     accepted = load_accepted()
     tests = {target.module: existing_tests(target) for target in chosen}
     files = tracked_files()
@@ -820,6 +822,7 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
                     started_at=started_at,
                     seconds=time.monotonic() - started,
                     workers_count=workers_count,
+                    commit=commit,
                 )
     print(f"wrote {report_dir / 'mutation.md'} in {record['wall_seconds'] / 60:.1f} min")
     if any(result.score().errors for result in results):
