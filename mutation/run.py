@@ -128,7 +128,7 @@ class Score:
     killed: int = 0
     timeouts: int = 0
     survived: int = 0
-    accepted: int = 0
+    accepted: int = 0  # set by apply_accepted, from mutation/accepted.toml
     errors: int = 0
 
     def add(self, mutant: Mutant) -> None:
@@ -142,7 +142,6 @@ class Score:
             self.errors += 1
         else:
             self.survived += 1
-            self.accepted += bool(mutant.note)
 
     @property
     def score(self) -> float:
@@ -161,6 +160,8 @@ class ModuleResult:
     baseline_seconds: float
     seconds: float = 0.0
     mutants: list[Mutant] = field(default_factory=list)
+    # Functions Cosmic Ray made no mutant in: it has no operator for calls, strings or whole statements.
+    unreached: list[str] = field(default_factory=list)
 
     def score(self, functions: tuple[str, ...] = ()) -> Score:
         """Counts over every mutant that ran, or only over those inside `functions`."""
@@ -169,13 +170,6 @@ class ModuleResult:
             if mutant.outcome != "filtered" and (not functions or mutant.function in functions):
                 score.add(mutant)
         return score
-
-    @property
-    def meets_target(self) -> bool:
-        """Whether the module and its critical functions reach their scores, with no harness error."""
-        whole = self.score()
-        critical = self.score(self.target.critical) if self.target.critical else Score()
-        return whole.errors == 0 and whole.score >= self.target.target and critical.score >= 1.0
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -562,6 +556,14 @@ def read_session(database: Path, source: str) -> list[Mutant]:
     return mutants
 
 
+def unreached_functions(mutants: list[Mutant], module: Path) -> list[str]:
+    """The module's functions, by the innermost name as Cosmic Ray records it, that no mutant ran in."""
+    reached = {mutant.function for mutant in mutants if mutant.outcome != "filtered"}
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    names = [node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+    return sorted({name for name in names if name not in reached})
+
+
 def _changed_lines(diff: str, fallback: str) -> tuple[str, str]:
     """The removed and added lines of a one-mutant diff, stripped and joined with ' / '."""
     removed = [line[1:].strip() for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
@@ -622,6 +624,19 @@ def render(record: dict[str, Any]) -> str:
     if record["stale_accepted"]:
         lines += ["", "Entries in mutation/accepted.toml that match no survivor (remove them):", ""]
         lines += [f"- {entry}" for entry in record["stale_accepted"]]
+    lines += [
+        "",
+        "## Functions with no mutant",
+        "",
+        "Cosmic Ray mutates operators, comparisons, numbers, booleans, decorators, `except` clauses and loops;",
+        "it has no operator for calls, string literals or whole statements, so these functions are not judged:",
+        "",
+    ]
+    lines += [
+        f"- {module['module']}: {', '.join(module['unreached_functions'])}"
+        for module in record["modules"]
+        if module["unreached_functions"]
+    ] or ["None."]
     lines += ["", "## Filtered", ""]
     lines += [f"- {count} mutants: {why}" for why, count in sorted(record["filtered"].items())]
     lines += [
@@ -673,16 +688,8 @@ def _survivor_lines(module: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def summarise(results: list[ModuleResult], accepted: dict[tuple[str, str, str, int], str]) -> dict[str, Any]:
-    """Mark accepted survivors and build the record the reports are written from."""
-    used = set()
-    for result in results:
-        for mutant in result.mutants:
-            if mutant.outcome == "survived" and mutant.key in accepted:
-                mutant.note = accepted[mutant.key]
-                used.add(mutant.key)
-    modules = [result.target.module for result in results]
-    stale = [" | ".join(map(str, key)) for key in accepted if key not in used and key[0] in modules]
+def summarise(results: list[ModuleResult]) -> dict[str, Any]:
+    """The record the reports are written from, before accepted survivors are applied to it."""
     filtered = Counter(mutant.note for result in results for mutant in result.mutants if mutant.outcome == "filtered")
     return {
         "format": "dodo-conformance/mutation",
@@ -708,11 +715,11 @@ def summarise(results: list[ModuleResult], accepted: dict[tuple[str, str, str, i
                 ]
                 if result.target.critical
                 else [],
-                "meets_target": result.meets_target,
+                "unreached_functions": result.unreached,
                 "mutants": [
                     {
                         **{k: v for k, v in asdict(mutant).items() if k != "note"},
-                        "accepted": mutant.note if mutant.outcome == "survived" else None,
+                        "accepted": None,
                         "note": mutant.note if mutant.outcome in ("filtered", "error") else None,
                     }
                     for mutant in result.mutants
@@ -722,9 +729,34 @@ def summarise(results: list[ModuleResult], accepted: dict[tuple[str, str, str, i
             for result in results
         ],
         "filtered": dict(filtered),
-        "stale_accepted": stale,
-        "ok": all(result.meets_target for result in results),
     }
+
+
+def apply_accepted(record: dict[str, Any], accepted: dict[tuple[str, str, str, int], str]) -> None:
+    """Mark accepted survivors, score every module and decide `ok`; a record can be re-judged this way later."""
+    used = set()
+    for module in record["modules"]:
+        for mutant in module["mutants"]:
+            key = (mutant["module"], mutant["original"], mutant["mutated"], mutant["occurrence"])
+            mutant["accepted"] = accepted.get(key) if mutant["outcome"] == "survived" else None
+            if mutant["accepted"]:
+                used.add(key)
+        parts = [
+            (module["score"], module["target"], None),
+            *((p["score"], 1.0, p["functions"]) for p in module["critical"]),
+        ]
+        module["meets_target"] = module["score"]["errors"] == 0
+        for score, target, functions in parts:
+            score["accepted"] = sum(
+                1 for m in module["mutants"] if m["accepted"] and (functions is None or m["function"] in functions)
+            )
+            judged = score["mutants"] - score["accepted"]
+            exact = (score["killed"] + score["timeouts"]) / judged if judged else 1.0
+            score["score"] = round(exact, 4)
+            module["meets_target"] = module["meets_target"] and exact >= target
+    names = [module["module"] for module in record["modules"]]
+    record["stale_accepted"] = [" | ".join(map(str, key)) for key in accepted if key not in used and key[0] in names]
+    record["ok"] = all(module["meets_target"] for module in record["modules"])
 
 
 def _tail(text: str, lines: int = 30) -> str:
@@ -740,7 +772,6 @@ def _commit() -> tuple[str, bool]:
 def write_reports(  # noqa: PLR0913 - the record is all of these
     report_dir: Path,
     results: list[ModuleResult],
-    accepted: dict[tuple[str, str, str, int], str],
     *,
     pending: list[str],
     started_at: str,
@@ -750,7 +781,7 @@ def write_reports(  # noqa: PLR0913 - the record is all of these
 ) -> dict[str, Any]:
     """Write mutation.json and mutation.md, each whole (temporary file, then rename); return the record."""
     record = {
-        **summarise(results, accepted),
+        **summarise(results),
         "complete": not pending,
         "pending": pending,
         "started_at": started_at,
@@ -759,12 +790,36 @@ def write_reports(  # noqa: PLR0913 - the record is all of these
         "commit": commit[0],
         "dirty": commit[1],
     }
+    # Read afresh each time, so that what is accepted during a long run counts in its report.
+    apply_accepted(record, load_accepted())
+    _write(report_dir, record)
+    return record
+
+
+def _write(report_dir: Path, record: dict[str, Any]) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     for name, text in (("mutation.json", json.dumps(record, indent=2) + "\n"), ("mutation.md", render(record))):
         partial = report_dir / f".{name}.partial"
         partial.write_text(text, encoding="utf-8")
         partial.replace(report_dir / name)
-    return record
+
+
+def rejudge(report_dir: Path) -> int:
+    """Apply mutation/accepted.toml as it is now to the last run's record and render it again."""
+    source = report_dir / "mutation.json"
+    if not source.is_file():
+        raise HarnessError(f"{source} does not exist: run `make mutation` first")
+    record: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    apply_accepted(record, load_accepted())
+    _write(report_dir, record)
+    print(f"rewrote {report_dir / 'mutation.md'} with the accepted survivors as they are now")
+    return _exit_code(record)
+
+
+def _exit_code(record: dict[str, Any]) -> int:
+    if any(module["score"]["errors"] for module in record["modules"]):
+        return 2
+    return 0 if record["ok"] else 1
 
 
 def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
@@ -773,7 +828,7 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
     started = time.monotonic()
     # What the copies are made from, taken before anything else can change the checkout.
     commit = _commit()
-    accepted = load_accepted()
+    load_accepted()  # a malformed file stops the run before hours are spent, not after
     tests = {target.module: existing_tests(target) for target in chosen}
     files = tracked_files()
     results: list[ModuleResult] = []
@@ -806,6 +861,7 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
                     session_dir=session_dir,
                 )
                 result.mutants = read_session(database, (copies[0] / target.module).read_text(encoding="utf-8"))
+                result.unreached = unreached_functions(result.mutants, copies[0] / target.module)
                 result.seconds = time.monotonic() - module_started
                 score = result.score()
                 print(
@@ -817,7 +873,6 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
                 record = write_reports(
                     report_dir,
                     results,
-                    accepted,
                     pending=[target.module for target in chosen[index + 1 :]],
                     started_at=started_at,
                     seconds=time.monotonic() - started,
@@ -825,9 +880,7 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
                     commit=commit,
                 )
     print(f"wrote {report_dir / 'mutation.md'} in {record['wall_seconds'] / 60:.1f} min")
-    if any(result.score().errors for result in results):
-        return 2
-    return 0 if record["ok"] else 1
+    return _exit_code(record)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -843,6 +896,8 @@ def main(argv: list[str] | None = None) -> int:
     pytest_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     worker_parser = sub.add_parser("worker", help="a Cosmic Ray http worker on loopback, in the current directory")
     worker_parser.add_argument("--port", type=int, required=True)
+    report_parser = sub.add_parser("report", help="re-judge the last run with mutation/accepted.toml as it is now")
+    report_parser.add_argument("--report-dir", type=Path, default=ROOT / "reports")
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments if arguments and arguments[0] in sub.choices else ["run", *arguments])
     if args.command == "pytest":
@@ -850,6 +905,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         serve_worker(args.port)
         return 0
+    try:
+        return rejudge(args.report_dir) if args.command == "report" else _run(args)
+    except HarnessError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     known = {target.module: target for target in TABLE}
     modules = [name for value in args.modules for name in value.replace(",", " ").split()]
     unknown = [name for name in modules if name not in known]
@@ -857,11 +920,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: not in the table in mutation/run.py: {', '.join(unknown)}", file=sys.stderr)
         return 2
     chosen = [known[name] for name in modules] if modules else list(TABLE)
-    try:
-        return mutate(chosen, args.report_dir, args.workers)
-    except HarnessError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return mutate(chosen, args.report_dir, args.workers)
 
 
 if __name__ == "__main__":
