@@ -179,6 +179,9 @@ class ModuleResult:
 def run_pytest(timeout: float, pytest_args: list[str]) -> int:
     """Run pytest on the copy in the current directory; a run past `timeout` is killed with all it started."""
     copy = Path.cwd()
+    # A run started in the background (nohup, `&` in a script) inherits SIGINT ignored, and so would every
+    # process the tests start; the Ctrl-C tests need it as a terminal delivers it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     # The venv's editable install points at the original checkout; the copy must win every import.
     env["PYTHONPATH"] = os.pathsep.join([str(copy), *filter(None, [os.environ.get("PYTHONPATH")])])
