@@ -423,7 +423,9 @@ def run_session(  # noqa: PLR0913 - one session is all of these
     config.write_text(_toml({"cosmic-ray": settings}), encoding="utf-8")
     cosmic_ray("init", str(config), str(database), cwd=copy)
     total, filtered = filter_session(database, copy / target.module)
-    print(f"{target.module}: {total - filtered} mutants ({filtered} filtered), {timeout:g} s timeout each", flush=True)
+    print(
+        f"{target.module}: {total - filtered} mutants ({filtered} filtered), {timeout:.0f} s timeout each", flush=True
+    )
     started = time.monotonic()
     command = [str(Path(sys.executable).parent / "cosmic-ray"), "exec", str(config), str(database)]
     with subprocess.Popen(command, cwd=copy, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
