@@ -4,18 +4,30 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CONSTRAINTS := constraints.txt
 NODE_STAMP := node_modules/.installed
 
-.PHONY: bootstrap node run test lint selftest bench cassettes mutation clean
+.PHONY: bootstrap node run test lint selftest bench cassettes upgrade mutation clean
 
 ## Set up .venv: Python, pip and venv are all `make run` needs.
 bootstrap: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $(STAMP)
+
+## Refresh constraints.txt with the newest versions pyproject.toml allows (then run make test).
+upgrade:
+	rm -rf .venv-upgrade
+	$(PYTHON) -m venv .venv-upgrade
+	.venv-upgrade/bin/python -m pip install --quiet --upgrade pip
+	.venv-upgrade/bin/python -m pip install --quiet -e '.[dev]'
+	{ head -1 $(CONSTRAINTS); .venv-upgrade/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf .venv-upgrade
+	rm -f $(STAMP)
 
 ## Stoplight Prism, an independent oracle in the project's tests. Without npm the Prism tests skip and say why.
 node: $(NODE_STAMP)

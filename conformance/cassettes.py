@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+import vcr
 from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.serialize import deserialize, serialize
 from vcr.serializers import yamlserializer
@@ -34,12 +35,16 @@ REPLAY_BASE_URL = "http://127.0.0.1:9"
 REPLAY_KEY = "replay-key-not-a-secret"
 METADATA_FILE = "run.json"
 METADATA_FORMAT = "dodo-conformance/recording"
+# 2: one cassette per scenario of the engine (preflight.yaml ... generated_ids.yaml).
+METADATA_FORMAT_VERSION = 2
 # Response headers that change on every request and say nothing about conformance; Set-Cookie
 # may carry a session token.
 VOLATILE_HEADERS = frozenset(
     {"date", "set-cookie", "cf-ray", "x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset", "age", "nel"}
 )
 MATCH_ON = ("method", "path", "query", "credential")
+# Scenarios whose requests overlap in time.
+UNORDERED_SCENARIOS = frozenset({"concurrent_reads"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class Recording:
 
     def to_json(self) -> str:
         """run.json's text."""
-        data = {"format": METADATA_FORMAT, "format_version": 1, **asdict(self)}
+        data = {"format": METADATA_FORMAT, "format_version": METADATA_FORMAT_VERSION, **asdict(self)}
         data["checkout_ids"] = list(self.checkout_ids)
         return json.dumps(data, indent=2) + "\n"
 
@@ -87,12 +92,15 @@ def read_recording(cassette_dir: Path) -> Recording:
         raise BadInputError(f"{path} does not exist, so there is nothing to replay", RECORD_HINT) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInputError(f"{path} cannot be read ({_first_line(exc)})", RECORD_HINT) from None
-    if (
-        not isinstance(data, dict)
-        or data.pop("format", None) != METADATA_FORMAT
-        or data.pop("format_version", None) != 1
-    ):
-        raise BadInputError(f"{path} is not a recording's metadata (format {METADATA_FORMAT} 1)", RECORD_HINT)
+    if not isinstance(data, dict) or data.pop("format", None) != METADATA_FORMAT:
+        raise BadInputError(f"{path} is not a recording's metadata (format {METADATA_FORMAT})", RECORD_HINT)
+    version = data.pop("format_version", None)
+    if version != METADATA_FORMAT_VERSION:
+        raise BadInputError(
+            f"{path} is a recording of format version {version!r}, and this gate replays version "
+            f"{METADATA_FORMAT_VERSION} only",
+            "re-record the cassettes with 'conformance run --record' (see cassettes/README.md)",
+        )
     try:
         data["checkout_ids"] = tuple(data["checkout_ids"])
         recording = Recording(**data)
@@ -155,8 +163,20 @@ class AtomicPersister:
 
     @staticmethod
     def save_cassette(cassette_path: str | Path, cassette_dict: dict[str, Any], serializer: ModuleType) -> None:
-        """Write one cassette whole."""
-        write_atomically(Path(cassette_path), serialize(cassette_dict, serializer))
+        """Write one cassette whole; a cassette of concurrent requests in a stable order."""
+        path = Path(cassette_path)
+        if path.stem in UNORDERED_SCENARIOS:
+            # Its requests overlap, so they arrive in any order; replay matches them in any order too.
+            pairs = sorted(
+                zip(cassette_dict["requests"], cassette_dict["responses"], strict=True),
+                key=lambda pair: (pair[0].uri, str(pair[1].get("body", {}).get("string", ""))),
+            )
+            cassette_dict = {
+                **cassette_dict,
+                "requests": [pair[0] for pair in pairs],
+                "responses": [p[1] for p in pairs],
+            }
+        write_atomically(path, serialize(cassette_dict, serializer))
 
 
 def credential_of(request: Request) -> Credential:
@@ -172,6 +192,16 @@ def credential_matcher(first: Request, second: Request) -> None:
     if credential_of(first) is not credential_of(second):
         msg = f"{credential_of(first)} != {credential_of(second)}"
         raise AssertionError(msg)
+
+
+def vcr_for(base_url: str, secrets: list[str], record_mode: str) -> vcr.VCR:
+    """A vcrpy recorder with the gate's scrubbing, matchers and whole-file persister."""
+    from conformance.transport import VCR_PATCHES  # noqa: PLC0415 - the transport's own connection pools
+
+    recorder = vcr.VCR(record_mode=record_mode, custom_patches=VCR_PATCHES, **vcr_config(base_url, secrets))
+    recorder.register_matcher("credential", credential_matcher)
+    recorder.register_persister(AtomicPersister)
+    return recorder
 
 
 def vcr_config(base_url: str, secrets: list[str]) -> dict[str, Any]:

@@ -8,21 +8,18 @@ spec expects, and raises `NotApplicable` when the exchange is not one it judges.
 
 from __future__ import annotations
 
+import calendar
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
-
-import requests
-import schemathesis
-import schemathesis.checks
-from schemathesis.core.failures import Failure, FailureGroup
 
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
-    from schemathesis.schemas import APIOperation
 
     from conformance.spec import Contract
 
@@ -61,8 +58,6 @@ class Context:
 
     contract: Contract
     known_ids: frozenset[str]
-    # The operation as Schemathesis sees it, for its built-in checks.
-    operation: APIOperation[Any, Any, Any, Any]
 
 
 CheckFunction = Callable[[Context, Exchange], None]
@@ -90,6 +85,8 @@ class Verdict:
 
 
 REGISTRY: dict[str, Check] = {}
+# Requests for a session the gate was told exists.
+KNOWN_PURPOSES = (Purpose.KNOWN, Purpose.REREAD, Purpose.CONCURRENT)
 
 OPERATION_REF = "#/paths/~1checkouts~1{id}/get"
 SCHEMA_REF = "#/components/schemas/GetCheckoutSessionsStatus"
@@ -259,33 +256,34 @@ def _describe(error: ValidationError) -> str:
 # --- auth ------------------------------------------------------------------------------
 
 
-def _rejects(exchange: Exchange, credential: Credential) -> None:
-    if exchange.credential is not credential:
+def _rejects(exchange: Exchange, credentials: tuple[Credential, ...]) -> None:
+    if exchange.credential not in credentials:
         raise NotApplicable
     response = _response(exchange)
     if _is_success(response.status):
+        sent = f" ({exchange.why})" if exchange.why else ""
         raise CheckFailure(
-            received=f"status {response.status} to a request with {credential}",
-            expected="a rejection (401 or 403): the operation requires the API_KEY bearer scheme",
+            received=f"status {response.status} to a request with {exchange.credential}{sent}",
+            expected="a rejection (401 or 403): the operation requires the API_KEY bearer scheme, with the key",
         )
 
 
 @check(
     Level.MUST,
-    "A request without an API key never gets a 2xx.",
+    "A request without a usable bearer key (no Authorization, an empty token, another scheme) never gets a 2xx.",
     OPERATION_REF + "/security",
 )
 def auth_missing_key(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    _rejects(exchange, Credential.MISSING)
+    _rejects(exchange, (Credential.MISSING, Credential.MALFORMED))
 
 
 @check(
     Level.MUST,
-    "A request with a wrong bearer key never gets a 2xx.",
+    "A request with any key but the valid one (a made-up key, or a near miss of the valid one) never gets a 2xx.",
     OPERATION_REF + "/security",
 )
 def auth_wrong_key(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    _rejects(exchange, Credential.WRONG)
+    _rejects(exchange, (Credential.WRONG, Credential.NEAR_MISS))
 
 
 # --- sessions --------------------------------------------------------------------------
@@ -297,7 +295,7 @@ def auth_wrong_key(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - 
     OPERATION_REF + "/responses/200",
 )
 def session_known_found(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    if exchange.purpose not in (Purpose.KNOWN, Purpose.REREAD) or exchange.credential is not Credential.VALID:
+    if exchange.purpose not in KNOWN_PURPOSES or exchange.credential is not Credential.VALID:
         raise NotApplicable
     response = _response(exchange)
     if response.status != 200:
@@ -322,7 +320,7 @@ def session_id_echoed(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001
 
 @check(
     Level.MUST,
-    "Reading a session twice gives the same id and created_at.",
+    "Reading a session twice gives the same id and the same created_at instant (however it is written).",
     SCHEMA_REF + "/properties/created_at",
 )
 def session_stable(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
@@ -330,26 +328,58 @@ def session_stable(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - 
         raise NotApplicable
     second = _json_object(exchange)
     first = _json_object(exchange.previous)
-    changed = [name for name in ("id", "created_at") if first.get(name) != second.get(name)]
+    changed = [name for name in ("id", "created_at") if not _same_value(name, first.get(name), second.get(name))]
     if changed:
         received = ", ".join(f"{name} {first.get(name)!r} then {second.get(name)!r}" for name in changed)
-        raise CheckFailure(received=received, expected="the same values on every read")
+        raise CheckFailure(received=received, expected="the same values on every read (created_at: the same instant)")
+
+
+def _same_value(name: str, first: object, second: object) -> bool:
+    if first == second:
+        return True
+    if name != "created_at" or not isinstance(first, str) or not isinstance(second, str):
+        return False
+    # RFC 3339 writes one instant many ways (Z or +00:00, other offsets, t and z): compare instants.
+    instants = rfc3339_instant(first), rfc3339_instant(second)
+    return None not in instants and instants[0] == instants[1]
+
+
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:([Zz])|([+-])(\d{2}):(\d{2}))")
+
+
+def rfc3339_instant(text: str) -> Decimal | None:
+    """Seconds since the epoch, exactly, of an RFC 3339 date-time; None when the text is not one.
+
+    Leap seconds (second 60) count as one more second, which is all a comparison of instants needs.
+    """
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    fraction = Decimal(match.group(7) or 0)
+    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) + fraction
+    if match.group(8) is None:
+        sign = 1 if match.group(9) == "+" else -1
+        seconds -= sign * (int(match.group(10)) * 3600 + int(match.group(11)) * 60)
+    return seconds
 
 
 @check(
     Level.MUST,
-    "An id that was never created is never answered 2xx (404 expected; a documented 422 is fine).",
+    "An id that no session has, an alias of a known id included, is never answered 2xx (404, or a documented 422).",
     OPERATION_REF + "/responses/404",
 )
 def session_unknown_not_found(ctx: Context, exchange: Exchange) -> None:
-    invented = exchange.purpose in (Purpose.UNKNOWN, Purpose.EDGE, Purpose.GENERATED)
+    invented = exchange.purpose in (Purpose.UNKNOWN, Purpose.EDGE, Purpose.ALIAS, Purpose.GENERATED)
     if not invented or exchange.checkout_id in ctx.known_ids or exchange.credential is not Credential.VALID:
         raise NotApplicable
     response = _response(exchange)
     if _is_success(response.status):
+        # An alias answered with the session is a failure whatever id the body carries: the lookup was lenient.
+        why = f" ({exchange.why})" if exchange.why else ""
         raise CheckFailure(
-            received=f"status {response.status} for {exchange.checkout_id!r}, an id no session has",
-            expected="404 Not Found (or a documented 422)",
+            received=f"status {response.status} for {exchange.checkout_id!r}, an id no session has{why}",
+            expected="404 Not Found (or a documented 422): only a session's exact id finds it",
         )
 
 
@@ -386,84 +416,3 @@ def errors_json_body(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 
             received=f"status {response.status} with body {response.excerpt()!r}",
             expected='a JSON object like {"code": "...", "message": "..."}',
         )
-
-
-# --- Schemathesis' built-in checks -----------------------------------------------------
-
-# Built-in checks that judge only the response in hand. Those that send requests of their own
-# (ignored_auth, unsupported_method, use_after_free, ...) are left out: only the transport
-# sends, and auth.* covers what ignored_auth would. So are those this operation gives nothing
-# to judge, which would only ever pass: response_headers_conformance (no response headers are
-# documented), missing_required_header (no header parameters) and negative_data_rejection
-# (a free-form string path parameter has no invalid values to generate).
-BUILTIN_CHECKS = {
-    "not_a_server_error": "No response is a 5xx (Schemathesis' view).",
-    "status_code_conformance": "The status code is documented (Schemathesis' view, under the gate's policies).",
-    "content_type_conformance": "The Content-Type is documented for the status (Schemathesis' view).",
-    "response_schema_conformance": "The body matches the documented schema (Schemathesis' view).",
-    "positive_data_acceptance": "A generated id is answered 2xx, 404 or 422, never another 4xx (Schemathesis' view).",
-}
-# Checks that judge the generated input, so apply only to requests Schemathesis generated (and
-# not to a replay, which reads generated requests as recorded).
-GENERATED_ONLY = frozenset({"positive_data_acceptance"})
-# Checks that read the body, which cannot judge one cut at the transport's cap.
-BODY_BUILTINS = frozenset({"response_schema_conformance"})
-GENERATED_ONLY_IDS = frozenset(f"schemathesis.{name}" for name in GENERATED_ONLY)
-
-
-def _builtin(name: str) -> CheckFunction:
-    def run(ctx: Context, exchange: Exchange) -> None:
-        response = _response(exchange)
-        if exchange.credential is not Credential.VALID:
-            # Schemathesis knows nothing of our missing/wrong key requests; auth.* judges those.
-            raise NotApplicable
-        if name in GENERATED_ONLY and (exchange.case is None or exchange.case.meta is None):
-            raise NotApplicable
-        if name in BODY_BUILTINS and response.truncated:
-            # Not read whole: the ledger reports the exchange as unjudged instead.
-            raise NotApplicable
-        # Built once per exchange and shared by the built-in checks: building them dominates their cost.
-        if "schemathesis" not in exchange.memo:
-            case = exchange.case or ctx.operation.Case(path_parameters={"id": exchange.checkout_id})
-            exchange.memo["schemathesis"] = case, _as_schemathesis_response(exchange, response)
-        case, converted = exchange.memo["schemathesis"]
-        try:
-            case.validate_response(converted, checks=[_builtin_function(name)])
-        except FailureGroup as group:
-            _raise_first(group.exceptions)
-        except Failure as failure:
-            _raise_first([failure])
-
-    return run
-
-
-def _builtin_function(name: str) -> Any:  # noqa: ANN401 - Schemathesis' check type is internal
-    return getattr(schemathesis.checks, name)
-
-
-def _raise_first(failures: list[Failure] | tuple[Failure, ...] | Any) -> None:  # noqa: ANN401
-    first = failures[0]
-    details = (first.message or "").strip().splitlines()
-    raise CheckFailure(
-        received=f"{first.title}: {details[0] if details else ''}".rstrip(": "),
-        expected=f"no '{first.title}' finding from Schemathesis",
-    )
-
-
-def _as_schemathesis_response(exchange: Exchange, response: ReceivedResponse) -> schemathesis.Response:
-    prepared = requests.Request(
-        method=exchange.request.method, url=exchange.request.url, headers=exchange.request.headers
-    ).prepare()
-    return schemathesis.Response(
-        status_code=response.status,
-        headers={key.lower(): [value] for key, value in response.headers.items()},
-        content=response.body,
-        request=prepared,
-        elapsed=response.elapsed_ms / 1000,
-        verify=True,
-        message=response.reason,
-    )
-
-
-for _name, _requirement in BUILTIN_CHECKS.items():
-    _register(f"schemathesis.{_name}", Level.MUST, _requirement, OPERATION_REF, _builtin(_name))

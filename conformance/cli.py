@@ -1,4 +1,4 @@
-"""The `conformance` command: a thin layer over the pytest suite and the sandbox.
+"""The `conformance` command: runs the engine, renders saved runs, serves the sandbox, scores the selftest.
 
 Only the standard library is imported at the top: everything heavier is imported inside `main`,
 where Ctrl-C and errors become one line instead of a traceback.
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 PROGRAM = "conformance"
 ENV_API_KEY = "DODO_PAYMENTS_API_KEY"
-# Where the suite lives; the plugin is not imported here, so that pytest can rewrite what it loads.
-SUITE_DIR = Path(__file__).parent / "suite"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +34,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    from conformance import settings  # noqa: PLC0415 - inside main's error handling, see the module docstring
+    # Imported here, inside main's error handling: see the module docstring.
+    from conformance import settings  # noqa: PLC0415
+    from conformance.options import add_to_argparse  # noqa: PLC0415
 
     parser = _Parser(prog=PROGRAM, description="Conformance gate for Dodo Payments GET /checkouts/{id}.")
     parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
@@ -48,41 +48,16 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         description="Exit 0: conforms. 1: a check failed. 2: bad input. 3: could not judge the target. "
         "130: interrupted.",
     )
-    run.add_argument("--base-url", help=f"server to judge (env {settings.ENV_BASE_URL})")
-    run.add_argument("--sandbox", action="store_true", help="judge the bundled sandbox, whatever the environment says")
-    run.add_argument("--api-key", help=f"bearer key (env {ENV_API_KEY}; prefer the environment or --api-key-file)")
-    run.add_argument("--api-key-file", type=Path, help="read the bearer key from this file")
-    run.add_argument(
-        "--checkout-id",
-        action="append",
-        dest="checkout_ids",
-        help=f"id of an existing session; repeatable (env {settings.ENV_CHECKOUT_IDS}, comma-separated)",
+    add_to_argparse(run)
+
+    report = commands.add_parser(
+        "report",
+        help="render a saved run (summary.json) again, as Markdown, HTML, JUnit or JSON",
+        description="Exit 0: rendered. 2: the file is not a summary.json.",
     )
-    run.add_argument("--spec", type=Path, default=settings.DEFAULT_SPEC, help="OpenAPI document (default %(default)s)")
-    run.add_argument("--report-dir", type=Path, default=settings.DEFAULT_REPORT_DIR, help="default %(default)s")
-    run.add_argument("--max-examples", type=int, help=f"ids to generate (default {settings.DEFAULT_MAX_EXAMPLES})")
-    run.add_argument("--seed", type=int, help=f"seed of the generated requests (default {settings.DEFAULT_SEED})")
-    run.add_argument("--strict", action="store_true", dest="conformance_strict", help="SHOULD warnings fail the run")
-    run.add_argument(
-        "--request-timeout", type=float, default=settings.DEFAULT_REQUEST_TIMEOUT, help="seconds (default %(default)g)"
-    )
-    modes = run.add_mutually_exclusive_group()
-    modes.add_argument("--record", action="store_true", help="run live and write every exchange to the cassettes")
-    modes.add_argument("--replay", action="store_true", help="serve every reply from the cassettes: no network, no key")
-    run.add_argument("--cassette-dir", type=Path, default=settings.DEFAULT_CASSETTE_DIR, help="default %(default)s")
-    run.add_argument("--allow-live-mode", action="store_true", help="allow a live-mode target, where money is real")
-    run.add_argument(
-        "--rate-limit", help=f"e.g. 100/m or 10/s (default {settings.DEFAULT_REMOTE_RATE_LIMIT} off this machine)"
-    )
-    run.add_argument(
-        "--max-time",
-        type=float,
-        default=settings.DEFAULT_MAX_TIME_SECONDS,
-        help="time budget, seconds (default %(default)g)",
-    )
-    run.add_argument(
-        "--exclude-check", action="append", dest="excluded_checks", help="a check id not to run; repeatable"
-    )
+    report.add_argument("summary", type=Path, metavar="SUMMARY_JSON", help="a summary.json a run wrote")
+    report.add_argument("--format", choices=("md", "html", "junit", "json"), default="md", help="default %(default)s")
+    report.add_argument("--output", type=Path, metavar="PATH", help="write here instead of to the terminal")
 
     checks = commands.add_parser("checks", help="list every check: id, level, requirement, spec reference")
 
@@ -104,7 +79,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     selftest.add_argument("--jobs", type=int, default=2, help="variants judged at once (default %(default)s)")
     selftest.add_argument("--max-examples", type=int, default=settings.DEFAULT_MAX_EXAMPLES, help="default %(default)s")
     selftest.add_argument("--variant", action="append", dest="variants", help="judge only this variant; repeatable")
-    return parser, {"run": run, "checks": checks, "sandbox": sandbox, "selftest": selftest}
+    return parser, {"run": run, "report": report, "checks": checks, "sandbox": sandbox, "selftest": selftest}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -161,7 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _redacted_terminal(redact):
             arguments = _parse(argv)
-            commands = {"checks": _list_checks, "sandbox": _sandbox, "selftest": _selftest, "run": _run}
+            commands = {
+                "checks": _list_checks,
+                "sandbox": _sandbox,
+                "selftest": _selftest,
+                "run": _run,
+                "report": _report,
+            }
             return commands[arguments.command](arguments, redact)
     except BrokenPipeError:
         # The reader went away (`conformance checks | head`); point stdout at nothing so exit stays quiet.
@@ -184,53 +165,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(arguments: argparse.Namespace, redact: Redactor) -> int:
-    # Imported only now: the plugin loads Schemathesis and Hypothesis, which pytest should import itself.
-    import pytest  # noqa: PLC0415
+    from conformance import engine  # noqa: PLC0415 - see the module docstring
+    from conformance.options import flags_from  # noqa: PLC0415
+    from conformance.settings import build_settings  # noqa: PLC0415
 
-    from conformance.settings import Mode, build_settings, flags_from, refuse_live_mode  # noqa: PLC0415
-    from conformance.spec import load_contract  # noqa: PLC0415
-
-    mode = Mode.RECORD if arguments.record else Mode.REPLAY if arguments.replay else Mode.LIVE
-    settings = build_settings(flags_from(lambda name: getattr(arguments, name), mode))
+    settings = build_settings(flags_from(lambda name: getattr(arguments, name)))
     redact.add(settings.api_key or "")
-    refuse_live_mode(settings, load_contract(settings.spec))
-    from conformance.plugin import Preset  # noqa: PLC0415
+    plan = engine.prepare(settings)
+    redact.add(plan.api_key or "")
+    return int(engine.execute(plan, say=lambda line: print(line, flush=True)).exit_code)
 
-    args = [
-        str(SUITE_DIR),
-        "-p",
-        "conformance.plugin",
-        "-p",
-        "no:cacheprovider",
-        # The gate prints its own header, progress and verdict; pytest's report would repeat them
-        # in pytest's words (tracebacks of harness errors included).
-        "-p",
-        "no:terminal",
-        # ... and prints them as they happen, so nothing is held back by pytest's capture.
-        "--capture=no",
-        # The suite's own configuration, not that of the folder the user runs in.
-        "-c",
-        str(SUITE_DIR / "pytest.ini"),
-        f"--rootdir={Path.cwd()}",
-        # The suite's verdicts never rely on assert rewriting, and rewriting every module of the
-        # plugins pytest loads (Schemathesis' among them) costs a second whenever bytecode
-        # caching is off (PYTHONDONTWRITEBYTECODE).
-        "--assert=plain",
-        # Plugins other dependencies bring in, which the suite does not use.
-        "-p",
-        "no:anyio",
-        "-p",
-        "no:xdist",
-    ]
-    # The settings travel whole, key included, in this process: never through argv or the environment.
-    code = int(pytest.main(args, plugins=[Preset(settings)]))
-    if code in set(ExitCode):
-        return code
-    print(
-        f"{PROGRAM}: error: pytest ended with code {code}; rerun with 'pytest --sandbox' to see why",
-        file=sys.stderr,
-    )
-    return int(ExitCode.CANNOT_JUDGE)
+
+def _report(arguments: argparse.Namespace, redact: Redactor) -> int:  # noqa: ARG001 - one signature for all
+    from conformance.files import write_atomically  # noqa: PLC0415
+    from conformance.record import RunRecord  # noqa: PLC0415
+    from conformance.report import FORMATS  # noqa: PLC0415
+
+    text = FORMATS[arguments.format](RunRecord.read(arguments.summary))
+    if arguments.output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(arguments.output, text)
+    return int(ExitCode.CONFORMS)
 
 
 def _list_checks(arguments: argparse.Namespace, redact: Redactor) -> int:  # noqa: ARG001 - one signature for all

@@ -20,4 +20,8 @@ def fix_generated_data() -> None:
     changes the requests sent and breaks replay. No setting turns this off (Hypothesis issue
     #4627), so the private provider hook is replaced.
     """
+    if not callable(getattr(providers, "_get_local_constants", None)):
+        # Patching a name Hypothesis no longer calls would silently let local literals back in.
+        msg = "hypothesis.internal.conjecture.providers._get_local_constants is gone; see conformance/determinism.py"
+        raise RuntimeError(msg)  # noqa: TRY004 - an upgrade broke an assumption; not a wrong argument
     providers._get_local_constants = _no_local_constants  # noqa: SLF001 - see the docstring

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import random
 import string
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from conformance.checks import Check, Context, judge
+from conformance.aliases import aliases
+from conformance.checks import KNOWN_PURPOSES, Check, Context, judge
 from conformance.errors import TargetError
 from conformance.model import Credential, Exchange, Purpose
 
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
 
 LONG_ID_LENGTH = 4000
 INVENTED_IDS = 3
+# Known sessions read at the same moment, and how many such bursts; --concurrency sets the first.
+CONCURRENT_READS = 4
+CONCURRENT_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -36,14 +41,8 @@ def load_edge_ids() -> tuple[EdgeId, ...]:
 
 
 def derived_edge_ids(known_ids: tuple[str, ...]) -> tuple[EdgeId, ...]:
-    """Near misses of the known ids, which only a prefix or case-insensitive lookup would answer."""
+    """Edge-case ids made here rather than listed: one too long for a naive buffer."""
     derived = [EdgeId("x" * LONG_ID_LENGTH, f"a {LONG_ID_LENGTH}-character id")]
-    for known in known_ids:
-        derived.append(EdgeId(known[:-1], f"{known} without its last character"))
-        derived.append(EdgeId(known + "0", f"{known} with one more character"))
-        swapped = known.swapcase()
-        if swapped != known:
-            derived.append(EdgeId(swapped, f"{known} with its letters' case swapped"))
     return tuple(item for item in derived if item.id not in known_ids)
 
 
@@ -60,6 +59,10 @@ def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_ID
     return tuple(invented)
 
 
+def _timed_out(exchange: Exchange) -> bool:
+    return exchange.transport_error is not None and exchange.transport_error.startswith("no complete response within")
+
+
 class Gate:
     """Sends each scenario's requests through the transport, judges them, and records the verdicts."""
 
@@ -72,8 +75,19 @@ class Gate:
         seed: int,
         *,
         checks: list[Check] | None = None,
+        oracle: Any = None,  # noqa: ANN401 - an APIOperation: Schemathesis' checks judge every exchange too
+        concurrency: int = CONCURRENT_READS,
+        overlap: bool = True,
     ) -> None:
         self.transport = transport
+        self.oracle = oracle
+        self.concurrency = concurrency
+        # False on a replay: recorded answers are judged one at a time, whatever order they were recorded in.
+        self.overlap = overlap
+        self._lock = threading.Lock()
+        # Known sessions whose reply did not come within the timeout: reading them again would cost
+        # another whole timeout each time and say nothing new, so later scenarios leave them out.
+        self.silent: set[str] = set()
         self.checks = checks
         self.context = context
         self.ledger = ledger
@@ -82,8 +96,21 @@ class Gate:
         self.invented = invented_ids(seed, checkout_ids)
 
     def _observe(self, exchange: Exchange) -> Exchange:
-        self.ledger.record(exchange, judge(self.context, exchange, self.checks))
+        verdicts = judge(self.context, exchange, self.checks)
+        disagreements = []
+        if self.oracle is not None:
+            from conformance.oracles import schemathesis_disagreements  # noqa: PLC0415 - only with --oracle
+
+            disagreements = schemathesis_disagreements(self.context, self.oracle, exchange)
+        with self._lock:
+            self.ledger.record(exchange, verdicts)
+            self.ledger.oracle_disagreements += disagreements
+            if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and _timed_out(exchange):
+                self.silent.add(exchange.checkout_id)
         return exchange
+
+    def _answering(self, checkout_ids: list[str] | tuple[str, ...]) -> list[str]:
+        return [checkout_id for checkout_id in checkout_ids if checkout_id not in self.silent]
 
     def preflight(self) -> None:
         """Ask for an invented id once: an unreachable target or a rejected key stops the run here."""
@@ -106,16 +133,24 @@ class Gate:
         """Read every known session twice."""
         for checkout_id in self.checkout_ids:
             first = self._observe(self.transport.get_checkout(checkout_id, Purpose.KNOWN))
-            self._observe(self.transport.get_checkout(checkout_id, Purpose.REREAD, previous=first))
+            if checkout_id not in self.silent:
+                self._observe(self.transport.get_checkout(checkout_id, Purpose.REREAD, previous=first))
 
     def credentials(self) -> None:
-        """Ask for every known session (or an invented id, when none is known) without a key and with a wrong one."""
+        """Ask for every known session without a key and with a wrong one; then for the first, with near misses.
+
+        With no known session, an invented id stands in; a near miss is then pointless (its 404 would say
+        nothing about the key), so none is sent.
+        """
         for checkout_id in self.checkout_ids or self.invented[:1]:
             purpose = Purpose.KNOWN if self.checkout_ids else Purpose.UNKNOWN
             for credential in (Credential.MISSING, Credential.WRONG):
                 self._observe(self.transport.get_checkout(checkout_id, purpose, credential))
+        if self.checkout_ids:
+            for probe in self.transport.key_probes():
+                self._observe(self.transport.get_checkout(self.checkout_ids[0], Purpose.KNOWN, probe=probe))
 
-    def unknown_ids(self) -> None:
+    def invented_ids(self) -> None:
         """Ask for invented ids shaped like real ones."""
         for checkout_id in self.invented[1:]:
             self._observe(self.transport.get_checkout(checkout_id, Purpose.UNKNOWN))
@@ -123,7 +158,69 @@ class Gate:
     def edge_ids(self) -> None:
         """Ask for ids that break naive routing, decoding and lookups."""
         for edge in (*load_edge_ids(), *derived_edge_ids(self.checkout_ids)):
-            self._observe(self.transport.get_checkout(edge.id, Purpose.EDGE))
+            self._observe(self.transport.get_checkout(edge.id, Purpose.EDGE, why=edge.why))
+
+    def aliases(self) -> None:
+        """Ask for ids a lenient lookup would resolve to a known session (data/aliases.json says why each)."""
+        for alias in aliases(self.checkout_ids):
+            self._observe(self.transport.get_checkout(alias.id, Purpose.ALIAS, why=alias.why))
+
+    def reused_connection(self) -> None:
+        """Read every known session, each followed by another, on one kept-alive connection."""
+        answering = self._answering(self.checkout_ids)
+        if len(answering) < 2:
+            return
+        order = [*answering, answering[0]]
+        why = "read right after another session on the same kept-alive connection"
+        for exchange in self.transport.read_on_one_connection(order, why):
+            self._observe(exchange)
+
+    def concurrent_reads(self) -> None:
+        """Read known sessions several at once, a few rounds: shared state shows only when requests overlap.
+
+        Each burst is paid for at the rate limit in advance, then leaves at once on connections of its own.
+        """
+        ids = self._answering(self.checkout_ids)
+        if self.concurrency < 2 or not ids:
+            return
+        width = self.concurrency
+        for round_ in range(CONCURRENT_ROUNDS):
+            chosen = [ids[(round_ * width + place) % len(ids)] for place in range(width)]
+            why = f"read at the same moment as {width - 1} other known sessions"
+            if not self.overlap:
+                for checkout_id in chosen:
+                    self._observe(self.transport.get_checkout(checkout_id, Purpose.CONCURRENT, why=why))
+                continue
+            self._burst(chosen, why)
+
+    def _burst(self, chosen: list[str], why: str) -> None:
+        clones = [self.transport.clone() for _ in chosen]
+        start = threading.Barrier(len(chosen))
+        failures: list[BaseException] = []
+
+        def read(transport: Transport, checkout_id: str) -> None:
+            try:
+                start.wait()
+                self._observe(transport.get_checkout(checkout_id, Purpose.CONCURRENT, why=why))
+            except BaseException as error:  # noqa: BLE001 - handed to the scenario's thread below
+                failures.append(error)
+                start.abort()
+
+        try:
+            with self.transport.burst(len(chosen)):
+                threads = [
+                    threading.Thread(target=read, args=pair, daemon=True) for pair in zip(clones, chosen, strict=True)
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+        finally:
+            for clone in clones:
+                clone.close()
+        real = [failure for failure in failures if not isinstance(failure, threading.BrokenBarrierError)]
+        if real:
+            raise real[0]
 
     def generated_case(self, case: Any) -> None:  # noqa: ANN401 - a schemathesis.Case
         """Send one Schemathesis-generated request."""

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from conformance.checks import GENERATED_ONLY_IDS, REGISTRY, Check, Level, Outcome, Verdict
-from conformance.model import Credential, Purpose
+from conformance.checks import KNOWN_PURPOSES, REGISTRY, Check, Level, Outcome, Verdict
+from conformance.model import Credential
 
 if TYPE_CHECKING:
     from conformance.model import Exchange
@@ -52,15 +52,16 @@ class CheckTally:
         """How many exchanges the check judged."""
         return self.passed + self.failed + self.warned
 
-    def skip_reason(self, strict: bool, *, replaying: bool) -> str | None:
+    def skip_reason(self, strict: bool, *, replaying: bool, stopped: bool = False) -> str | None:
         """Why the check judged nothing; None when it did."""
         if self.excluded:
             return "excluded with --exclude-check"
         if self.status(strict) is not CheckStatus.SKIPPED:
             return None
-        if replaying and self.check.id in GENERATED_ONLY_IDS:
-            return "it judges generated input, and a replay reads generated requests as recorded"
-        return "no exchange in this run was one it judges"
+        if stopped:
+            return "the run stopped before this check judged anything"
+        source = "the recording" if replaying else "this run"
+        return f"no exchange in {source} was one it judges"
 
     def status(self, strict: bool) -> CheckStatus:
         """The check's overall status; SHOULD warnings fail only when strict."""
@@ -93,6 +94,8 @@ class Ledger:
     spec_gaps: dict[str, str] = field(default_factory=dict)
     # Exchanges nothing could be concluded from, with why: still 429 after retries, a body too large.
     unjudged: list[tuple[Exchange, str]] = field(default_factory=list)
+    # Exchanges an independent oracle judged otherwise than our check for the same requirement.
+    oracle_disagreements: list[str] = field(default_factory=list)
     cannot_judge: str | None = None
     # When the first MUST failure was recorded: how fast the suite finds a fault.
     first_failure_at: float | None = None
@@ -109,7 +112,7 @@ class Ledger:
             self.statuses[exchange.response.status] += 1
             if exchange.credential is Credential.VALID:
                 self.valid_key_statuses[exchange.response.status] += 1
-                self.known_session_requests += exchange.purpose in (Purpose.KNOWN, Purpose.REREAD)
+                self.known_session_requests += exchange.purpose in KNOWN_PURPOSES
         if exchange.rate_limited:
             self.unjudged.append((exchange, "kept answering 429 past the retry budget"))
         elif exchange.response is not None and exchange.response.truncated:

@@ -18,6 +18,10 @@ class Credential(StrEnum):
     VALID = "valid key"
     MISSING = "no key"
     WRONG = "wrong key"
+    # Derived from the valid key (a prefix of it, the key with another case...): never shown or recorded.
+    NEAR_MISS = "near miss of the key"
+    # No usable bearer key at all: an empty token, another scheme.
+    MALFORMED = "malformed Authorization"
 
 
 class Purpose(StrEnum):
@@ -25,8 +29,12 @@ class Purpose(StrEnum):
 
     KNOWN = "known session"
     REREAD = "second read of a known session"
+    # A known session read while others are read at the same moment.
+    CONCURRENT = "known session read concurrently"
     UNKNOWN = "invented id"
     EDGE = "edge-case id"
+    # An id that is not a known session's id but looks like one to a lenient lookup.
+    ALIAS = "alias of a known id"
     GENERATED = "generated id"
 
 
@@ -63,15 +71,17 @@ class ReceivedResponse:
 
     @cached_property
     def parsed(self) -> tuple[bool, Any]:
-        """Return (True, value) when the body is JSON, else (False, why)."""
+        """Return (True, value) when the body is JSON as RFC 8259 defines it between systems, else (False, why).
+
+        Stricter than Python's json.loads, which takes a byte order mark, UTF-16 and UTF-32,
+        NaN and Infinity, and silently keeps the last of two values for one name.
+        """
         if self.truncated:
             return False, f"the body is larger than the {len(self.body)}-byte cap"
         try:
-            return True, json.loads(self.body)
-        except UnicodeDecodeError:
-            return False, "the body is not UTF-8"
-        except json.JSONDecodeError as exc:
-            return False, f"the body is not JSON ({exc.msg} at position {exc.pos})"
+            return True, strict_json(self.body)
+        except NotJsonError as exc:
+            return False, str(exc)
 
     def excerpt(self) -> str:
         """A printable start of the body for findings."""
@@ -95,6 +105,8 @@ class Exchange:
     rate_limited: bool = False
     # The earlier read of the same session, for checks that compare two reads.
     previous: Exchange | None = None
+    # Why an edge-case id, an alias or a key near miss was sent.
+    why: str | None = None
     # The Schemathesis case that produced a generated request.
     case: Any = field(default=None, compare=False, repr=False)
     # What checks derive from the exchange once and share (a parsed form, a converted response).
@@ -105,3 +117,45 @@ class Exchange:
         """A short description for reports."""
         status = self.response.status if self.response is not None else "no response"
         return f"{self.request.method} {self.request.url} ({self.purpose}, {self.credential}) -> {status}"
+
+
+class NotJsonError(ValueError):
+    """A body that is not JSON as RFC 8259 requires between systems; the message says why."""
+
+
+_UTF_16_32_MARKS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def strict_json(body: bytes) -> Any:  # noqa: ANN401 - any JSON value
+    """Parse a body as RFC 8259 JSON exchanged between systems; raise NotJsonError naming what is wrong."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        raise NotJsonError("the body starts with a UTF-8 byte order mark, which RFC 8259 section 8.1 forbids")
+    if body.startswith(_UTF_16_32_MARKS) or (len(body) >= 2 and 0 in body[:2]):
+        raise NotJsonError("the body is UTF-16 or UTF-32; JSON between systems must be UTF-8 (RFC 8259 section 8.1)")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotJsonError(f"the body is not UTF-8 (byte {exc.start}); RFC 8259 section 8.1 requires it") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_one_value_per_name)
+    except json.JSONDecodeError as exc:
+        raise NotJsonError(f"the body is not JSON ({exc.msg} at position {exc.pos})") from None
+
+
+def _no_constant(name: str) -> Any:  # noqa: ANN401 - json's hook signature
+    message = f"the body holds {name}, which is no JSON number (RFC 8259 section 6)"
+    raise NotJsonError(message)
+
+
+def _one_value_per_name(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object; a name given twice with different values makes the body mean different things to different parsers."""
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result and result[name] != value:
+            message = (
+                f"the body gives {name!r} twice with different values ({result[name]!r}, then {value!r}); "
+                "RFC 8259 section 4 warns that receivers then disagree"
+            )
+            raise NotJsonError(message)
+        result[name] = value
+    return result

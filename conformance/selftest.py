@@ -1,14 +1,16 @@
-"""Proves the gate can fail: runs the whole suite against every sandbox variant and scores it."""
+"""Proves the gate can fail: runs the whole engine against every sandbox variant and scores it.
+
+Each variant is judged in a worker process of its own (a fresh Hypothesis, a fresh sandbox), by the
+same engine `conformance run` drives, with the default flags a user would use.
+"""
 
 from __future__ import annotations
 
 import json
-import os
+import multiprocessing
 import secrets
-import subprocess
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,20 +19,23 @@ from conformance.files import write_atomically
 from conformance.model import Credential, Purpose
 from conformance.sandbox import Sandbox, seeded_sessions
 from conformance.sandbox.variants import VARIANTS, Variant
-from conformance.settings import DEFAULT_REQUEST_TIMEOUT, ENV_API_KEY
+from conformance.settings import DEFAULT_REQUEST_TIMEOUT, Flags, build_settings
 from conformance.spec import Contract, load_contract
 from conformance.transport import Transport
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
-# The oracle's second reads judge bodies, not delivery (the judged runs use the default flags).
+# The SDK oracle's second reads judge bodies, not delivery (the judged runs use the default flags).
 ORACLE_TIMEOUT_SECONDS = 2.0
+# Loaded once in the server the workers fork from, so that a variant costs its run, not the imports.
+PRELOADED = ["conformance.engine", "conformance.oracles", "conformance.generation", "conformance.cassettes"]
 
 
 @dataclass(frozen=True)
 class VariantResult:
-    """How the suite judged one variant, and whether that is what a correct gate does."""
+    """How the engine judged one variant, and whether that is what a correct gate does."""
 
     name: str
     description: str
@@ -44,20 +49,41 @@ class VariantResult:
     as_expected: bool
     # Bodies our schema check and the official SDK (strict mode) judge differently.
     oracle_disagreements: list[str]
+    # Exchanges Schemathesis' own checks judged otherwise than the gate's check for the same requirement.
+    schemathesis_disagreements: list[str]
+    requests_sent: int = 0
 
 
-def run_selftest(
-    spec: Path, report_dir: Path, jobs: int, max_examples: int, variants: list[str] | None = None
+def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
+    spec: Path,
+    report_dir: Path,
+    jobs: int,
+    max_examples: int,
+    variants: list[str] | None = None,
+    progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Judge every variant; return the selftest record (also written to report_dir/selftest.json)."""
-    contract = load_contract(spec)
     chosen = [VARIANTS[name] for name in variants] if variants else list(VARIANTS.values())
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(lambda variant: _judge(variant, contract, spec, report_dir, max_examples), chosen))
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOADED)
+    by_name: dict[str, VariantResult] = {}
+    # The variants that hold replies until the timeout go first, so that the others fill the wait.
+    order = sorted(chosen, key=lambda variant: not variant.api.holds_replies)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending = {pool.submit(_judge, variant, spec, report_dir, max_examples): variant for variant in order}
+        for future in as_completed(pending):
+            result = future.result()
+            by_name[result.name] = result
+            verdict = "as expected" if result.as_expected else "NOT as expected"
+            progress(
+                f"[{len(by_name):>2}/{len(chosen)}] {result.name}: {result.status} (exit {result.exit_code}), "
+                f"{verdict}, {result.duration_seconds:.1f} s"
+            )
+    results = [by_name[variant.name] for variant in chosen]
     record = {
         "format": "dodo-conformance/selftest",
-        "format_version": 1,
+        "format_version": 2,
         "max_examples": max_examples,
         "request_timeout_seconds": DEFAULT_REQUEST_TIMEOUT,
         "duration_seconds": round(time.perf_counter() - started, 3),
@@ -93,47 +119,45 @@ def passed(record: dict[str, Any]) -> bool:
     return bool(record["caught"] == record["faults"] and record["false_alarms"] == 0)
 
 
-def _judge(variant: Variant, contract: Contract, spec: Path, report_dir: Path, max_examples: int) -> VariantResult:
+def _judge(variant: Variant, spec: Path, report_dir: Path, max_examples: int) -> VariantResult:
+    """Judge one variant with the engine, in this (worker) process."""
+    from conformance import engine  # noqa: PLC0415 - preloaded in the fork server
+
     key = f"sk_selftest_{secrets.token_hex(12)}"
-    out = report_dir / "selftest" / variant.name
+    contract = load_contract(spec)
     with Sandbox(api=variant.api(key, seeded_sessions())) as sandbox:
-        ids = [arg for checkout_id in sandbox.checkout_ids for arg in ("--checkout-id", checkout_id)]
-        environment = {name: value for name, value in os.environ.items() if not name.startswith("CONFORMANCE_")}
-        environment[ENV_API_KEY] = key
-        started = time.perf_counter()
-        completed = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-            [
-                sys.executable, "-m", "conformance", "run", "--base-url", sandbox.base_url, "--spec", str(spec),
-                "--report-dir", str(out), "--max-examples", str(max_examples), *ids,
-            ],
-            # Default flags otherwise: each variant must be what its class says as a user would run it.
-            env=environment, capture_output=True, text=True, check=False,
+        settings = build_settings(
+            Flags(
+                base_url=sandbox.base_url, api_key=key, checkout_ids=tuple(sandbox.checkout_ids), spec=spec,
+                report_dir=report_dir / "selftest" / variant.name, max_examples=max_examples, oracle=True,
+            ),
+            environ={},
         )  # fmt: skip
+        started = time.perf_counter()
+        try:
+            outcome = engine.run(settings, say=lambda _: None)
+        except Exception as error:  # noqa: BLE001 - a variant that breaks the gate is scored, not fatal
+            exit_code, status, record = ExitCode.CANNOT_JUDGE, f"the gate broke: {type(error).__name__}: {error}", None
+        else:
+            exit_code, status, record = outcome.exit_code, outcome.record.result.status, outcome.record
         duration = time.perf_counter() - started
-        disagreements = _oracle_disagreements(sandbox, key, contract)
-    summary = _read_summary(out)
-    checks = summary.get("checks", [])
+        sdk_disagreements = _sdk_disagreements(sandbox, key, contract)
+    checks = record.checks if record is not None else ()
     return VariantResult(
         name=variant.name,
         description=variant.description,
         expected="passes" if variant.conformant else "fails",
-        exit_code=completed.returncode,
-        status=summary.get("result", {}).get("status", f"no summary ({completed.stderr.strip()[-200:]})"),
-        caught_by=[item["id"] for item in checks if item["status"] == "failed"],
-        warned=[item["id"] for item in checks if item["status"] == "warned"],
-        first_detection_seconds=summary.get("run", {}).get("first_failure_after_seconds"),
+        exit_code=int(exit_code),
+        status=status,
+        caught_by=[item.id for item in checks if item.status == "failed"],
+        warned=[item.id for item in checks if item.status == "warned"],
+        first_detection_seconds=record.run.first_failure_after_seconds if record is not None else None,
         duration_seconds=round(duration, 3),
-        as_expected=judged_as_a_correct_gate_would(conformant=variant.conformant, exit_code=completed.returncode),
-        oracle_disagreements=disagreements,
+        as_expected=judged_as_a_correct_gate_would(conformant=variant.conformant, exit_code=exit_code),
+        oracle_disagreements=sdk_disagreements,
+        schemathesis_disagreements=list(record.oracle_disagreements) if record is not None else [],
+        requests_sent=record.run.requests_sent if record is not None else 0,
     )
-
-
-def _read_summary(report_dir: Path) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return loaded
 
 
 def _sdk_available() -> bool:
@@ -144,7 +168,7 @@ def _sdk_available() -> bool:
     return True
 
 
-def _oracle_disagreements(sandbox: Sandbox, key: str, contract: Contract) -> list[str]:
+def _sdk_disagreements(sandbox: Sandbox, key: str, contract: Contract) -> list[str]:
     """Read every seeded session once more and compare our schema verdict with the SDK's strict parse."""
     if not _sdk_available():
         return []
@@ -195,6 +219,11 @@ def render(record: dict[str, Any]) -> list[str]:
         f"false alarms: {record['false_alarms']}/{record['conformant']} conformant variants failed",
     ]
     lines += [f"oracle: {item['name']}: {text}" for item in record["variants"] for text in item["oracle_disagreements"]]
+    lines += [
+        f"schemathesis oracle: {item['name']}: {text}"
+        for item in record["variants"]
+        for text in item["schemathesis_disagreements"][:3]
+    ]
     if not record["sdk_oracle"]:
         lines.append("oracle: the dodopayments SDK is not installed, so no body was compared with it")
     return lines

@@ -1,22 +1,25 @@
-"""What a run is asked to do, from flags and the environment, checked before any request."""
+"""What a run is asked to do, from flags and the environment, checked before any request.
+
+Building settings reads nothing but its arguments: files (the spec, a key file, a recording) are
+read when the engine prepares the run.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 import re
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from conformance.errors import BadInputError
 from conformance.hosts import is_loopback, live_host_named, prepared_url, without_userinfo
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from conformance.spec import Contract
 
@@ -30,6 +33,9 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 # stricter one is the default for any target that is not on this machine.
 DEFAULT_REMOTE_RATE_LIMIT = "100/m"
 DEFAULT_MAX_TIME_SECONDS = 900.0
+# Known sessions read at the same moment: within the bursts of 10 a second Dodo documents.
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 10
 # Shorter keys cannot be real, and redacting them would blot out ordinary text.
 MIN_KEY_LENGTH = 8
 # A bearer token is printable ASCII without spaces (RFC 6750's b64token is stricter still).
@@ -54,39 +60,42 @@ class Mode(StrEnum):
 
 @dataclass(frozen=True)
 class Flags:
-    """The flags as given, before defaults and the environment fill them in."""
+    """The flags as given (see options.py), before defaults and the environment fill them in."""
 
-    spec: Path = DEFAULT_SPEC
     base_url: str | None = None
+    sandbox: bool = False
     api_key: str | None = None
-    # Where api_key came from, for messages that must name the source but never the key.
-    api_key_source: str = "--api-key"
+    api_key_file: Path | None = None
     checkout_ids: tuple[str, ...] = ()
+    spec: Path = DEFAULT_SPEC
     report_dir: Path = DEFAULT_REPORT_DIR
     max_examples: int | None = None
     seed: int | None = None
     strict: bool = False
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
-    sandbox: bool = False
-    mode: Mode = Mode.LIVE
+    record: bool = False
+    replay: bool = False
     cassette_dir: Path = DEFAULT_CASSETTE_DIR
     allow_live_mode: bool = False
     rate_limit: str | None = None
     max_time: float = DEFAULT_MAX_TIME_SECONDS
     excluded_checks: tuple[str, ...] = ()
+    oracle: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 @dataclass(frozen=True)
 class Settings:
-    """A run's settings; `base_url` None means the bundled sandbox."""
+    """A run's settings. `base_url` None means the bundled sandbox; on replay the recording fills the gaps."""
 
     spec: Path
     base_url: str | None
     api_key: str | None
     checkout_ids: tuple[str, ...]
     report_dir: Path
-    max_examples: int
-    seed: int
+    # None: the default, or on replay the recording's.
+    max_examples: int | None
+    seed: int | None
     strict: bool
     request_timeout: float
     mode: Mode = Mode.LIVE
@@ -95,51 +104,34 @@ class Settings:
     # Requests a second; None sends as fast as the target answers.
     rate_per_second: float | None = None
     max_time: float = DEFAULT_MAX_TIME_SECONDS
-    excluded_checks: tuple[str, ...] = field(default=())
+    excluded_checks: tuple[str, ...] = ()
+    # Read when the run is prepared, and checked like a key from anywhere else.
+    api_key_file: Path | None = None
+    # Judge every exchange with Schemathesis' own response checks too, and list where they disagree.
+    oracle: bool = False
+    # Known sessions read at the same moment; 0 or 1 turns the concurrent reads off.
+    concurrency: int = DEFAULT_CONCURRENCY
 
     @property
     def uses_sandbox(self) -> bool:
         """Whether the run targets the bundled sandbox."""
-        return self.base_url is None
-
-
-def flags_from(option: Callable[[str], Any], mode: Mode) -> Flags:
-    """Flags from an option getter (the CLI's and pytest's options share their names)."""
-    key_file: Path | None = option("api_key_file")
-    if key_file is not None and option("api_key") is not None:
-        raise BadInputError("--api-key and --api-key-file were both given", "pass one of them")
-    return Flags(
-        spec=option("spec"),
-        base_url=option("base_url"),
-        api_key=read_key_file(key_file) if key_file is not None else option("api_key"),
-        api_key_source=f"--api-key-file {key_file}" if key_file is not None else "--api-key",
-        checkout_ids=tuple(option("checkout_ids") or ()),
-        report_dir=option("report_dir"),
-        max_examples=option("max_examples"),
-        seed=option("seed"),
-        strict=option("conformance_strict"),
-        request_timeout=option("request_timeout"),
-        sandbox=option("sandbox"),
-        mode=mode,
-        cassette_dir=option("cassette_dir"),
-        allow_live_mode=option("allow_live_mode"),
-        rate_limit=option("rate_limit"),
-        max_time=option("max_time"),
-        excluded_checks=tuple(option("excluded_checks") or ()),
-    )
+        return self.base_url is None and self.mode is not Mode.REPLAY
 
 
 def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Settings:
     """Fill gaps from the environment and check every value; raise BadInputError naming the fix."""
+    mode = _mode(flags)
     _check_common(flags)
-    if flags.mode is Mode.REPLAY:
+    if mode is Mode.REPLAY:
         return _replay_settings(flags)
     if flags.sandbox and flags.base_url:
         raise BadInputError("--sandbox and --base-url were both given", "pass one of them")
+    if flags.api_key is not None and flags.api_key_file is not None:
+        raise BadInputError("--api-key and --api-key-file were both given", "pass one of them")
     base_url = None if flags.sandbox else _base_url(flags, environ)
     ids = _checkout_ids(flags, environ)
     api_key = None
-    if base_url is not None:
+    if base_url is not None and flags.api_key_file is None:
         api_key = _api_key(flags, environ, base_url)
     remote = base_url is not None and not is_loopback(base_url)
     rate = flags.rate_limit or (DEFAULT_REMOTE_RATE_LIMIT if remote else None)
@@ -147,19 +139,28 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
         spec=flags.spec,
         base_url=base_url,
         api_key=api_key,
+        api_key_file=flags.api_key_file if base_url is not None else None,
         checkout_ids=ids,
         report_dir=flags.report_dir,
         max_examples=DEFAULT_MAX_EXAMPLES if flags.max_examples is None else flags.max_examples,
         seed=DEFAULT_SEED if flags.seed is None else flags.seed,
         strict=flags.strict,
         request_timeout=flags.request_timeout,
-        mode=flags.mode,
+        mode=mode,
         cassette_dir=flags.cassette_dir,
         allow_live_mode=flags.allow_live_mode,
         rate_per_second=parse_rate(rate) if rate is not None else None,
         max_time=flags.max_time,
         excluded_checks=flags.excluded_checks,
+        oracle=flags.oracle,
+        concurrency=flags.concurrency,
     )
+
+
+def _mode(flags: Flags) -> Mode:
+    if flags.record and flags.replay:
+        raise BadInputError("--record and --replay were both given", "pass one of them")
+    return Mode.RECORD if flags.record else Mode.REPLAY if flags.replay else Mode.LIVE
 
 
 def _set_but_empty(name: str, environ: Mapping[str, str]) -> bool:
@@ -168,22 +169,18 @@ def _set_but_empty(name: str, environ: Mapping[str, str]) -> bool:
 
 def _base_url(flags: Flags, environ: Mapping[str, str]) -> str:
     if flags.base_url is not None:
-        source = "--base-url"
-        raw = flags.base_url
-    elif _set_but_empty(ENV_BASE_URL, environ):
+        return check_base_url(flags.base_url.strip(), "--base-url")
+    if _set_but_empty(ENV_BASE_URL, environ):
         raise BadInputError(
             f"{ENV_BASE_URL} is set but empty, so there is no server to judge",
             "set it to the server's root URL, or unset it and pass --sandbox to judge the bundled sandbox",
         )
-    elif ENV_BASE_URL in environ:
-        source = ENV_BASE_URL
-        raw = environ[ENV_BASE_URL]
-    else:
-        raise BadInputError(
-            "no target was given",
-            f"pass --base-url URL (or set {ENV_BASE_URL}), --sandbox for the bundled sandbox, or --replay",
-        )
-    return check_base_url(raw.strip(), source)
+    if ENV_BASE_URL in environ:
+        return check_base_url(environ[ENV_BASE_URL].strip(), ENV_BASE_URL)
+    raise BadInputError(
+        "no target was given",
+        f"pass --base-url URL (or set {ENV_BASE_URL}), --sandbox for the bundled sandbox, or --replay",
+    )
 
 
 def _checkout_ids(flags: Flags, environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -202,15 +199,14 @@ def _checkout_ids(flags: Flags, environ: Mapping[str, str]) -> tuple[str, ...]:
     for checkout_id in given:
         if not checkout_id.strip():
             raise BadInputError(
-                f"a checkout id in {source} is empty",
-                "give ids of existing checkout sessions, e.g. cks_...",
+                f"a checkout id in {source} is empty", "give ids of existing checkout sessions, e.g. cks_..."
             )
     return tuple(dict.fromkeys(checkout_id.strip() for checkout_id in given))
 
 
 def _api_key(flags: Flags, environ: Mapping[str, str], base_url: str) -> str:
     if flags.api_key is not None:
-        return clean_api_key(flags.api_key, flags.api_key_source)
+        return clean_api_key(flags.api_key, "--api-key")
     if _set_but_empty(ENV_API_KEY, environ):
         raise BadInputError(
             f"{ENV_API_KEY} is set but empty",
@@ -250,12 +246,15 @@ def clean_api_key(raw: str, source: str) -> str:
 def _check_common(flags: Flags) -> None:
     if flags.max_examples is not None and flags.max_examples < 1:
         raise BadInputError(f"--max-examples is {flags.max_examples}", "give a positive number of examples")
+    if not 0 <= flags.concurrency <= MAX_CONCURRENCY:
+        raise BadInputError(
+            f"--concurrency is {flags.concurrency}", f"give 0 (no concurrent reads) up to {MAX_CONCURRENCY}"
+        )
     _check_seconds("--request-timeout", flags.request_timeout, MAX_REQUEST_TIMEOUT_SECONDS)
     _check_seconds("--max-time", flags.max_time, MAX_TIME_SECONDS)
     if flags.rate_limit is not None:
         parse_rate(flags.rate_limit)
     _check_check_ids(flags.excluded_checks)
-    _check_writable(flags.report_dir)
 
 
 def _check_seconds(flag: str, value: float, most: float) -> None:
@@ -275,46 +274,35 @@ def _check_check_ids(check_ids: tuple[str, ...]) -> None:
 
 
 def _replay_settings(flags: Flags) -> Settings:
-    # Imported here: cassettes needs vcrpy, which a live run does not load.
-    from conformance.cassettes import REPLAY_BASE_URL, REPLAY_KEY, read_recording  # noqa: PLC0415
-
-    if flags.base_url or flags.api_key or flags.checkout_ids or flags.sandbox:
+    if flags.base_url or flags.api_key or flags.api_key_file or flags.checkout_ids or flags.sandbox:
         raise BadInputError(
             "--replay takes its target, key and checkout ids from the recording",
-            "drop --base-url, --api-key, --sandbox and --checkout-id",
+            "drop --base-url, --api-key, --api-key-file, --sandbox and --checkout-id",
         )
-    recording = read_recording(flags.cassette_dir)
-    for flag, given, recorded in (
-        ("--seed", flags.seed, recording.seed),
-        ("--max-examples", flags.max_examples, recording.max_examples),
-    ):
-        if given is not None and given != recorded:
-            raise BadInputError(
-                f"{flag} {given} differs from the recording's {recorded}, and a replay repeats the recording",
-                f"drop {flag}, or re-record with it",
-            )
     return Settings(
         spec=flags.spec,
-        base_url=REPLAY_BASE_URL,
-        api_key=REPLAY_KEY,
-        checkout_ids=recording.checkout_ids,
+        base_url=None,
+        api_key=None,
+        checkout_ids=(),
         report_dir=flags.report_dir,
-        max_examples=recording.max_examples,
-        seed=recording.seed,
+        max_examples=flags.max_examples,
+        seed=flags.seed,
         strict=flags.strict,
         request_timeout=flags.request_timeout,
         mode=Mode.REPLAY,
         cassette_dir=flags.cassette_dir,
         max_time=flags.max_time,
         excluded_checks=flags.excluded_checks,
+        oracle=flags.oracle,
+        concurrency=flags.concurrency,
     )
 
 
-def refuse_live_mode(settings: Settings, contract: Contract) -> None:
+def refuse_live_mode(base_url: str | None, contract: Contract, *, allowed: bool) -> None:
     """Stop before any request when the target is a live-mode host and --allow-live-mode is absent."""
-    if settings.base_url is None or settings.mode is Mode.REPLAY or settings.allow_live_mode:
+    if base_url is None or allowed:
         return
-    host = live_host_named(settings.base_url, contract.live_hosts)
+    host = live_host_named(base_url, contract.live_hosts)
     if host is not None:
         raise BadInputError(
             f"{host} is Dodo's live mode, where requests act on real money and real customers, so the gate "
@@ -377,15 +365,3 @@ def read_key_file(path: Path) -> str:
     if not text.strip():
         raise BadInputError(f"--api-key-file {path} is empty", "write the key into the file")
     return clean_api_key(text, f"--api-key-file {path}")
-
-
-def _check_writable(report_dir: Path) -> None:
-    try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=report_dir, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise BadInputError(
-            f"the report directory {report_dir} cannot be written ({exc.strerror or exc})",
-            "pass a writable --report-dir",
-        ) from None

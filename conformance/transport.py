@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import http.client
+import socket
+import threading
 import time
+import weakref
+import zlib
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
+import vcr.stubs
+from requests.adapters import HTTPAdapter
 
 from conformance.errors import RunStopped, TargetError
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
 from conformance.redaction import REDACTED
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 USER_AGENT = "dodo-conformance"
 # Bodies past this size are not read further, and reported as unjudged rather than held in memory.
@@ -22,6 +35,8 @@ BODY_CAP_BYTES = 32 * 1024 * 1024
 # A key no server can have issued; sent to prove wrong keys are rejected.
 WRONG_KEY = "conformance_wrong_key_0000000000000000"
 CONNECT_TIMEOUT_SECONDS = 5.0
+# What a kept-alive connection the server closed while idle looks like on the next request.
+_CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 # Exchanges in a row still answered 429 after their retries before the run stops.
 RATE_LIMITED_IN_A_ROW = 3
 
@@ -35,8 +50,19 @@ class RetryPolicy:
     default_wait_seconds: float = 1.0
 
 
+@dataclass(frozen=True)
+class KeyProbe:
+    """An Authorization header that is not the valid key, and why it is sent."""
+
+    credential: Credential
+    why: str
+    header: str = ""
+    # How the header may be shown: a near miss of the key is a near copy of a secret.
+    shown: str = ""
+
+
 class Transport:
-    """Sends GET /checkouts/{id} with one of three credentials and records the exchange."""
+    """Sends GET /checkouts/{id} with the valid key, without one, or with a key that must be refused."""
 
     def __init__(  # noqa: PLR0913 - each is a separate limit on what is sent
         self,
@@ -54,35 +80,173 @@ class Transport:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._interval = 1 / rate_per_second if rate_per_second else 0.0
-        self._next_send = time.monotonic()
-        self._max_time = max_time
-        self._deadline = time.monotonic() + max_time if max_time is not None else None
+        self._pacer = _Pacer(rate_per_second, max_time, sleep)
         self._limited_in_a_row = 0
-        self._session = requests.Session()
-        # The environment must not redirect test traffic through a proxy.
-        self._session.trust_env = False
-        self.requests_sent = 0
+        self._watchdog = _Watchdog()
+        self._session = _session()
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent so far by this transport and its clones, retries included."""
+        return self._pacer.sent
+
+    def clone(self) -> Transport:
+        """A transport of its own connections and deadlines, sharing this one's pace and time budget."""
+        twin = Transport(self.base_url, self._api_key, self.timeout, retry=self.retry, sleep=self._sleep)
+        twin._pacer = self._pacer
+        return twin
+
+    @contextmanager
+    def burst(self, size: int) -> Iterator[None]:
+        """Let `size` requests leave at once, paid for in advance at the rate limit, so that they overlap."""
+        self._pacer.prepay(size)
+        try:
+            yield
+        finally:
+            self._pacer.forfeit()
 
     def close(self) -> None:
-        """Release pooled connections."""
+        """Release pooled connections and stop the watchdog."""
         self._session.close()
+        self._watchdog.stop()
 
     def url_for(self, checkout_id: str) -> str:
         """The URL of a checkout id, with every reserved character escaped."""
         return f"{self.base_url}/checkouts/{quote(checkout_id, safe='')}"
 
-    def get_checkout(
+    def key_probes(self) -> list[KeyProbe]:
+        """Authorization headers a server must refuse: near misses of the valid key, and no usable key at all."""
+        key = self._api_key
+        other_last = "0" if key[-1] != "0" else "1"
+        near_misses = [
+            (key[:-1], "the key without its last character (a prefix compare accepts it)"),
+            (key + "x", "the key with one more character (a compare of the key's length only accepts it)"),
+            (key[:-1] + other_last, "the key with its last character changed (a compare of the first characters)"),
+            (key[: len(key) // 2], "the first half of the key"),
+            (key.swapcase(), "the key with its letters' case swapped (a case-insensitive compare accepts it)"),
+            (key[:-1] + "\u00e9", "the key with a non-ASCII last character (a compare that breaks on it)"),
+        ]
+        probes = [
+            KeyProbe(Credential.NEAR_MISS, why, f"Bearer {near}", f"Bearer {REDACTED} ({why.split(' (')[0]})")
+            for near, why in dict(near_misses).items()
+            if near != key
+        ]
+        malformed = [
+            ("Bearer ", "an empty bearer token"),
+            ("Bearer", "the Bearer scheme without a token"),
+            (f"Token {key}", "the key under the scheme Token"),
+            (f"Basic {key}", "the key under the scheme Basic"),
+            (key, "the key without a scheme"),
+        ]
+        probes += [
+            KeyProbe(Credential.MALFORMED, why, header, header.replace(key, REDACTED) if key in header else header)
+            for header, why in malformed
+        ]
+        return probes
+
+    def derived_secrets(self) -> list[str]:
+        """Every near copy of the key this transport sends: outputs must redact them like the key."""
+        return [
+            probe.header.removeprefix("Bearer ")
+            for probe in self.key_probes()
+            if probe.credential is Credential.NEAR_MISS
+        ]
+
+    def get_checkout(  # noqa: PLR0913 - an exchange is described by all of these
         self,
         checkout_id: str,
         purpose: Purpose,
         credential: Credential = Credential.VALID,
         previous: Exchange | None = None,
+        *,
+        probe: KeyProbe | None = None,
+        why: str | None = None,
     ) -> Exchange:
         """GET one checkout id."""
         return self._send(
-            "GET", self.url_for(checkout_id), checkout_id, purpose=purpose, credential=credential, previous=previous
-        )
+            "GET", self.url_for(checkout_id), checkout_id, purpose=purpose,
+            credential=probe.credential if probe is not None else credential, previous=previous, probe=probe,
+            why=probe.why if probe is not None else why,
+        )  # fmt: skip
+
+    def read_on_one_connection(self, checkout_ids: list[str], why: str) -> list[Exchange]:
+        """Read the ids one after another on a single kept-alive connection, with the valid key.
+
+        Pooling clients reuse connections; a server that writes a reply twice then shifts every later
+        answer on that connection by one, which separate connections never show.
+        """
+        parts = urlsplit(self.base_url)
+        secure = parts.scheme == "https"
+        # Looked up at call time: on record and replay vcrpy stands in for http.client's classes.
+        connection_class = http.client.HTTPSConnection if secure else http.client.HTTPConnection
+        connection = connection_class(parts.hostname or "", parts.port, timeout=self.timeout)
+        connection.response_class = _UnbufferedResponse
+        headers = {**self._headers(Credential.VALID, None)[0], "Accept-Encoding": "gzip, deflate"}
+        exchanges = []
+        try:
+            for checkout_id in checkout_ids:
+                url = self.url_for(checkout_id)
+                path = urlsplit(url).path
+                exchanges.append(
+                    self._send(
+                        "GET",
+                        url,
+                        checkout_id,
+                        purpose=Purpose.KNOWN,
+                        credential=Credential.VALID,
+                        why=why,
+                        attempt=partial(self._on_connection, connection, path, headers),
+                    )
+                )
+        finally:
+            connection.close()
+        return exchanges
+
+    def _on_connection(
+        self, connection: http.client.HTTPConnection, path: str, headers: dict[str, str]
+    ) -> tuple[ReceivedResponse | None, str | None]:
+        """One request on a kept-alive connection; reconnects once if the server had closed it while idle."""
+        timed_out = f"no complete response within the {self.timeout:g} s request timeout"
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            fresh = connection.sock is None
+            with self._watchdog.deadline(self.timeout) as expired:
+                try:
+                    if fresh:
+                        connection.connect()
+                    if connection.sock is not None:
+                        self._watchdog.track(connection.sock)
+                    connection.request("GET", path, headers=headers)
+                    raw = connection.getresponse()
+                    body = _decoded(_read_whole(raw), raw.getheader("Content-Encoding"))
+                except (OSError, http.client.HTTPException) as exc:
+                    connection.close()
+                    if expired.is_set():
+                        return None, timed_out
+                    # RFC 9112 section 9.3.1: a request on a connection the server closed while idle may be
+                    # sent again on a new one.
+                    if (
+                        not fresh
+                        and attempt == 1
+                        and isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
+                    ):
+                        continue
+                    return None, f"the connection failed or was dropped before a complete response ({_reason(exc)})"
+            if expired.is_set():
+                return None, timed_out
+            # vcrpy's recorded responses know nothing of the connection; a recorded one never closes it. A
+            # body cut at the cap leaves the rest on the connection, which then cannot carry another request.
+            if getattr(raw, "will_close", False) or len(body) > BODY_CAP_BYTES:
+                connection.close()
+            return (
+                ReceivedResponse(
+                    status=raw.status, reason=raw.reason or "", headers=dict(raw.getheaders()),
+                    body=body[:BODY_CAP_BYTES], elapsed_ms=(time.perf_counter() - started) * 1000,
+                    truncated=len(body) > BODY_CAP_BYTES,
+                ),
+                None,
+            )  # fmt: skip
+        return None, "the connection failed twice before a complete response"
 
     def send_case(self, case: Any) -> Exchange:  # noqa: ANN401 - a schemathesis.Case
         """Send a Schemathesis-generated case with the valid key."""
@@ -94,11 +258,14 @@ class Transport:
             kwargs["method"], url, checkout_id, purpose=Purpose.GENERATED, credential=Credential.VALID, case=case
         )
 
-    def _headers(self, credential: Credential) -> tuple[dict[str, str], dict[str, str]]:
+    def _headers(self, credential: Credential, probe: KeyProbe | None) -> tuple[dict[str, str], dict[str, str]]:
         """Return the headers to send and the same headers as they may be shown."""
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         shown = dict(headers)
-        if credential is Credential.VALID:
+        if probe is not None:
+            headers["Authorization"] = probe.header
+            shown["Authorization"] = probe.shown
+        elif credential is Credential.VALID:
             headers["Authorization"] = f"Bearer {self._api_key}"
             shown["Authorization"] = f"Bearer {REDACTED}"
         elif credential is Credential.WRONG:
@@ -116,15 +283,19 @@ class Transport:
         credential: Credential,
         previous: Exchange | None = None,
         case: Any = None,  # noqa: ANN401 - a schemathesis.Case
+        probe: KeyProbe | None = None,
+        why: str | None = None,
+        attempt: Callable[[], tuple[ReceivedResponse | None, str | None]] | None = None,
     ) -> Exchange:
-        headers, shown = self._headers(credential)
+        headers, shown = self._headers(credential, probe)
         request = SentRequest(method=method, url=url, headers=shown)
         response: ReceivedResponse | None = None
         error: str | None = None
-        for attempt in range(1, self.retry.attempts + 1):
+        send = attempt or (lambda: self._attempt(method, url, headers))
+        for number in range(1, self.retry.attempts + 1):
             self._pace()
-            response, error = self._attempt(method, url, headers)
-            if response is None or response.status != 429 or attempt == self.retry.attempts:
+            response, error = send()
+            if response is None or response.status != 429 or number == self.retry.attempts:
                 break
             self._sleep(self._retry_after(response))
         rate_limited = response is not None and response.status == 429
@@ -146,75 +317,100 @@ class Transport:
             transport_error=error,
             rate_limited=rate_limited,
             previous=previous,
+            why=why,
             case=case,
         )
 
     def _pace(self) -> None:
         """Keep to the rate limit and the run's time budget."""
-        now = time.monotonic()
-        if self._deadline is not None and now + self._interval > self._deadline:
-            raise RunStopped(
-                TargetError(
-                    f"the run's time budget of {self._max_time:g} s ran out after {self.requests_sent} requests",
-                    "raise --max-time, or lower --max-examples",
-                )
-            )
-        if self._next_send > now:
-            self._sleep(self._next_send - now)
-        self._next_send = max(now, self._next_send) + self._interval
+        self._pacer.wait_turn()
 
-    def _attempt(self, method: str, url: str, headers: dict[str, str]) -> tuple[ReceivedResponse | None, str | None]:
-        self.requests_sent += 1
+    def _attempt(  # noqa: PLR0911 - one return per way a request can end
+        self, method: str, url: str, headers: dict[str, str]
+    ) -> tuple[ReceivedResponse | None, str | None]:
         started = time.perf_counter()
-        try:
-            with self._session.request(
-                method,
-                url,
-                headers=headers,
-                timeout=(min(CONNECT_TIMEOUT_SECONDS, self.timeout), self.timeout),
-                allow_redirects=False,
-                stream=True,
-            ) as raw:
-                body, truncated = _read_capped(raw, started, self.timeout)
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                return (
-                    ReceivedResponse(
+        timed_out = f"no complete response within the {self.timeout:g} s request timeout"
+        _CURRENT.watchdog = self._watchdog
+        with self._watchdog.deadline(self.timeout) as expired:
+            try:
+                with self._session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    timeout=(min(CONNECT_TIMEOUT_SECONDS, self.timeout), self.timeout),
+                    allow_redirects=False,
+                    stream=True,
+                ) as raw:
+                    body, truncated = _read_capped(raw)
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    response = ReceivedResponse(
                         status=raw.status_code,
                         reason=raw.reason or "",
                         headers=dict(raw.headers),
                         body=body,
                         elapsed_ms=elapsed_ms,
                         truncated=truncated,
-                    ),
-                    None,
-                )
-        except requests.Timeout:
-            return None, f"no complete response within the {self.timeout:g} s request timeout"
-        except requests.ConnectionError as exc:
-            return None, f"the connection failed or was dropped before a complete response ({_reason(exc)})"
-        except requests.RequestException as exc:
-            return None, f"the response could not be read ({_reason(exc)})"
+                    )
+            except requests.Timeout:
+                return None, timed_out
+            except requests.ConnectionError as exc:
+                if expired.is_set():
+                    return None, timed_out
+                return None, f"the connection failed or was dropped before a complete response ({_reason(exc)})"
+            except requests.RequestException as exc:
+                if expired.is_set():
+                    return None, timed_out
+                return None, f"the response could not be read ({_reason(exc)})"
+        if expired.is_set():
+            return None, timed_out
+        return response, None
 
     def _retry_after(self, response: ReceivedResponse) -> float:
-        value = response.header("retry-after")
-        try:
-            wait = float(value) if value is not None else self.retry.default_wait_seconds
-        except ValueError:
-            # An HTTP-date or garbage: fall back to the default rather than guess a clock skew.
-            wait = self.retry.default_wait_seconds
+        """Seconds to wait before a retry: Retry-After as seconds or as an HTTP date (RFC 9110 section 10.2.3)."""
+        value = (response.header("retry-after") or "").strip()
+        wait = self.retry.default_wait_seconds
+        if value.isdigit():
+            wait = float(value)
+        elif value:
+            with suppress(TypeError, ValueError, IndexError, OverflowError):
+                when = parsedate_to_datetime(value)
+                wait = (when - datetime.now(tz=when.tzinfo or UTC)).total_seconds()
         return min(max(wait, 0.0), self.retry.max_wait_seconds)
 
 
-def _read_capped(raw: requests.Response, started: float, timeout: float) -> tuple[bytes, bool]:
-    """Read the body up to the cap, and within the timeout overall (a trickling body is a timeout)."""
+def _read_whole(raw: http.client.HTTPResponse) -> bytes:
+    """The body up to one byte past the cap; raise IncompleteRead when it ends before its declared length."""
     body = bytearray()
-    for chunk in raw.iter_content(chunk_size=256 * 1024):
+    while len(body) <= BODY_CAP_BYTES:
+        # Read straight off the socket (see _UnbufferedResponse), a read returns what has arrived so far.
+        chunk = raw.read(64 * 1024)
+        if not chunk:
+            break
+        body += chunk
+    missing = getattr(raw, "length", None)
+    if len(body) <= BODY_CAP_BYTES and missing:
+        raise http.client.IncompleteRead(bytes(body), missing)
+    return bytes(body)
+
+
+def _decoded(body: bytes, coding: str | None) -> bytes:
+    """The body without its content coding (gzip or deflate), as requests would give it."""
+    name = (coding or "").strip().lower()
+    if name in ("gzip", "x-gzip"):
+        return zlib.decompressobj(wbits=zlib.MAX_WBITS | 16).decompress(body, BODY_CAP_BYTES + 1)
+    if name == "deflate":
+        return zlib.decompressobj().decompress(body, BODY_CAP_BYTES + 1)
+    return body
+
+
+def _read_capped(raw: requests.Response) -> tuple[bytes, bool]:
+    """Read the body up to the cap (the watchdog ends a body that trickles past the timeout)."""
+    body = bytearray()
+    for chunk in raw.iter_content(chunk_size=64 * 1024):
         body += chunk
         if len(body) > BODY_CAP_BYTES:
             del body[BODY_CAP_BYTES:]
             return bytes(body), True
-        if time.perf_counter() - started > timeout:
-            raise requests.Timeout
     return bytes(body), False
 
 
@@ -224,3 +420,214 @@ def _reason(exc: BaseException) -> str:
         exc = exc.__context__
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]
+
+
+class _Pacer:
+    """The rate limit and the time budget, shared by a transport and its clones."""
+
+    def __init__(self, rate_per_second: float | None, max_time: float | None, sleep: Callable[[float], None]) -> None:
+        self._interval = 1 / rate_per_second if rate_per_second else 0.0
+        self._next_send = time.monotonic()
+        self._max_time = max_time
+        self._deadline = time.monotonic() + max_time if max_time is not None else None
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._prepaid = 0
+        self.sent = 0
+
+    def wait_turn(self) -> None:
+        """Wait until the next request may leave; stop the run when the time budget is spent."""
+        with self._lock:
+            now = time.monotonic()
+            if self._deadline is not None and now + self._interval > self._deadline:
+                raise RunStopped(
+                    TargetError(
+                        f"the run's time budget of {self._max_time:g} s ran out after {self.sent} requests",
+                        "raise --max-time, or lower --max-examples",
+                    )
+                )
+            self.sent += 1
+            if self._prepaid:
+                self._prepaid -= 1
+                return
+            wait = self._next_send - now
+            self._next_send = max(now, self._next_send) + self._interval
+        if wait > 0:
+            self._sleep(wait)
+
+    def prepay(self, size: int) -> None:
+        """Wait for `size` turns at once; the next `size` requests then leave without waiting."""
+        with self._lock:
+            now = time.monotonic()
+            wait = self._next_send - now
+            self._next_send = max(now, self._next_send) + self._interval * size
+            self._prepaid = size
+        if wait > 0:
+            self._sleep(wait)
+
+    def forfeit(self) -> None:
+        """Drop the turns a burst did not use."""
+        with self._lock:
+            self._prepaid = 0
+
+
+# --- the wire -------------------------------------------------------------------------
+
+
+class _FinalResponse(http.client.HTTPResponse):
+    """Skips every interim 1xx response before the final one, not only 100 Continue.
+
+    RFC 9110 section 15.2: a client must parse and ignore an unexpected 1xx (103 Early Hints,
+    102 Processing). http.client skips only 100, and would take a 103 for the answer. `_read_status`
+    is http.client's own step; tests/test_upstream.py fails if a Python release changes it.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 <= status < 200 or status in (100, 101):
+                # 100 is skipped by http.client itself; 101 switches protocols and is final.
+                return version, status, reason
+            http.client.parse_headers(self.fp)
+
+
+class _UnbufferedResponse(_FinalResponse):
+    """A final response read straight from the socket, without reading ahead.
+
+    http.client reads each response through a buffer of its own and drops what the buffer held past
+    the response's end; reading unbuffered leaves such bytes (a reply written twice) on the connection,
+    where the next response on it finds them, as they would in any client that keeps the stream.
+    """
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - http.client's
+        super().__init__(sock, *args, **kwargs)
+        self.fp.close()
+        self.fp = sock.makefile("rb", buffering=0)  # type: ignore[assignment]
+
+
+class _Watchdog:
+    """Cuts the connection of a request still unanswered at its deadline: the timeout covers the whole response.
+
+    A socket timeout limits each read, so a server that sends one byte a second would never time
+    out; the watchdog shuts the socket down at the deadline, wherever the request is.
+    """
+
+    def __init__(self) -> None:
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._condition = threading.Condition()
+        self._due: float | None = None
+        self._expired: threading.Event | None = None
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def track(self, sock: socket.socket) -> None:
+        """Watch a socket the transport opened."""
+        with self._condition:
+            self._sockets.add(sock)
+
+    @contextmanager
+    def deadline(self, seconds: float) -> Iterator[threading.Event]:
+        """Within this block, the transport's sockets are shut down `seconds` from now; the event says if."""
+        expired = threading.Event()
+        with self._condition:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="transport-watchdog", daemon=True)
+                self._thread.start()
+            self._due, self._expired = time.monotonic() + seconds, expired
+            self._condition.notify()
+        try:
+            yield expired
+        finally:
+            with self._condition:
+                self._due, self._expired = None, None
+
+    def stop(self) -> None:
+        """End the watchdog's thread."""
+        with self._condition:
+            self._stopped = True
+            self._condition.notify()
+
+    def _watch(self) -> None:
+        with self._condition:
+            while not self._stopped:
+                if self._due is None:
+                    self._condition.wait()
+                    continue
+                remaining = self._due - time.monotonic()
+                if remaining > 0:
+                    self._condition.wait(remaining)
+                    continue
+                if self._expired is not None:
+                    self._expired.set()
+                for sock in list(self._sockets):
+                    with suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                self._due = None
+
+
+_CURRENT = threading.local()
+
+
+class _Connection(urllib3.connection.HTTPConnection):
+    """A connection that skips interim responses and shows its socket to the watchdog of the request using it."""
+
+    response_class = _FinalResponse
+
+    def connect(self) -> None:
+        super().connect()
+        _watch_socket(self.sock)
+
+
+class _SecureConnection(urllib3.connection.HTTPSConnection):
+    """The same over TLS."""
+
+    response_class = _FinalResponse
+
+    def connect(self) -> None:
+        super().connect()
+        _watch_socket(self.sock)
+
+
+def _watch_socket(sock: socket.socket) -> None:
+    watchdog: _Watchdog | None = getattr(_CURRENT, "watchdog", None)
+    if watchdog is not None:
+        watchdog.track(sock)
+
+
+class _Pool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _SecurePool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _SecureConnection
+
+
+class _RecordedConnection(vcr.stubs.VCRHTTPConnection, _Connection):  # type: ignore[misc] # vcrpy is untyped
+    """vcrpy's stand-in for the gate's connection: records through a real `_Connection`, replays without one."""
+
+    _baseclass = _Connection
+
+
+class _RecordedSecureConnection(vcr.stubs.VCRHTTPSConnection, _SecureConnection):  # type: ignore[misc] # untyped
+    """The same over TLS."""
+
+    _baseclass = _SecureConnection
+
+
+# vcrpy swaps urllib3's own pools' connections; these are the gate's, which it must swap too.
+VCR_PATCHES = (
+    (_Pool, "ConnectionCls", _RecordedConnection),
+    (_SecurePool, "ConnectionCls", _RecordedSecureConnection),
+)
+
+
+def _session() -> requests.Session:
+    """A requests session whose connections skip interim responses and report their sockets to the watchdog."""
+    adapter = HTTPAdapter()
+    adapter.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _SecurePool}
+    session = requests.Session()
+    # The environment must not redirect test traffic through a proxy.
+    session.trust_env = False
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

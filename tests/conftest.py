@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from support import KNOWN_ID, SPEC
@@ -19,8 +20,13 @@ def contract() -> Contract:
 
 @pytest.fixture(scope="session")
 def context(contract: Contract) -> Context:
-    schema = schemathesis_schema(contract, seed=1, max_examples=10)
-    return Context(contract=contract, known_ids=frozenset({KNOWN_ID}), operation=schema["/checkouts/{id}"]["GET"])
+    return Context(contract=contract, known_ids=frozenset({KNOWN_ID}))
+
+
+@pytest.fixture(scope="session")
+def operation(contract: Contract) -> Any:
+    """The operation as Schemathesis sees it."""
+    return schemathesis_schema(contract, seed=1, max_examples=10)["/checkouts/{id}"]["GET"]
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -20,19 +22,45 @@ KNOWN_ID = "cks_known0000000000000000"
 KEY = "sk_test_e2e_secret_key_5f2b9c41d7"
 
 
-def conformance(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as a user would, in a clean environment."""
+def conformance(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, isolated: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would, in a clean environment.
+
+    In this process by default: the same parser, settings, engine and terminal, without paying for a new
+    interpreter each time. `isolated` runs it in a subprocess, for what needs one of its own (signals,
+    Hypothesis inside a Hypothesis test, process pools).
+    """
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("DODO_", "CONFORMANCE_"))}
     environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    if isolated:
+        return subprocess.run(
+            [sys.executable, "-m", "conformance", *args],
+            cwd=cwd, env=environment, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+    return _in_process(list(args), cwd, environment)
+
+
+def _in_process(args: list[str], cwd: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    from conformance import cli  # noqa: PLC0415 - the CLI under test, imported where it runs
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_environment, saved_cwd = dict(os.environ), Path.cwd()
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(args)
+            except SystemExit as exit_:
+                # argparse's --help, --version and usage errors end the way a process would.
+                code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environment)
+        os.chdir(saved_cwd)
+    return subprocess.CompletedProcess(["conformance", *args], code, out.getvalue(), err.getvalue())
 
 
 def id_args(checkout_ids: list[str] | tuple[str, ...]) -> list[str]:
@@ -72,12 +100,13 @@ def make_exchange(
     transport_error: str | None = None,
     rate_limited: bool = False,
     previous: dict[str, Any] | None = None,
+    encoding: str = "utf-8",
 ) -> Exchange:
     """An exchange as a case file describes it; `status` None means no response came."""
     response = None
     if status is not None:
         if body_text is not None:
-            raw = body_text.encode()
+            raw = body_text.encode(encoding)
         elif body is not None:
             raw = json.dumps(body).encode()
         else:
@@ -144,3 +173,24 @@ def run_resolving(
         [sys.executable, "-c", _RESOLVING + ENTRY_POINTS[entry], json.dumps(aliases), *args],
         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
+
+
+def judge(api: Any, report_dir: Path, *, ids: bool = True, lines: list[str] | None = None, **flags: Any) -> Any:
+    """Run the engine in this process against `api` served on 127.0.0.1, as `conformance run` would."""
+    from conformance import engine  # noqa: PLC0415
+    from conformance.settings import Flags, build_settings  # noqa: PLC0415
+
+    with Sandbox(api=api) as sandbox:
+        settings = build_settings(
+            Flags(
+                base_url=sandbox.base_url, api_key=api.api_key, report_dir=report_dir,
+                checkout_ids=tuple(sandbox.checkout_ids) if ids else (), **{"max_examples": 10, **flags},
+            ),
+            environ={},
+        )  # fmt: skip
+        said: list[str] = [] if lines is None else lines
+        return engine.run(settings, say=said.append)
+
+
+def failed_checks(outcome: Any) -> set[str]:
+    return {item.id for item in outcome.record.checks if item.status == "failed"}

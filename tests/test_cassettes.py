@@ -20,9 +20,9 @@ from conformance.errors import BadInputError
 from conformance.sandbox import CheckoutApi, Reply, Sandbox, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
 
-GENERATED = "test_generated_ids.yaml"
-KNOWN = "test_known_sessions_are_read_twice.yaml"
-EDGES = "test_edge_case_ids.yaml"
+GENERATED = "generated_ids.yaml"
+KNOWN = "known_sessions.yaml"
+EDGES = "edge_ids.yaml"
 RECORDED_SEED = 7
 TIMINGS = ("started", "finished", "duration_seconds", "first_failure_after_seconds")
 
@@ -80,11 +80,14 @@ def test_recording_writes_one_readable_cassette_per_scenario_and_the_run_metadat
     names = {path.name for path in (recorded / "cassettes").iterdir()}
     assert names == {
         METADATA_FILE,
-        "test_target_can_be_judged.yaml",
+        "preflight.yaml",
         KNOWN,
-        "test_requests_without_a_valid_key.yaml",
-        "test_invented_ids.yaml",
+        "credentials.yaml",
+        "invented_ids.yaml",
         EDGES,
+        "aliases.yaml",
+        "reused_connection.yaml",
+        "concurrent_reads.yaml",
         GENERATED,
     }
     document = yaml.safe_load((recorded / "cassettes" / KNOWN).read_text(encoding="utf-8"))
@@ -200,7 +203,7 @@ def test_a_replay_repeats_the_recordings_seed(recorded: Path, tmp_path: Path) ->
 
 
 def test_a_replayed_request_matches_only_a_recording_with_the_same_kind_of_key(cassettes: Path, tmp_path: Path) -> None:
-    credentials = cassettes / "test_requests_without_a_valid_key.yaml"
+    credentials = cassettes / "credentials.yaml"
     document = yaml.safe_load(credentials.read_text(encoding="utf-8"))
     keyless = next(item for item in document["interactions"] if "Authorization" not in item["request"]["headers"])
     keyless["request"]["headers"]["Authorization"] = ["Bearer [REDACTED]"]
@@ -211,10 +214,10 @@ def test_a_replayed_request_matches_only_a_recording_with_the_same_kind_of_key(c
 
 
 def test_re_recording_removes_cassettes_of_scenarios_that_no_longer_exist(cassettes: Path, tmp_path: Path) -> None:
-    (cassettes / "test_a_scenario_since_removed.yaml").write_text("interactions: []\nversion: 1\n", encoding="utf-8")
+    (cassettes / "a_scenario_since_removed.yaml").write_text("interactions: []\nversion: 1\n", encoding="utf-8")
     result = record(cassettes, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert not (cassettes / "test_a_scenario_since_removed.yaml").exists()
+    assert not (cassettes / "a_scenario_since_removed.yaml").exists()
     assert (cassettes / KNOWN).exists()
 
 

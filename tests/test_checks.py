@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 from support import make_exchange
 
 from conformance.checks import REGISTRY, CheckFailure, Context, Level, NotApplicable, Outcome, judge
 from conformance.gate import invented_ids
-from conformance.model import Exchange, Purpose
+from conformance.model import Exchange
 from conformance.sandbox.sessions import SEED, seeded_sessions
 
 CASES_DIR = Path(__file__).parent / "cases"
 # Outcomes of the check function itself; a SHOULD check's "failed" is reported as a warning.
 OUTCOMES = ("passed", "failed", "not applicable")
-# Judges the generated input, so its cases need a real generated request (see the tests below).
-GENERATED_ONLY = {"schemathesis.positive_data_acceptance"}
 
 
 def _load_cases() -> list[Any]:
@@ -57,8 +53,7 @@ def test_every_check_has_cases_that_pass_and_fail() -> None:
         seen[path.stem] = {case["outcome"] for case in json.loads(path.read_text(encoding="utf-8"))}
     assert set(seen) == set(REGISTRY), "case files and the registry disagree"
     for check_id, outcomes in seen.items():
-        if check_id not in GENERATED_ONLY:
-            assert {"passed", "failed"} <= outcomes, check_id
+        assert {"passed", "failed"} <= outcomes, check_id
 
 
 def test_check_ids_are_the_function_names_with_a_dot() -> None:
@@ -66,8 +61,7 @@ def test_check_ids_are_the_function_names_with_a_dot() -> None:
         assert "." in check_id
         assert check.requirement.endswith(".")
         assert check.spec_ref
-        if not check_id.startswith("schemathesis."):
-            assert check.function.__name__ == check_id.replace(".", "_", 1)
+        assert check.function.__name__ == check_id.replace(".", "_", 1)
 
 
 def test_a_should_failure_is_a_warning_and_a_must_failure_fails(context: Context) -> None:
@@ -85,28 +79,6 @@ def test_findings_say_what_was_received_and_expected(context: Context) -> None:
     assert "/created_at" in failure.received
     assert "date-time" in failure.received
     assert "GetCheckoutSessionsStatus" in failure.expected
-
-
-def _generated(context: Context, status: int) -> Exchange:
-    cases = []
-
-    @settings(max_examples=1, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
-    @given(context.operation.as_strategy())
-    def draw(case: Any) -> None:
-        cases.append(case)
-
-    draw()
-    exchange = make_exchange(status=status, purpose=Purpose.GENERATED.value, checkout_id="generated")
-    return dataclasses.replace(exchange, case=cases[0])
-
-
-def test_positive_data_acceptance_passes_a_generated_id_answered_404(context: Context) -> None:
-    assert _run("schemathesis.positive_data_acceptance", context, _generated(context, 404))[0] == "passed"
-
-
-def test_positive_data_acceptance_fails_a_generated_id_answered_400(context: Context) -> None:
-    outcome, failure = _run("schemathesis.positive_data_acceptance", context, _generated(context, 400))
-    assert outcome == "failed", failure
 
 
 def test_invented_ids_never_name_a_known_session() -> None:

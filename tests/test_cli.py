@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,8 @@ def test_a_live_target_conforms_and_the_key_appears_nowhere(tmp_path: Path, serv
 @pytest.mark.parametrize(
     ("name", "failing"),
     [
-        ("unknown-payment-status", {"response.schema", "schemathesis.response_schema_conformance"}),
-        ("timestamp-without-offset", {"response.schema", "schemathesis.response_schema_conformance"}),
+        ("unknown-payment-status", {"response.schema"}),
+        ("timestamp-without-offset", {"response.schema"}),
         ("auth-ignored", {"auth.missing_key", "auth.wrong_key"}),
         ("nothing-found", {"session.known_found"}),
     ],
@@ -90,7 +91,8 @@ def test_the_target_key_and_ids_can_all_come_from_the_environment(tmp_path: Path
     assert record["run"]["target"] == sandbox.base_url
     assert record["run"]["checkout_ids"] == sandbox.checkout_ids[:2]
     known = next(item for item in record["checks"] if item["id"] == "session.known_found")
-    assert known["passed"] == 4
+    assert known["failed"] == 0
+    assert known["passed"] >= 4
 
 
 def test_sandbox_flag_wins_over_a_base_url_in_the_environment(tmp_path: Path) -> None:
@@ -166,8 +168,11 @@ def test_a_rejected_key_cannot_be_judged(tmp_path: Path, serve: Any) -> None:
         (["run", "--sandbox", "--spec", "nope.yaml"], "spec file nope.yaml does not exist"),
         (["run", "--max-examples", "0"], "--max-examples is 0"),
         (["run", "--request-timeout", "-1"], "--request-timeout is -1"),
-        (["run", "--report-dir", "/proc/forbidden"], "cannot be written"),
-        (["run", "--api-key-file", "/nonexistent/key"], "--api-key-file /nonexistent/key cannot be read"),
+        (["run", "--sandbox", "--report-dir", "/proc/forbidden"], "cannot be written"),
+        (
+            ["run", "--base-url", "http://127.0.0.1:9", "--api-key-file", "/nonexistent/key"],
+            "--api-key-file /nonexistent/key cannot be read",
+        ),
         (["run", "--seed", "abc"], "invalid int value"),
     ],
 )
@@ -210,8 +215,9 @@ def test_the_same_seed_sends_the_same_requests_and_another_seed_does_not(tmp_pat
     second = _requests_sent(tmp_path / "b", "7")
     other = _requests_sent(tmp_path / "c", "8")
     assert len(first) > 100
-    assert first == second
-    assert first != other
+    # The concurrent reads overlap, so they may arrive in any order; everything else keeps its order.
+    assert Counter(first) == Counter(second)
+    assert Counter(first) != Counter(other)
 
 
 def test_pytest_runs_the_same_suite_natively(tmp_path: Path, serve: Any) -> None:

@@ -31,7 +31,7 @@ JSON_VALUES = st.recursive(
     max_leaves=12,
 )
 SPEC_DOCUMENT = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
-CASSETTE = ROOT / "cassettes" / "test_invented_ids.yaml"
+CASSETTE = ROOT / "cassettes" / "invented_ids.yaml"
 CASSETTE_DOCUMENT = yaml.safe_load(CASSETTE.read_text(encoding="utf-8"))
 
 

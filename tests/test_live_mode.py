@@ -74,7 +74,7 @@ def test_a_host_the_spec_calls_live_is_compared_in_every_spelling_too() -> None:
 def test_the_refusal_raises_before_settings_reach_the_transport(spec_naming_no_live_host: Path) -> None:
     settings = build_settings(Flags(base_url="https://Live.DodoPayments.com.", api_key=KEY))
     with pytest.raises(BadInputError, match="is Dodo's live mode"):
-        refuse_live_mode(settings, load_contract(spec_naming_no_live_host))
+        refuse_live_mode(settings.base_url, load_contract(spec_naming_no_live_host), allowed=False)
 
 
 def test_loopback_is_recognised_only_when_every_spelling_is_loopback() -> None:

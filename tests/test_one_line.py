@@ -109,7 +109,7 @@ def test_a_target_that_keeps_answering_429_ends_with_the_verdict(tmp_path: Path,
 def test_a_missing_recording_is_one_verdict_line(tmp_path: Path) -> None:
     cassettes = tmp_path / "cassettes"
     shutil.copytree(ROOT / "cassettes", cassettes)
-    edges = cassettes / "test_edge_case_ids.yaml"
+    edges = cassettes / "edge_ids.yaml"
     document = yaml.safe_load(edges.read_text(encoding="utf-8"))
     document["interactions"] = document["interactions"][:3]
     edges.write_text(yaml.safe_dump(document), encoding="utf-8")

@@ -107,7 +107,7 @@ def test_a_write_that_fails_leaves_the_previous_file_whole(tmp_path: Path, monke
 def test_a_cassette_that_fails_to_save_leaves_the_previous_one_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "test_invented_ids.yaml"
+    path = tmp_path / "invented_ids.yaml"
     path.write_text("interactions: []\nversion: 1\n", encoding="utf-8")
     monkeypatch.setattr(os, "fsync", _failing_fsync)
     with pytest.raises(OSError, match="the disk filled up"):

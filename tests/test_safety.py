@@ -249,7 +249,7 @@ def test_ctrl_c_leaves_reports_and_cassettes_whole_or_untouched(tmp_path: Path, 
     sandbox = serve(recorder)
     cassettes = tmp_path / "cassettes"
     cassettes.mkdir()
-    (cassettes / "test_invented_ids.yaml").write_text("interactions: []\nversion: 1\n", encoding="utf-8")
+    (cassettes / "invented_ids.yaml").write_text("interactions: []\nversion: 1\n", encoding="utf-8")
     before = {path.name: path.read_bytes() for path in cassettes.iterdir()}
     process = subprocess.Popen(
         [sys.executable, "-m", "conformance", "run", "--record", "--base-url", sandbox.base_url,

@@ -119,7 +119,7 @@ def _run(tmp_path: Path, key: str, api: CheckoutApi, *extra: str) -> tuple[Any, 
         result = conformance(
             "run", "--base-url", sandbox.base_url, "--report-dir", str(reports), "--cassette-dir", str(cassettes),
             "--max-examples", "3", *id_args(sandbox.checkout_ids), *extra,
-            env={"DODO_PAYMENTS_API_KEY": f"  {key}\n"},
+            env={"DODO_PAYMENTS_API_KEY": f"  {key}\n"}, isolated=True,
         )  # fmt: skip
     return result, reports, cassettes
 
@@ -167,7 +167,7 @@ def test_a_key_in_an_unreachable_url_is_redacted(tmp_path_factory: pytest.TempPa
     tmp_path = tmp_path_factory.mktemp("url")
     result = conformance(
         "run", "--base-url", f"http://127.0.0.1:9/{quote(key, safe='')}", "--report-dir", str(tmp_path),
-        env={"DODO_PAYMENTS_API_KEY": key},
+        env={"DODO_PAYMENTS_API_KEY": key}, isolated=True,
     )  # fmt: skip
     assert result.returncode == 3, result.stdout + result.stderr
     assert "cannot be reached" in result.stdout

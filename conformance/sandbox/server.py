@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import secrets
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 ROUTE_PREFIX = "/checkouts/"
+INTERIM_REASONS = {102: "Processing", 103: "Early Hints"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,16 @@ class Reply:
     # gives up), or close without a word.
     delay_seconds: float = 0.0
     drop_connection: bool = False
+    # How the reply travels, all valid HTTP/1.1: interim 1xx responses first (RFC 9110 section 15.2),
+    # a gzip-coded body, a chunked body, or a body that ends when the connection closes.
+    interim: tuple[int, ...] = ()
+    gzip: bool = False
+    chunked: bool = False
+    close_delimited: bool = False
+    # Faults of delivery: the headers come at once, the body one byte at a time, never finishing; or the
+    # whole reply is written twice, so the next answer on the connection is this one again.
+    trickle: bool = False
+    twice: bool = False
 
     @classmethod
     def json(cls, status: int, payload: object, content_type: str = "application/json") -> Reply:
@@ -49,6 +61,9 @@ class Reply:
 
 class CheckoutApi:
     """The behaviour of the test-mode server for this operation. Broken variants override one step."""
+
+    # Whether some replies wait for the client's timeout: the selftest starts such variants first.
+    holds_replies = False
 
     def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
         self.api_key = api_key
@@ -125,13 +140,56 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.drop_connection:
             self.close_connection = True
             return
+        for status in reply.interim:
+            self.wfile.write(f"HTTP/1.1 {status} {INTERIM_REASONS.get(status, 'Interim')}\r\n".encode())
+            self.wfile.write(b"Link: </checkout.css>; rel=preload; as=style\r\n\r\n")
+            self.wfile.flush()
+        body = gzip.compress(reply.body, mtime=0) if reply.gzip else reply.body
+        for _ in range(2 if reply.twice else 1):
+            self._send_head(reply, body)
+            if self.command != "HEAD":
+                self._send_body(reply, body)
+
+    def _send_head(self, reply: Reply, body: bytes) -> None:
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.gzip:
+            self.send_header("Content-Encoding", "gzip")
+        if reply.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        elif reply.close_delimited:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
+
+    def _send_body(self, reply: Reply, body: bytes) -> None:
+        if reply.trickle:
+            self.wfile.flush()
+            self._trickle(body)
+        elif reply.chunked:
+            for start in range(0, len(body), 7):
+                piece = body[start : start + 7]
+                self.wfile.write(f"{len(piece):X}\r\n".encode() + piece + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.wfile.write(body)
+
+    def _trickle(self, body: bytes) -> None:
+        """Send the body a byte at a time, slowly, until the client leaves or the sandbox stops; never all of it."""
+        stopping: threading.Event = getattr(self.server, "stopping", threading.Event())
+        self.close_connection = True
+        for byte in body[:-1]:
+            if stopping.wait(0.5):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+        self._wait_for_client_to_leave()
 
     def _wait_for_client_to_leave(self) -> None:
         """Hold the connection open and silent until the client closes it or the sandbox stops."""

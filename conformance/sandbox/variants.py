@@ -11,9 +11,13 @@ import json
 import math
 import re
 import threading
+import time
+import unicodedata
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from conformance.sandbox.server import CheckoutApi, Reply
 from conformance.sandbox.sessions import CheckoutSession
@@ -21,6 +25,7 @@ from conformance.sandbox.sessions import CheckoutSession
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+_JSON = {"Content-Type": "application/json"}
 # The session each single-session fault breaks: the one in `requires_capture`, deep in the list.
 TARGET_STATUS = "requires_capture"
 
@@ -184,6 +189,8 @@ class DroppedConnection(CheckoutApi):
 class ReplyNeverComes(CheckoutApi):
     """One session's reply never comes: the connection stays open and silent, whatever the timeout."""
 
+    holds_replies = True
+
     def render(self, session: CheckoutSession) -> Reply:
         reply = super().render(session)
         return replace(reply, delay_seconds=math.inf) if _is_target(session) else reply
@@ -291,6 +298,181 @@ class CaseInsensitiveLookup(CheckoutApi):
         return replace(match, id=checkout_id) if match is not None else None
 
 
+# --- lookups that find a session by an id that is not its id ---------------------------
+
+
+class _LenientLookup(CheckoutApi):
+    """Falls back to comparing normalised ids; answers under the id asked for."""
+
+    def lookup(self, checkout_id: str) -> CheckoutSession | None:
+        session = super().lookup(checkout_id)
+        if session is not None:
+            return session
+        match = next((item for item in self.sessions.values() if self.same(item.id, checkout_id)), None)
+        return replace(match, id=checkout_id) if match is not None else None
+
+    def same(self, session_id: str, asked: str) -> bool:
+        """Whether the lenient lookup takes `asked` for `session_id`."""
+        return session_id == asked
+
+
+class WhitespaceTrimmedLookup(_LenientLookup):
+    """Ids are trimmed of surrounding whitespace before the lookup: 'cks_... ' finds the session."""
+
+    def same(self, session_id: str, asked: str) -> bool:
+        return session_id == asked.strip()
+
+
+class UnicodeFoldedLookup(_LenientLookup):
+    """Ids are NFKC-normalised before the lookup: a full-width letter in the id finds the session."""
+
+    def same(self, session_id: str, asked: str) -> bool:
+        return session_id == unicodedata.normalize("NFKC", asked)
+
+
+class DoubleDecodedLookup(_LenientLookup):
+    """The path is percent-decoded a second time before the lookup: '%41' in an id finds the 'A' session."""
+
+    def same(self, session_id: str, asked: str) -> bool:
+        return session_id == unquote(asked)
+
+
+class WildcardLookup(_LenientLookup):
+    """Ids are matched with SQL LIKE: '_' in an id stands for any one character, '%' for anything."""
+
+    def same(self, session_id: str, asked: str) -> bool:
+        pattern = "".join(".*" if char == "%" else "." if char == "_" else re.escape(char) for char in asked)
+        return "_" in asked.removeprefix("cks_") or ("%" in asked and re.fullmatch(pattern, session_id) is not None)
+
+
+# --- keys compared loosely --------------------------------------------------------------
+
+
+def _token(header: str | None) -> str | None:
+    return header[len("Bearer ") :] if header is not None and header.startswith("Bearer ") else None
+
+
+class KeyPrefixAccepted(CheckoutApi):
+    """A bearer token that the key starts with (16 characters or more) is accepted: a truncated key works."""
+
+    def authorized(self, header: str | None) -> bool:
+        token = _token(header)
+        return token is not None and len(token) >= 16 and self.api_key.startswith(token)
+
+
+class KeyCaseInsensitive(CheckoutApi):
+    """The key is compared without regard to case: the key in other letters' case is accepted."""
+
+    def authorized(self, header: str | None) -> bool:
+        token = _token(header)
+        return token is not None and token.lower() == self.api_key.lower()
+
+
+class EmptyBearerAccepted(CheckoutApi):
+    """'Authorization: Bearer' with an empty token is taken as a session of the dashboard and accepted."""
+
+    def authorized(self, header: str | None) -> bool:
+        return (header is not None and header.strip() == "Bearer") or super().authorized(header)
+
+
+class SchemeIgnored(CheckoutApi):
+    """Only the word after the scheme is compared: 'Token KEY' and 'Basic KEY' are accepted too."""
+
+    def authorized(self, header: str | None) -> bool:
+        return header is not None and header.split(" ", 1)[-1] == self.api_key
+
+
+# --- bodies only a lenient parser reads -------------------------------------------------
+
+
+class NanInBody(CheckoutApi):
+    """One session's body carries an extra field whose value is NaN, which JSON has no way to write."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        if _is_target(session):
+            return Reply(200, json.dumps({**session.as_json(), "risk_score": math.nan}).encode(), _JSON)
+        return super().render(session)
+
+
+class BomBody(CheckoutApi):
+    """One session's body starts with a UTF-8 byte order mark, which RFC 8259 forbids between systems."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        return replace(reply, body=b"\xef\xbb\xbf" + reply.body) if _is_target(session) else reply
+
+
+class DuplicateKeys(CheckoutApi):
+    """One session's body names payment_status twice: null first, its status second."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        if not _is_target(session):
+            return reply
+        return replace(reply, body=b'{"payment_status": null, ' + reply.body[1:])
+
+
+# --- replies that never finish ----------------------------------------------------------
+
+
+class BodyTrickles(CheckoutApi):
+    """One session's headers come at once, then its body one byte every half second, never finishing."""
+
+    holds_replies = True
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        return replace(reply, trickle=True) if _is_target(session) else reply
+
+
+class ReplySentTwice(CheckoutApi):
+    """One session's reply is written twice: on a kept-alive connection the next request gets it again."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        return replace(reply, twice=True) if _is_target(session) else reply
+
+
+# --- state shared between requests -------------------------------------------------------
+
+# How long a racy variant holds its shared state: overlapping requests fall into it, serial ones never do.
+RACE_WINDOW_SECONDS = 0.02
+
+
+class RacySharedSession(CheckoutApi):
+    """The session being answered is kept in one shared slot: two reads at once answer with the same session."""
+
+    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+        super().__init__(api_key, sessions)
+        self._current: CheckoutSession | None = None
+
+    def render(self, session: CheckoutSession) -> Reply:
+        self._current = session
+        time.sleep(RACE_WINDOW_SECONDS)
+        current = self._current
+        return super().render(current if current is not None else session)
+
+
+class RacyCounter500(CheckoutApi):
+    """A request counter shared without a lock fails the second of two overlapping reads with 500."""
+
+    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+        super().__init__(api_key, sessions)
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def render(self, session: CheckoutSession) -> Reply:
+        with self._lock:
+            self._in_flight += 1
+            clash = self._in_flight > 1
+        try:
+            time.sleep(RACE_WINDOW_SECONDS)
+            return Reply.error(500, "INTERNAL", "request id already in use") if clash else super().render(session)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+
 # --- conformant oddities --------------------------------------------------------------
 
 
@@ -392,6 +574,83 @@ class ForbiddenWrongKey(CheckoutApi):
         return reply
 
 
+class EarlyHints(CheckoutApi):
+    """Every answer is preceded by a 103 Early Hints interim response, which a client must skip (RFC 9110)."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        return replace(super().handle(method, target, headers), interim=(103,))
+
+
+class CreatedAtOffsets(CheckoutApi):
+    """Each read writes created_at another way (Z, +00:00, +05:30, lower-case t and z): the same instant."""
+
+    FORMS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S+00:00", "%Y-%m-%dt%H:%M:%Sz")
+
+    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+        super().__init__(api_key, sessions)
+        self._reads = itertools.count()
+        self._lock = threading.Lock()
+
+    def render(self, session: CheckoutSession) -> Reply:
+        with self._lock:
+            read = next(self._reads)
+        instant = datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
+        if read % 4 == 3:
+            written = (instant + timedelta(hours=5, minutes=30)).strftime("%Y-%m-%dT%H:%M:%S+05:30")
+        else:
+            written = instant.strftime(self.FORMS[read % 4])
+        return super().render(replace(session, created_at=written))
+
+
+class GzipBodies(CheckoutApi):
+    """Every body is gzip-coded (Content-Encoding: gzip), although the client did not ask for it."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        return replace(super().handle(method, target, headers), gzip=True)
+
+
+class ChunkedBodies(CheckoutApi):
+    """Every body is sent in chunks of seven bytes (Transfer-Encoding: chunked), with no Content-Length."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        return replace(super().handle(method, target, headers), chunked=True)
+
+
+class CloseDelimitedBodies(CheckoutApi):
+    """Every body ends when the server closes the connection: no Content-Length, no chunks."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        return replace(super().handle(method, target, headers), close_delimited=True)
+
+
+class RetryAfterForms(CheckoutApi):
+    """Every 40th request is answered 429, with Retry-After as an HTTP date or with none; a retry is served."""
+
+    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+        super().__init__(api_key, sessions)
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        with self._lock:
+            count = next(self._counter)
+        if count % 40:
+            return super().handle(method, target, headers)
+        reply = Reply.error(429, "RATE_LIMITED", "Slow down")
+        if count % 80:
+            return replace(reply, headers={**reply.headers, "Retry-After": formatdate(time.time(), usegmt=True)})
+        return reply
+
+
+class LeapSecond(CheckoutApi):
+    """created_at is the leap second 2016-12-31T23:59:60Z on one session, which RFC 3339 allows."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        if _is_target(session):
+            return super().render(replace(session, created_at="2016-12-31T23:59:60Z"))
+        return super().render(session)
+
+
 @dataclass(frozen=True)
 class Variant:
     """A named sandbox behaviour and whether a correct gate must pass it."""
@@ -436,6 +695,21 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "created-at-changes": CreatedAtChanges,
     "reply-never-comes": ReplyNeverComes,
     "connection-dropped": DroppedConnection,
+    "whitespace-trimmed-lookup": WhitespaceTrimmedLookup,
+    "unicode-folded-lookup": UnicodeFoldedLookup,
+    "double-decoded-lookup": DoubleDecodedLookup,
+    "wildcard-lookup": WildcardLookup,
+    "key-prefix-accepted": KeyPrefixAccepted,
+    "key-case-insensitive": KeyCaseInsensitive,
+    "empty-bearer-accepted": EmptyBearerAccepted,
+    "scheme-ignored": SchemeIgnored,
+    "nan-in-body": NanInBody,
+    "bom-body": BomBody,
+    "duplicate-keys": DuplicateKeys,
+    "body-trickles": BodyTrickles,
+    "reply-sent-twice": ReplySentTwice,
+    "racy-shared-session": RacySharedSession,
+    "racy-counter-500": RacyCounter500,
 }
 _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "reference": Reference,
@@ -449,6 +723,13 @@ _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "huge-body": HugeBody,
     "bare-errors": BareErrors,
     "forbidden-wrong-key": ForbiddenWrongKey,
+    "early-hints": EarlyHints,
+    "created-at-offsets": CreatedAtOffsets,
+    "gzip-bodies": GzipBodies,
+    "chunked-bodies": ChunkedBodies,
+    "close-delimited-bodies": CloseDelimitedBodies,
+    "retry-after-forms": RetryAfterForms,
+    "leap-second": LeapSecond,
 }
 VARIANTS = {
     **{name: Variant(name, api, conformant=False) for name, api in _FAULTS.items()},

@@ -1,0 +1,392 @@
+"""One run, from settings to exit code. `conformance run` and the pytest plugin are two front ends on it.
+
+prepare() reads what the run needs (the spec, a key file, a recording) and refuses what must not be
+judged (a live-mode host), before any request. execute() starts the target, plays the scenarios in
+order (recording or replaying them through vcrpy), feeds the ledger, writes every report, publishes
+or discards the recording and returns the outcome.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conformance import determinism
+from conformance.checks import REGISTRY, Context
+from conformance.errors import BadInputError, ExitCode, GateError, RunStopped, TargetError
+from conformance.gate import Gate
+from conformance.ledger import Ledger, RunStatus
+from conformance.record import Result, redacted
+from conformance.redaction import Redactor
+from conformance.report import build_record, render_closing, render_header, write_reports
+from conformance.settings import Mode, read_key_file, refuse_live_mode
+from conformance.spec import load_contract, schemathesis_schema
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from conformance.cassettes import Recording
+    from conformance.record import RunRecord
+    from conformance.settings import Settings
+    from conformance.spec import Contract
+
+EXIT_CODES = {
+    RunStatus.CONFORMS: ExitCode.CONFORMS,
+    RunStatus.NON_CONFORMANT: ExitCode.NON_CONFORMANT,
+    RunStatus.CANNOT_JUDGE: ExitCode.CANNOT_JUDGE,
+}
+# The scenarios in the order they run; each is one cassette when recording.
+SCENARIOS = (
+    "preflight",
+    "known_sessions",
+    "credentials",
+    "invented_ids",
+    "edge_ids",
+    "aliases",
+    "reused_connection",
+    "concurrent_reads",
+    "generated_ids",
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run ready to start: settings with every gap filled, and what was read for it."""
+
+    settings: Settings
+    contract: Contract
+    api_key: str | None
+    seed: int
+    max_examples: int
+    checkout_ids: tuple[str, ...]
+    # On replay, what the cassettes were recorded with.
+    recording: Recording | None = None
+
+
+@dataclass
+class Outcome:
+    """How a run ended."""
+
+    exit_code: ExitCode
+    record: RunRecord
+    ledger: Ledger = field(repr=False)
+
+
+def prepare(settings: Settings) -> Plan:
+    """Read the spec, the key file and the recording, and refuse a live-mode target; raise GateError."""
+    contract = load_contract(settings.spec)
+    _check_writable(settings.report_dir)
+    if settings.mode is Mode.REPLAY:
+        return _replay_plan(settings, contract)
+    api_key = read_key_file(settings.api_key_file) if settings.api_key_file is not None else settings.api_key
+    refuse_live_mode(settings.base_url, contract, allowed=settings.allow_live_mode)
+    assert settings.seed is not None
+    assert settings.max_examples is not None
+    return Plan(
+        settings=settings,
+        contract=contract,
+        api_key=api_key,
+        seed=settings.seed,
+        max_examples=settings.max_examples,
+        checkout_ids=settings.checkout_ids,
+    )
+
+
+def _replay_plan(settings: Settings, contract: Contract) -> Plan:
+    # Imported here: vcrpy is needed only with cassettes.
+    from conformance.cassettes import read_recording  # noqa: PLC0415
+
+    recording = read_recording(settings.cassette_dir)
+    for flag, given, recorded in (
+        ("--seed", settings.seed, recording.seed),
+        ("--max-examples", settings.max_examples, recording.max_examples),
+    ):
+        if given is not None and given != recorded:
+            raise BadInputError(
+                f"{flag} {given} differs from the recording's {recorded}, and a replay repeats the recording",
+                f"drop {flag}, or re-record with it",
+            )
+    return Plan(
+        settings=settings,
+        contract=contract,
+        api_key=None,
+        seed=recording.seed,
+        max_examples=recording.max_examples,
+        checkout_ids=recording.checkout_ids,
+        recording=recording,
+    )
+
+
+def _check_writable(report_dir: Path) -> None:
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=report_dir, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise BadInputError(
+            f"the report directory {report_dir} cannot be written ({exc.strerror or exc})",
+            "pass a writable --report-dir",
+        ) from None
+
+
+def run(settings: Settings, say: Callable[[str], None] = print) -> Outcome:
+    """Prepare and execute a run."""
+    return execute(prepare(settings), say)
+
+
+def execute(plan: Plan, say: Callable[[str], None] = print) -> Outcome:
+    """Judge the target of a prepared run; every report is written before this returns."""
+    return _Run(plan, say).execute()
+
+
+class _Run:
+    """The state of one run while it executes."""
+
+    def __init__(self, plan: Plan, say: Callable[[str], None]) -> None:
+        self.plan = plan
+        self.settings = plan.settings
+        self.say = say
+        self.ledger = Ledger(
+            contract=plan.contract, strict=self.settings.strict, excluded=frozenset(self.settings.excluded_checks)
+        )
+        self.redact = Redactor([plan.api_key or ""])
+        self.harness_errors: list[str] = []
+        self.interrupted = False
+        self.requests_sent = 0
+        self.target = ""
+        self.checkout_ids = plan.checkout_ids
+        self.staging: Path | None = None
+
+    def execute(self) -> Outcome:
+        with self._target() as (base_url, api_key):
+            self.redact.add(api_key)
+            schema = schemathesis_schema(self.plan.contract, seed=self.plan.seed, max_examples=self.plan.max_examples)
+            operation = schema["/checkouts/{id}"]["GET"]
+            for line in render_header(
+                target=self.target, spec=str(self.settings.spec), spec_version=self.plan.contract.version,
+                seed=self.plan.seed, max_examples=self.plan.max_examples, checkout_ids=self.checkout_ids,
+            ):  # fmt: skip
+                self.say(line)
+            gate = self._gate(base_url, api_key, operation)
+            # Near copies of the key are secrets too.
+            for secret in gate.transport.derived_secrets():
+                self.redact.add(secret)
+            try:
+                self._play_all(gate, operation, api_key)
+            except KeyboardInterrupt:
+                self.interrupted = True
+            except RunStopped as stop:
+                self.ledger.cannot_judge = self.ledger.cannot_judge or str(stop.error)
+            finally:
+                self.requests_sent = gate.transport.requests_sent
+                gate.transport.close()
+        return self._finish()
+
+    @contextmanager
+    def _target(self) -> Iterator[tuple[str, str]]:
+        """(base URL, key) of the target: the bundled sandbox started here, a remote server, or a replay."""
+        settings = self.settings
+        if settings.mode is Mode.REPLAY:
+            from conformance.cassettes import REPLAY_BASE_URL, REPLAY_KEY  # noqa: PLC0415 - only with cassettes
+
+            self.target = f"replay of {settings.cassette_dir}/"
+            yield REPLAY_BASE_URL, REPLAY_KEY
+            return
+        if settings.base_url is not None:
+            assert self.plan.api_key is not None
+            self.target = settings.base_url
+            yield settings.base_url, self.plan.api_key
+            return
+        from conformance.sandbox import Sandbox  # noqa: PLC0415
+
+        with Sandbox() as sandbox:
+            self.target = f"bundled sandbox at {sandbox.base_url}"
+            self.checkout_ids = self.checkout_ids or tuple(sandbox.checkout_ids)
+            yield sandbox.base_url, sandbox.api_key
+
+    def _gate(self, base_url: str, api_key: str, operation: Any) -> Gate:  # noqa: ANN401 - an APIOperation
+        from conformance.transport import Transport  # noqa: PLC0415
+
+        settings = self.settings
+        transport = Transport(
+            base_url,
+            api_key,
+            timeout=settings.request_timeout,
+            rate_per_second=settings.rate_per_second,
+            max_time=settings.max_time,
+        )
+        context = Context(contract=self.plan.contract, known_ids=frozenset(self.checkout_ids))
+        checks = [check for check_id, check in REGISTRY.items() if check_id not in settings.excluded_checks]
+        return Gate(
+            transport, context, self.ledger, self.checkout_ids, self.plan.seed, checks=checks,
+            oracle=operation if settings.oracle else None, concurrency=settings.concurrency,
+            overlap=settings.mode is not Mode.REPLAY,
+        )  # fmt: skip
+
+    def _play_all(self, gate: Gate, operation: Any, api_key: str) -> None:  # noqa: ANN401 - an APIOperation
+        determinism.fix_generated_data()
+        with self._cassettes(gate.transport.base_url, api_key, gate.transport.derived_secrets()) as cassette:
+            for scenario in SCENARIOS:
+                if self.ledger.cannot_judge is not None and scenario == SCENARIOS[1]:
+                    # The preflight said the target cannot be judged: every later request would fail alike.
+                    return
+                with cassette(scenario):
+                    self._play(scenario, gate, operation)
+
+    def _play(self, scenario: str, gate: Gate, operation: Any) -> None:  # noqa: ANN401 - an APIOperation
+        try:
+            if scenario == "generated_ids":
+                self._generated(gate, operation)
+            else:
+                getattr(gate, scenario)()
+        except TargetError as error:
+            self.ledger.cannot_judge = self.ledger.cannot_judge or str(error)
+        except _Crash as crash:
+            self._gate_failed(scenario, crash.error)
+        except Exception as error:  # noqa: BLE001 - the gate's own failure is reported, never read as a pass
+            self._gate_failed(scenario, error)
+
+    def _gate_failed(self, scenario: str, error: Exception) -> None:
+        missing = _missing_recording(error, self.settings.cassette_dir)
+        if missing is not None:
+            self.ledger.cannot_judge = self.ledger.cannot_judge or missing
+            return
+        lines = str(error).strip().splitlines()
+        cause = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        self.harness_errors.append(self.redact(f"{scenario}: {cause}"))
+
+    def _generated(self, gate: Gate, operation: Any) -> None:  # noqa: ANN401 - an APIOperation
+        if self.settings.mode is Mode.REPLAY:
+            from conformance.cassettes import recorded_exchanges  # noqa: PLC0415 - only with cassettes
+
+            # Generated requests depend on the spec; judging them as recorded lets a changed spec be
+            # gated on the same traffic.
+            gate.recorded(recorded_exchanges(self.settings.cassette_dir / "generated_ids.yaml"))
+            return
+        from conformance.generation import generated_requests  # noqa: PLC0415
+
+        generated_requests(operation, _abort_on_crash(gate.generated_case))()
+
+    @contextmanager
+    def _cassettes(self, base_url: str, api_key: str, gate_secrets: list[str]) -> Iterator[Callable[[str], Any]]:
+        """A context per scenario: its cassette when recording or replaying, nothing on a live run."""
+        mode = self.settings.mode
+        if mode is Mode.LIVE:
+            yield lambda _: nullcontext()
+            return
+        from pytest_recording.network import blocking_context  # noqa: PLC0415 - only with cassettes
+
+        from conformance.cassettes import vcr_for  # noqa: PLC0415
+
+        if mode is Mode.RECORD:
+            self.settings.cassette_dir.mkdir(parents=True, exist_ok=True)
+            self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.settings.cassette_dir))
+            folder = self.staging
+        else:
+            folder = self.settings.cassette_dir
+        secrets = [api_key, *gate_secrets]
+        recorder = vcr_for(base_url, secrets, record_mode="all" if mode is Mode.RECORD else "none")
+        with ExitStack() as stack:
+            if mode is Mode.REPLAY:
+                # Nothing may reach the network on a replay, whatever vcrpy does not intercept.
+                stack.enter_context(blocking_context())
+            yield lambda scenario: recorder.use_cassette(str(folder / f"{scenario}.yaml"))
+
+    def _finish(self) -> Outcome:
+        ledger = self.ledger
+        ledger.finished = time.time()
+        status, reason = ledger.run_status()
+        if self.interrupted and ledger.cannot_judge is None:
+            status, reason = RunStatus.CANNOT_JUDGE, "the run was interrupted before it finished"
+        elif self.harness_errors and status is not RunStatus.NON_CONFORMANT:
+            status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {self.harness_errors[0]}"
+        code = ExitCode.INTERRUPTED if self.interrupted else EXIT_CODES[status]
+        settings = self.settings
+        record = build_record(
+            ledger,
+            facts={
+                "target": self.target,
+                "sandbox": settings.uses_sandbox,
+                "spec": str(settings.spec),
+                "seed": self.plan.seed,
+                "max_examples": self.plan.max_examples,
+                "request_timeout_seconds": settings.request_timeout,
+                "checkout_ids": self.checkout_ids,
+            },
+            result=Result(status=str(status), exit_code=int(code), reason=self.redact(reason)),
+            strict=settings.strict,
+            replaying=settings.mode is Mode.REPLAY,
+            requests_sent=0 if settings.mode is Mode.REPLAY else self.requests_sent,
+        )
+        record = redacted(record, self.redact)
+        write_reports(record, settings.report_dir, self.redact)
+        complete = not self.interrupted and ledger.cannot_judge is None and not self.harness_errors
+        self._publish_recording(complete=complete)
+        for line in render_closing(record, settings.report_dir):
+            self.say(self.redact(line))
+        return Outcome(exit_code=code, record=record, ledger=ledger)
+
+    def _publish_recording(self, *, complete: bool) -> None:
+        """Move a complete recording over the cassettes; throw away an incomplete one."""
+        if self.staging is None:
+            return
+        from conformance.cassettes import new_recording, publish  # noqa: PLC0415 - only with cassettes
+
+        if not complete:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            return
+        settings = self.settings
+        recording = new_recording(
+            # Not the sandbox's port: it changes on every start, and would make every re-record a diff.
+            target=settings.base_url or "bundled sandbox",
+            spec_version=self.plan.contract.version,
+            seed=self.plan.seed,
+            max_examples=self.plan.max_examples,
+            checkout_ids=self.checkout_ids,
+        )
+        publish(self.staging, settings.cassette_dir, recording)
+
+
+class _Crash(BaseException):
+    """The gate's own failure inside generated requests: a BaseException, so Hypothesis stops at once.
+
+    Hypothesis would otherwise shrink the failing example, sending more requests to find a smaller one.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _abort_on_crash(send: Callable[[Any], None]) -> Callable[[Any], None]:
+    def guarded(case: Any) -> None:  # noqa: ANN401 - a schemathesis.Case
+        try:
+            send(case)
+        except GateError:
+            raise
+        except Exception as error:
+            raise _Crash(error) from error
+
+    return guarded
+
+
+def _missing_recording(error: Exception, cassette_dir: Path) -> str | None:
+    """Why a replayed request could not be judged, when vcrpy had no recording for it."""
+    from vcr.errors import CannotOverwriteExistingCassetteException  # noqa: PLC0415 - only on replay
+
+    if not isinstance(error, CannotOverwriteExistingCassetteException):
+        return None
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    request = error.failed_request
+    cassette = error.cassette.path
+    name = cassette.rsplit("/", 1)[-1] if isinstance(cassette, str) else str(cassette)
+    return (
+        f"{request.method} {urlsplit(request.uri).path} has no recording in {cassette_dir}/{name}; "
+        "re-record with 'conformance run --record' against the target (see cassettes/README.md)"
+    )

@@ -1,0 +1,75 @@
+"""One engine behind both front ends: callable from a test, its record re-renderable, its options declared once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import ROOT, conformance
+
+from conformance import engine
+from conformance.options import RUN_OPTIONS
+from conformance.record import RunRecord
+from conformance.settings import Flags, build_settings
+
+
+def test_the_engine_runs_in_process_from_a_test_of_your_own(tmp_path: Path) -> None:
+    lines: list[str] = []
+    outcome = engine.run(build_settings(Flags(sandbox=True, report_dir=tmp_path, max_examples=5)), say=lines.append)
+    assert outcome.exit_code == 0, outcome.record.result.reason
+    assert outcome.record.result.status == "conforms"
+    assert lines[0].startswith("target: bundled sandbox at http://127.0.0.1:")
+    assert lines[-1].startswith("conformance: CONFORMS (exit 0)")
+    assert RunRecord.read(tmp_path / "summary.json") == outcome.record
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    report_dir = tmp_path_factory.mktemp("saved")
+    result = conformance("run", "--sandbox", "--report-dir", str(report_dir), "--max-examples", "5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return report_dir
+
+
+@pytest.mark.parametrize(("form", "written"), [("md", "summary.md"), ("html", "report.html"), ("junit", "junit.xml"),
+                                                ("json", "summary.json")])  # fmt: skip
+def test_a_saved_run_renders_again_exactly_as_the_run_wrote_it(saved_run: Path, form: str, written: str) -> None:
+    result = conformance("report", str(saved_run / "summary.json"), "--format", form)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (saved_run / written).read_text(encoding="utf-8")
+
+
+def test_a_file_that_is_not_a_summary_is_one_line_naming_it(tmp_path: Path) -> None:
+    bogus = tmp_path / "summary.json"
+    bogus.write_text('{"format": "something else"}', encoding="utf-8")
+    result = conformance("report", str(bogus))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"{bogus}: the file is not a summary.json" in result.stderr
+
+
+def test_every_option_is_declared_once_and_offered_by_both_front_ends() -> None:
+    flags = [option.flag for option in RUN_OPTIONS]
+    assert len(flags) == len(set(flags))
+    cli_help = conformance("run", "--help").stdout
+    pytest_help = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    for option in RUN_OPTIONS:
+        assert option.flag in cli_help, option.flag
+        assert (option.pytest_flag or option.flag) in pytest_help, option.flag
+    assert set(Flags.__dataclass_fields__) == {option.dest for option in RUN_OPTIONS}
+
+
+def test_pytest_takes_the_report_dir_as_two_words(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--sandbox", "--report-dir", str(tmp_path), "--max-examples", "5", "-q",
+         "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "summary.json").exists()
+    assert "test_check[response.schema] PASSED" in result.stdout or "passed" in result.stdout
