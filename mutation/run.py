@@ -195,6 +195,13 @@ def run_pytest(timeout: float, pytest_args: list[str]) -> int:
         errors="replace",
         start_new_session=True,
     )
+
+    def stop(_signal: int, _frame: object) -> None:
+        # The worker is being stopped: take the tests (in a session of their own) down too.
+        _kill_group(process.pid)
+        raise SystemExit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -380,7 +387,13 @@ def workers(copies: list[Path]) -> Iterator[list[str]]:
             _wait_for_port(port, started[-1])
         yield urls
     finally:
+        # SIGTERM first, so that each worker's test runner can stop the tests it started.
         for process in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in started:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
             _kill_group(process.pid)
             process.wait()
 
@@ -429,13 +442,18 @@ def run_session(  # noqa: PLR0913 - one session is all of these
     started = time.monotonic()
     command = [str(Path(sys.executable).parent / "cosmic-ray"), "exec", str(config), str(database)]
     with subprocess.Popen(command, cwd=copy, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
-        while True:
-            try:
-                output, _ = process.communicate(timeout=60)
-                break
-            except subprocess.TimeoutExpired:
-                done = _results_so_far(database) - filtered
-                print(f"  {done}/{total - filtered} after {time.monotonic() - started:.0f} s", flush=True)
+        try:
+            while True:
+                try:
+                    output, _ = process.communicate(timeout=60)
+                    break
+                except subprocess.TimeoutExpired:
+                    done = _results_so_far(database) - filtered
+                    print(f"  {done}/{total - filtered} after {time.monotonic() - started:.0f} s", flush=True)
+        except BaseException:
+            # Stopped (Ctrl-C, SIGTERM): do not wait for the rest of the session.
+            process.kill()
+            raise
     if process.returncode != 0:
         raise HarnessError(f"cosmic-ray exec for {target.module} exited {process.returncode}\n{_tail(output)}")
     return database
@@ -888,6 +906,10 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
     return _exit_code(record)
 
 
+def _terminate(_signal: int, _frame: object) -> None:
+    raise SystemExit(128 + signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -910,6 +932,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         serve_worker(args.port)
         return 0
+    # Stopped from outside, the run still stops its workers and removes its copies (the `finally`s).
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return rejudge(args.report_dir) if args.command == "report" else _run(args)
     except HarnessError as error:
