@@ -44,6 +44,11 @@ WORKERS = 2
 MAX_TIMEOUT_SECONDS = 280.0
 TIMEOUT_MARKER = "mutation-run: timeout"
 PLANTED_MODULE = "conformance/redaction.py"
+# Outcomes that are not counted: filtered as noise, or a mutant Cosmic Ray's operator failed to make.
+UNCOUNTED = ("filtered", "unmutatable")
+UNMUTATABLE = "cosmic_ray/operators/"
+# Where the running test runner of a copy notes its pid, so that stopping the run can stop it too.
+RUNNER_PID_FILE = ".mutation-runner.pid"
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ class ModuleResult:
         """Counts over every mutant that ran, or only over those inside `functions`."""
         score = Score()
         for mutant in self.mutants:
-            if mutant.outcome != "filtered" and (not functions or mutant.function in functions):
+            if mutant.outcome not in UNCOUNTED and (not functions or mutant.function in functions):
                 score.add(mutant)
         return score
 
@@ -202,6 +207,16 @@ def run_pytest(timeout: float, pytest_args: list[str]) -> int:
         raise SystemExit(128 + signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
+    pid_file = copy / RUNNER_PID_FILE
+    pid_file.write_text(str(os.getpid()), encoding="utf-8")
+    try:
+        return _wait(process, timeout)
+    finally:
+        # Only a runner that is still running may be named there: a stale pid could be anyone's by now.
+        pid_file.unlink(missing_ok=True)
+
+
+def _wait(process: subprocess.Popen[str], timeout: float) -> int:
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -387,7 +402,10 @@ def workers(copies: list[Path]) -> Iterator[list[str]]:
             _wait_for_port(port, started[-1])
         yield urls
     finally:
-        # SIGTERM first, so that each worker's test runner can stop the tests it started.
+        # SIGTERM first, so that each copy's test runner (in a session of its own) stops the tests it started.
+        for copy in copies:
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int((copy / RUNNER_PID_FILE).read_text(encoding="utf-8")), signal.SIGTERM)
         for process in started:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
@@ -558,22 +576,26 @@ def read_session(database: Path, source: str) -> list[Mutant]:
                 outcome="error",
                 original=lines[line - 1].strip(),
             )
+            output = result.output or ""
             if result.worker_outcome == WorkerOutcome.SKIPPED:
-                mutant.outcome, mutant.note = "filtered", result.output or ""
+                mutant.outcome, mutant.note = "filtered", output
+            elif result.worker_outcome == WorkerOutcome.EXCEPTION and UNMUTATABLE in output:
+                # Cosmic Ray's operator failed to make this mutant (e.g. dotted names in an except tuple).
+                mutant.outcome, mutant.note = "unmutatable", _tail(output, 1).strip()
             elif result.worker_outcome != WorkerOutcome.NORMAL or result.test_outcome == TestOutcome.INCOMPETENT:
-                mutant.note = f"{result.worker_outcome.value}: {_tail(result.output or '', 5)}"
+                mutant.note = f"{result.worker_outcome.value}: {_tail(output, 1).strip()}"
             elif result.test_outcome == TestOutcome.SURVIVED:
                 mutant.outcome = "survived"
             else:
                 timed_out = TIMEOUT_MARKER in (result.output or "") or result.output == "timeout"
                 mutant.outcome = "timeout" if timed_out else "killed"
-            if mutant.outcome != "filtered":
+            if mutant.outcome not in UNCOUNTED:
                 mutant.original, mutant.mutated = _changed_lines(result.diff or "", mutant.original)
             mutants.append(mutant)
     mutants.sort(key=lambda mutant: (mutant.line, mutant.column, mutant.operator))
     seen: Counter[tuple[str, str, str]] = Counter()
     for mutant in mutants:
-        if mutant.outcome != "filtered":
+        if mutant.outcome not in UNCOUNTED:
             seen[mutant.module, mutant.original, mutant.mutated] += 1
             mutant.occurrence = seen[mutant.module, mutant.original, mutant.mutated]
     return mutants
@@ -581,7 +603,7 @@ def read_session(database: Path, source: str) -> list[Mutant]:
 
 def unreached_functions(mutants: list[Mutant], module: Path) -> list[str]:
     """The module's functions, by the innermost name as Cosmic Ray records it, that no mutant ran in."""
-    reached = {mutant.function for mutant in mutants if mutant.outcome != "filtered"}
+    reached = {mutant.function for mutant in mutants if mutant.outcome not in UNCOUNTED}
     tree = ast.parse(module.read_text(encoding="utf-8"))
     names = [node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
     return sorted({name for name in names if name not in reached})
@@ -660,6 +682,14 @@ def render(record: dict[str, Any]) -> str:
         for module in record["modules"]
         if module["unreached_functions"]
     ] or ["None."]
+    unmutatable = [
+        f"- {m['module']}:{m['line']} `{m['original']}`, {m['operator']} occurrence {m['occurrence']}: {m['note']}"
+        for module in record["modules"]
+        for m in module["mutants"]
+        if m["outcome"] == "unmutatable"
+    ]
+    if unmutatable:
+        lines += ["", "## Mutants Cosmic Ray failed to make (not counted)", "", *unmutatable]
     lines += ["", "## Filtered", ""]
     lines += [f"- {count} mutants: {why}" for why, count in sorted(record["filtered"].items())]
     lines += [
@@ -743,7 +773,7 @@ def summarise(results: list[ModuleResult]) -> dict[str, Any]:
                     {
                         **{k: v for k, v in asdict(mutant).items() if k != "note"},
                         "accepted": None,
-                        "note": mutant.note if mutant.outcome in ("filtered", "error") else None,
+                        "note": mutant.note if mutant.outcome in ("filtered", "unmutatable", "error") else None,
                     }
                     for mutant in result.mutants
                     if mutant.outcome != "killed"
