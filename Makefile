@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 NODE_STAMP := node_modules/.installed
 
-.PHONY: bootstrap node run test lint selftest bench cassettes upgrade clean
+.PHONY: bootstrap node run test lint selftest bench cassettes upgrade mutation clean
 
 ## Set up .venv: Python, pip and venv are all `make run` needs.
 bootstrap: $(STAMP)
@@ -54,6 +54,11 @@ selftest: bootstrap
 ## Measure speed against Schemathesis' own CLI; writes bench/results.md.
 bench: bootstrap
 	$(BIN)/python bench/run.py
+
+## Mutation testing of the safety-critical modules (not part of make test); writes reports/mutation.md and .json.
+## MODULES="conformance/redaction.py conformance/hosts.py" runs only those rows of the table in mutation/run.py.
+mutation: bootstrap
+	$(BIN)/python mutation/run.py $(if $(MODULES),--modules $(MODULES))
 
 ## Re-record the shipped cassettes from the bundled sandbox.
 cassettes: bootstrap
