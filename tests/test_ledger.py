@@ -1,0 +1,141 @@
+"""The ledger decides a run from its verdicts: which outcome wins, what a check's status is, how findings group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from support import KNOWN_ID, make_exchange
+
+from conformance.checks import REGISTRY, Context, judge
+from conformance.ledger import IDS_KEPT_PER_GROUP, CheckStatus, Ledger, RunStatus
+from conformance.spec import Contract
+
+GOOD_BODY = {"id": KNOWN_ID, "created_at": "2026-01-01T00:00:00Z"}
+
+
+def _ledger(contract: Contract, context: Context, exchanges: list[dict[str, Any]], **options: Any) -> Ledger:
+    ledger = Ledger(contract=contract, **options)
+    for item in exchanges:
+        exchange = make_exchange(**item)
+        ledger.record(exchange, judge(context, exchange))
+    return ledger
+
+
+def test_a_run_with_a_200_and_no_failure_conforms(contract: Contract, context: Context) -> None:
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}])
+    status, reason = ledger.run_status()
+    assert status is RunStatus.CONFORMS
+    assert reason.startswith("all ")
+    assert reason.endswith("applicable MUST checks passed over 1 exchanges")
+
+
+def test_without_any_200_the_run_cannot_judge_the_200_contract(contract: Contract, context: Context) -> None:
+    ledger = _ledger(contract, context, [{"status": 404, "purpose": "invented id", "checkout_id": "cks_x"}])
+    status, reason = ledger.run_status()
+    assert status is RunStatus.CANNOT_JUDGE
+    assert "200 contract was never exercised" in reason
+
+
+def test_a_must_failure_makes_the_run_non_conformant_and_names_the_check(contract: Contract, context: Context) -> None:
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 500, "body_text": "x"}])
+    status, reason = ledger.run_status()
+    assert status is RunStatus.NON_CONFORMANT
+    assert reason.startswith("2 check(s) failed: ")
+    assert "response.no_server_error" in reason
+
+
+def test_could_not_judge_wins_over_failures(contract: Contract, context: Context) -> None:
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 500}])
+    ledger.cannot_judge = "the target stopped"
+    assert ledger.run_status() == (RunStatus.CANNOT_JUDGE, "the target stopped")
+
+
+def test_an_unjudged_exchange_makes_an_otherwise_clean_run_could_not_judge(
+    contract: Contract, context: Context
+) -> None:
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 429, "rate_limited": True}])
+    status, reason = ledger.run_status()
+    assert status is RunStatus.CANNOT_JUDGE
+    assert reason.startswith("1 request(s) could not be judged: GET ")
+    assert "kept answering 429 past the retry budget" in reason
+
+
+def test_a_should_failure_warns_and_fails_only_when_strict(contract: Contract, context: Context) -> None:
+    exchanges: list[dict[str, Any]] = [
+        {"body": GOOD_BODY},
+        {"status": 404, "purpose": "invented id", "checkout_id": "cks_x", "body_text": "no"},
+    ]
+    lenient = _ledger(contract, context, exchanges)
+    assert lenient.check_status("errors.json_body") is CheckStatus.WARNED
+    assert lenient.run_status()[0] is RunStatus.CONFORMS
+    strict = _ledger(contract, context, exchanges, strict=True)
+    assert strict.check_status("errors.json_body") is CheckStatus.FAILED
+    assert strict.run_status()[0] is RunStatus.NON_CONFORMANT
+
+
+def test_an_excluded_check_is_skipped_and_says_why(contract: Contract, context: Context) -> None:
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}], excluded=frozenset({"response.schema"}))
+    tally = ledger.tallies["response.schema"]
+    assert tally.status(strict=False) is CheckStatus.SKIPPED
+    assert tally.skip_reason(strict=False, replaying=False) == "excluded with --exclude-check"
+    unused = ledger.tallies["session.stable"]
+    assert unused.skip_reason(strict=False, replaying=False) == "no exchange in this run was one it judges"
+    assert unused.skip_reason(strict=False, replaying=True) == "no exchange in the recording was one it judges"
+    assert unused.skip_reason(strict=False, replaying=False, stopped=True) == (
+        "the run stopped before this check judged anything"
+    )
+    assert ledger.tallies["response.content_type"].skip_reason(strict=False, replaying=False) is None
+
+
+def test_when_every_request_got_404_the_verdict_blames_the_base_urls_path(contract: Contract, context: Context) -> None:
+    ledger = _ledger(
+        contract, context, [{"status": 404}, {"status": 404, "purpose": "invented id", "checkout_id": "x"}]
+    )
+    status, reason = ledger.run_status()
+    assert status is RunStatus.NON_CONFORMANT
+    assert reason.endswith(
+        "every request was answered 404, known sessions included, so the base URL's path is the likely cause: "
+        "give the server's root (e.g. https://test.dodopayments.com), without /checkouts"
+    )
+    mixed = _ledger(contract, context, [{"status": 404}, {"status": 200, "body": GOOD_BODY}])
+    assert "base URL's path" not in mixed.run_status()[1]
+
+
+def test_one_fault_is_one_group_with_every_id_that_hit_it(contract: Contract, context: Context) -> None:
+    ids = [f"cks_id{number:04d}" for number in range(IDS_KEPT_PER_GROUP + 3)]
+    exchanges = [
+        {"status": 500, "purpose": "edge-case id", "checkout_id": checkout_id, "body_text": "boom"}
+        for checkout_id in ids
+    ]
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}, *exchanges, *exchanges[:2]])
+    groups = [group for group in ledger.groups.values() if group.first.check.id == "response.no_server_error"]
+    assert len(groups) == 1
+    group = groups[0]
+    assert group.count == len(ids) + 2
+    assert group.checkout_ids == ids[:IDS_KEPT_PER_GROUP]
+    assert group.ids_dropped == 3
+    assert group.id.startswith("F")
+    assert len(group.id) == 8
+
+
+def test_different_answers_are_different_groups(contract: Contract, context: Context) -> None:
+    ledger = _ledger(
+        contract, context,
+        [{"body": GOOD_BODY}, {"status": 500, "body_text": "a"}, {"status": 502, "body_text": "a"},
+         {"status": 500, "credential": "no key", "body_text": "a"}],
+    )  # fmt: skip
+    server_errors = [group for group in ledger.groups.values() if group.first.check.id == "response.no_server_error"]
+    assert len(server_errors) == 3
+
+
+def test_a_401_to_a_request_without_the_key_is_a_spec_gap_not_a_failure(contract: Contract, context: Context) -> None:
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 401, "credential": "no key"}])
+    assert list(ledger.spec_gaps) == ["undocumented-401"]
+    assert ledger.run_status()[0] is RunStatus.CONFORMS
+
+
+@pytest.mark.parametrize("check_id", list(REGISTRY))
+def test_every_check_starts_with_nothing_counted(contract: Contract, check_id: str) -> None:
+    tally = Ledger(contract=contract).tallies[check_id]
+    assert (tally.passed, tally.failed, tally.warned, tally.findings) == (0, 0, 0, [])
