@@ -89,7 +89,8 @@ TABLE = (
         ("tests/test_live_mode.py", "tests/test_one_line.py::test_bad_flags_are_one_line_naming_the_fix",
          "tests/test_cli.py::test_bad_input_is_one_line_with_exit_2",
          "tests/test_safety.py::test_more_bad_input_is_one_line_with_exit_2",
-         "tests/test_safety.py::test_rates_are_read_per_unit", "tests/test_safety.py::test_a_rate_that_is_no_rate_is_bad_input"),
+         "tests/test_safety.py::test_rates_are_read_per_unit",
+         "tests/test_safety.py::test_a_rate_that_is_no_rate_is_bad_input"),
         critical=("refuse_live_mode",),
     ),
     Target("conformance/checks.py", ("tests/test_checks.py", "tests/test_ledger.py")),
@@ -104,8 +105,8 @@ TABLE = (
     Target("conformance/report.py", ("tests/test_reports.py", "tests/test_report_page.py")),
     Target(
         "conformance/selftest.py",
-        ("tests/test_selftest.py::"
-         "test_only_a_failed_run_catches_a_fault_and_only_a_passing_run_clears_a_conformant_variant",
+        (("tests/test_selftest.py::"
+          "test_only_a_failed_run_catches_a_fault_and_only_a_passing_run_clears_a_conformant_variant"),
          "tests/test_selftest.py::test_the_score_counts_misses_and_false_alarms",
          "tests/test_selftest.py::test_a_conformant_variant_the_gate_fails_is_a_false_alarm_and_fails_the_selftest",
          "tests/test_selftest.py::test_a_fault_the_gate_misses_lowers_the_kill_rate_and_fails_the_selftest"),
