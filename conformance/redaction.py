@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import os
 import re
 import shlex
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from conformance.model import SentRequest
 
@@ -107,10 +109,15 @@ class Redactor:
 
 
 class RedactingStream:
-    """A text stream that redacts what is written through it, a whole line at a time, for the terminal."""
+    """A text stream that redacts what is written through it, a whole line at a time, for the terminal.
 
-    def __init__(self, stream: TextIO, redact: Redactor) -> None:
-        self._stream = stream
+    A reader that goes away (`conformance run ... | head`) or a stream that was never open (`>&-`) must
+    not change the outcome of a run: from then on the output goes nowhere and the run carries on to
+    its real exit code.
+    """
+
+    def __init__(self, stream: TextIO | None, redact: Redactor) -> None:
+        self._stream: TextIO = stream if stream is not None else _nowhere()
         self._redact = redact
         # Held until its line ends, so that a secret written in two pieces is still seen whole.
         self._pending = ""
@@ -120,19 +127,33 @@ class RedactingStream:
         self._pending += text
         complete, newline, rest = self._pending.rpartition("\n")
         if newline:
-            self._stream.write(self._redact(complete + newline))
             self._pending = rest
+            self._guarded(lambda: self._stream.write(self._redact(complete + newline)))
         return len(text)
 
     def flush(self) -> None:
         """Write what is pending, redacted, and flush the stream."""
-        if self._pending:
-            self._stream.write(self._redact(self._pending))
-            self._pending = ""
-        self._stream.flush()
+        pending, self._pending = self._pending, ""
+        if pending:
+            self._guarded(lambda: self._stream.write(self._redact(pending)))
+        self._guarded(self._stream.flush)
+
+    def _guarded(self, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except (BrokenPipeError, ValueError):
+            # ValueError: the stream was closed under us. Point its descriptor at nothing too, so that
+            # the interpreter's own flush at exit does not fail on the same closed pipe.
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+            self._stream = _nowhere()
 
     def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - everything else is the stream's
         return getattr(self._stream, name)
+
+
+def _nowhere() -> TextIO:
+    return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
 
 
 def curl_line(request: SentRequest) -> str:

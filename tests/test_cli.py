@@ -258,3 +258,28 @@ def test_the_sandbox_command_prints_its_address_key_and_ids() -> None:
     assert lines[0].startswith("sandbox listening on http://127.0.0.1:")
     assert lines[1] == f"api key: {KEY}"
     assert lines[3:] == [session.id for session in seeded_sessions()]
+
+
+@pytest.mark.parametrize("stdout", ["reader-goes-away", "closed"])
+def test_a_reader_that_goes_away_does_not_change_the_exit_code(tmp_path: Path, serve: Any, stdout: str) -> None:
+    # `conformance run ... | head -3` in CI: the verdict is the exit code, whatever happened to the output.
+    sandbox = serve(variant("unknown-payment-status"))
+    command = [
+        sys.executable, "-m", "conformance", "run", "--base-url", sandbox.base_url,
+        "--report-dir", str(tmp_path), "--max-examples", "10", *id_args(sandbox.checkout_ids),
+    ]  # fmt: skip
+    environment = {**os.environ, "DODO_PAYMENTS_API_KEY": KEY}
+    if stdout == "closed":
+        process = subprocess.Popen(  # the shell's `>&-`: there is no stdout at all
+            ["sh", "-c", 'exec "$@" >&-', "sh", *command], cwd=ROOT, env=environment, stderr=subprocess.PIPE, text=True
+        )
+    else:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert process.stdout is not None
+        process.stdout.readline()
+        process.stdout.close()
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in str(stderr)
+    assert "internal error" not in str(stderr)
+    assert summary(tmp_path)["result"]["status"] == "non-conformant"
