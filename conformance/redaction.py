@@ -153,7 +153,7 @@ class RedactingStream:
 
 
 def _nowhere() -> TextIO:
-    return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    return open(os.devnull, "w", encoding="utf-8")  # noqa: PTH123 - lives as long as the process
 
 
 def curl_line(request: SentRequest) -> str:

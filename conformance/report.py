@@ -97,7 +97,7 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
                 level=str(group.first.check.level),
                 outcome=str(group.first.outcome),
                 status=group.first.exchange.response.status if group.first.exchange.response is not None else None,
-                summary=_summary(group.first),
+                summary=_said(group.first),
                 count=group.count,
                 example=finding(group.first),
                 checkout_ids=tuple(group.checkout_ids),
@@ -117,15 +117,10 @@ def _group_order(group: object) -> tuple[int, int]:
     return (0 if str(first.outcome) == "failed" else 1, -getattr(group, "count"))  # noqa: B009
 
 
-def _summary(verdict: Verdict) -> str:
-    """The group's finding in words: its first example, the id it was about left out."""
+def _said(verdict: Verdict) -> str:
+    """The group's finding in words: what its first example received, as the check said it."""
     assert verdict.failure is not None
-    text = verdict.failure.received
-    checkout_id = verdict.exchange.checkout_id
-    for spelling in sorted({repr(checkout_id), checkout_id}, key=len, reverse=True):
-        if spelling:
-            text = text.replace(spelling, "{id}")
-    return text
+    return verdict.failure.received
 
 
 def finding(verdict: Verdict) -> Finding:

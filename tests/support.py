@@ -101,6 +101,7 @@ def make_exchange(
     rate_limited: bool = False,
     previous: dict[str, Any] | None = None,
     encoding: str = "utf-8",
+    why: str | None = None,
 ) -> Exchange:
     """An exchange as a case file describes it; `status` None means no response came."""
     response = None
@@ -128,6 +129,7 @@ def make_exchange(
         transport_error=transport_error,
         rate_limited=rate_limited,
         previous=make_exchange(**previous) if previous is not None else None,
+        why=why,
     )
 
 

@@ -129,6 +129,18 @@ def test_different_answers_are_different_groups(contract: Contract, context: Con
     assert len(server_errors) == 3
 
 
+def test_why_a_request_was_sent_does_not_split_one_cause(contract: Contract, context: Context) -> None:
+    # A lookup that finds every id is one fault, whichever edge case each id was chosen to probe.
+    found = [
+        {"status": 200, "body": GOOD_BODY, "purpose": "edge-case id", "checkout_id": checkout_id, "why": why}
+        for checkout_id, why in (("cks_ab", "a short id"), ("0", "a lone digit"), ("%2e%2e", "an encoded dot segment"))
+    ]
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}, *found])
+    groups = [group for group in ledger.groups.values() if group.first.check.id == "session.unknown_not_found"]
+    assert [group.count for group in groups] == [3]
+    assert groups[0].checkout_ids == ["cks_ab", "0", "%2e%2e"]
+
+
 def test_a_401_to_a_request_without_the_key_is_a_spec_gap_not_a_failure(contract: Contract, context: Context) -> None:
     ledger = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 401, "credential": "no key"}])
     assert list(ledger.spec_gaps) == ["undocumented-401"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import KEY, check_status, run_against, summary
+from support import KEY, check_status, judge, run_against, summary
 from vcr.serializers import yamlserializer
 
 from conformance.cassettes import AtomicPersister
@@ -116,3 +116,13 @@ def test_a_cassette_that_fails_to_save_leaves_the_previous_one_whole(
         AtomicPersister.save_cassette(path, {"requests": [], "responses": []}, yamlserializer)
     assert path.read_text(encoding="utf-8") == "interactions: []\nversion: 1\n"
     assert [item.name for item in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_group_is_summed_up_in_the_words_of_its_first_example(tmp_path: Path) -> None:
+    # An id such as '0' also occurs inside '404' and '200': the summary must show the text the check wrote.
+    judge(VARIANTS["wildcard-lookup"].api(KEY, seeded_sessions()), tmp_path)
+    groups = summary(tmp_path)["groups"]
+    assert groups
+    for group in groups:
+        assert group["summary"] == group["example"]["received"]
+        assert "{id}" not in group["summary"]
