@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from conformance import __version__
 from conformance.errors import BadInputError, ExitCode, GateError
-from conformance.redaction import RedactingStream, Redactor
+from conformance.redaction import ASSIGNMENT, MIN_KEY_LENGTH, RedactingStream, Redactor
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -133,8 +133,16 @@ def _possible_secrets(argv: list[str] | None) -> list[str]:
             continue
     secrets = []
     for candidate in candidates:
-        secrets += [candidate, candidate.strip(), *(line.strip() for line in candidate.splitlines())]
-    return [secret for secret in secrets if len(secret) >= 4]
+        for line in (candidate, *candidate.splitlines()):
+            value = line.strip()
+            if ASSIGNMENT.match(value):
+                # Only the value of `NAME=value` can be the key: the variable's name is in the hints.
+                value = value.split("=", 1)[1].strip().strip("'\"")
+            else:
+                secrets.append(line)
+            secrets.append(value)
+    # Shorter strings are refused as keys, and redacting them would blot out words of the messages.
+    return [secret for secret in secrets if len(secret) >= MIN_KEY_LENGTH]
 
 
 @contextmanager

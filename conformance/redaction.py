@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 REDACTED = "[REDACTED]"
 KEY_VARIABLE = "DODO_PAYMENTS_API_KEY"
+# Shorter keys cannot be real, and redacting them would blot out ordinary text.
+MIN_KEY_LENGTH = 8
+# `NAME=value` or `export NAME=value`, as a .env file or a shell profile holds a key.
+ASSIGNMENT = re.compile(r"(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=")
 # A run of this many characters of a secret (in any of its forms) is redacted wherever it appears:
 # a report may cut a body or a URL in the middle of an echoed key. Shorter runs carry too little of a
 # random key to matter, and matching them would blot out ordinary text.

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from conformance.errors import BadInputError
 from conformance.hosts import is_loopback, live_host_named, prepared_url, without_userinfo
+from conformance.redaction import ASSIGNMENT, MIN_KEY_LENGTH
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,8 +37,6 @@ DEFAULT_MAX_TIME_SECONDS = 900.0
 # Known sessions read at the same moment: within the bursts of 10 a second Dodo documents.
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 10
-# Shorter keys cannot be real, and redacting them would blot out ordinary text.
-MIN_KEY_LENGTH = 8
 # A bearer token is printable ASCII without spaces (RFC 6750's b64token is stricter still).
 KEY_CHARACTERS_LOW, KEY_CHARACTERS_HIGH = 0x21, 0x7E
 # Above these the socket layer overflows, and no useful run waits that long anyway.
@@ -229,6 +228,12 @@ def clean_api_key(raw: str, source: str) -> str:
     key = raw.strip()
     if not key:
         raise BadInputError(f"the API key from {source} is empty", "give the whole key")
+    if ASSIGNMENT.match(key):
+        # A copy of a .env line: sent as it is, it would be refused and the run could not judge anything.
+        raise BadInputError(
+            f"the API key from {source} looks like a shell assignment (NAME=value), not a key",
+            "give only the key, the part after '='",
+        )
     if any(character.isspace() for character in key):
         raise BadInputError(
             f"the API key from {source} has whitespace or a line break inside it",

@@ -206,3 +206,22 @@ def test_a_key_shorter_than_a_fragment_is_redacted_whole_and_only_whole() -> Non
     redact = Redactor([key])
     assert redact(f"x {key} y") == "x [REDACTED] y"
     assert redact("sk_shor") == "sk_shor"
+
+
+@pytest.mark.parametrize("line", ["DODO_PAYMENTS_API_KEY={key}", "export DODO_PAYMENTS_API_KEY='{key}'"])
+def test_a_copied_env_line_is_refused_by_name_and_its_value_never_shown(tmp_path: Path, line: str) -> None:
+    # The value is the key; the variable's name is not, and the hints that name it must stay readable.
+    key = "sk_test_from_a_dotenv_line_42"
+    key_file = tmp_path / "key"
+    key_file.write_text(line.format(key=key) + "\n", encoding="utf-8")
+    from_file = conformance("run", "--base-url", "http://127.0.0.1:9", "--api-key-file", str(key_file))
+    from_env = conformance(
+        "run", "--base-url", "http://127.0.0.1:9", env={"DODO_PAYMENTS_API_KEY": line.format(key=key)}
+    )
+    for result, source in ((from_file, f"--api-key-file {key_file}"), (from_env, "DODO_PAYMENTS_API_KEY")):
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            f"conformance: error: the API key from {source} looks like a shell assignment (NAME=value), not a key; "
+            "give only the key, the part after '='\n"
+        )
+        assert leaks(key, outputs(result)) == []
