@@ -311,6 +311,11 @@ def _serve_sandbox(port: int, api_key: str | None, variant_name: str) -> int:
     if not 0 <= port <= 65535:
         raise BadInputError(f"--port {port} is out of range", "give a port from 1 to 65535, or 0 for any free one")
     variant = _variant(variant_name)
+    if api_key is not None:
+        # Checked as `run` checks a key, so that a key the sandbox accepts is one `run` can send.
+        from conformance.settings import clean_api_key  # noqa: PLC0415
+
+        api_key = clean_api_key(api_key, "--api-key")
     api = variant.api(api_key or f"sk_sandbox_{secrets.token_hex(16)}", seeded_sessions())
     try:
         sandbox = Sandbox(api=api, port=port)

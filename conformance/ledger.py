@@ -127,6 +127,8 @@ class Ledger:
     # Statuses of the requests that carried the valid key, and how many of them asked for a known session.
     valid_key_statuses: Counter[int] = field(default_factory=Counter)
     known_session_requests: int = 0
+    # Statuses of the requests without a usable key: a path that exists refuses them, one that does not says 404.
+    keyless_statuses: Counter[int] = field(default_factory=Counter)
     spec_gaps: dict[str, str] = field(default_factory=dict)
     # Exchanges nothing could be concluded from, with why: still 429 after retries, a body too large.
     unjudged: list[tuple[Exchange, str]] = field(default_factory=list)
@@ -151,6 +153,8 @@ class Ledger:
             if exchange.credential is Credential.VALID:
                 self.valid_key_statuses[exchange.response.status] += 1
                 self.known_session_requests += exchange.purpose in KNOWN_PURPOSES
+            else:
+                self.keyless_statuses[exchange.response.status] += 1
         if exchange.rate_limited:
             self.unjudged.append((exchange, "kept answering 429 past the retry budget"))
         elif exchange.response is not None and exchange.response.truncated:
@@ -209,12 +213,19 @@ class Ledger:
     def run_status(self) -> tuple[RunStatus, str]:
         """The run's verdict and a one-line reason, with the likely cause when every answer was 404."""
         status, reason = self._run_status()
-        if status is not RunStatus.CONFORMS and self.known_session_requests and set(self.valid_key_statuses) == {404}:
-            reason += (
+        if status is RunStatus.CONFORMS or not self.known_session_requests or set(self.valid_key_statuses) != {404}:
+            return status, reason
+        if set(self.keyless_statuses) <= {404}:
+            return status, reason + (
                 "; every request was answered 404, known sessions included, so the base URL's path is the likely "
                 "cause: give the server's root (e.g. https://test.dodopayments.com), without /checkouts"
             )
-        return status, reason
+        # Requests without the key were refused, so the path leads to the operation: the ids are what it lacks.
+        return status, reason + (
+            "; every request with the key was answered 404, known sessions included, while requests without it "
+            "were refused, so the known ids are the likely cause: give ids of sessions that exist for this key "
+            "(test and live mode have separate sessions)"
+        )
 
     def _run_status(self) -> tuple[RunStatus, str]:
         if self.cannot_judge is not None:

@@ -130,6 +130,12 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
         raise BadInputError("--sandbox and --base-url were both given", "pass one of them")
     if flags.api_key is not None and flags.api_key_file is not None:
         raise BadInputError("--api-key and --api-key-file were both given", "pass one of them")
+    if flags.sandbox and (flags.api_key is not None or flags.api_key_file is not None):
+        # Silently ignored, it would look as if the sandbox had accepted the key given.
+        raise BadInputError(
+            "--sandbox makes its own key, so --api-key and --api-key-file cannot be used with it",
+            "drop the key flag, or pass --base-url with the server the key is for",
+        )
     base_url = None if flags.sandbox else _base_url(flags, environ)
     ids = _checkout_ids(flags, environ)
     api_key = None
@@ -188,23 +194,30 @@ def _base_url(flags: Flags, environ: Mapping[str, str]) -> str:
 
 def _checkout_ids(flags: Flags, environ: Mapping[str, str]) -> tuple[str, ...]:
     if flags.checkout_ids:
-        given, source = list(flags.checkout_ids), "--checkout-id"
-    elif _set_but_empty(ENV_CHECKOUT_IDS, environ):
-        raise BadInputError(
-            f"{ENV_CHECKOUT_IDS} is set but empty",
-            "set it to comma-separated ids of existing checkout sessions, or unset it",
-        )
+        given, source = [checkout_id.strip() for checkout_id in flags.checkout_ids], "--checkout-id"
+    elif ENV_CHECKOUT_IDS not in environ:
+        return ()
     else:
-        given, source = (
-            environ.get(ENV_CHECKOUT_IDS, "").split(",") if ENV_CHECKOUT_IDS in environ else [],
-            ENV_CHECKOUT_IDS,
-        )
+        given = [checkout_id.strip() for checkout_id in environ[ENV_CHECKOUT_IDS].split(",")]
+        # A list written `a,b,` (or `,a,b`) is still the list a and b; an empty id between two commas is not.
+        given, source = (given[1:] if given[:1] == [""] else given), ENV_CHECKOUT_IDS
+        given = given[:-1] if given[-1:] == [""] else given
+        if not given:
+            raise BadInputError(
+                f"{ENV_CHECKOUT_IDS} is set but holds no id",
+                "set it to comma-separated ids of existing checkout sessions, or unset it",
+            )
     for checkout_id in given:
-        if not checkout_id.strip():
+        if not checkout_id:
             raise BadInputError(
                 f"a checkout id in {source} is empty", "give ids of existing checkout sessions, e.g. cks_..."
             )
-    return tuple(dict.fromkeys(checkout_id.strip() for checkout_id in given))
+        if "," in checkout_id or any(character.isspace() for character in checkout_id):
+            # Two ids written as one would be sent as one id that no session has, and every check would
+            # judge the wrong thing; no checkout id has a comma or whitespace in it.
+            fix = "pass --checkout-id once per id" if source == "--checkout-id" else "separate the ids with commas only"
+            raise BadInputError(f"the checkout id {checkout_id!r} in {source} has a comma or whitespace inside it", fix)
+    return tuple(dict.fromkeys(given))
 
 
 def _api_key(flags: Flags, environ: Mapping[str, str], base_url: str) -> str:
@@ -356,6 +369,12 @@ def check_base_url(base_url: str, source: str = "--base-url") -> str:
         _ = parts.port
     except ValueError:
         raise BadInputError(f"{source} {shown!r} has an invalid port", "fix the port number") from None
+    if parts.path.rstrip("/").rpartition("/")[2].lower() == "checkouts":
+        # Requests would go to .../checkouts/checkouts/{id}: every answer a 404, blamed on the server.
+        raise BadInputError(
+            f"{source} {shown!r} ends in /checkouts, which the gate adds itself",
+            "pass the server's root, without /checkouts, e.g. https://test.dodopayments.com",
+        )
     prepared_url(base_url)
     return base_url.rstrip("/")
 

@@ -100,6 +100,23 @@ def test_when_every_request_got_404_the_verdict_blames_the_base_urls_path(contra
     )
     mixed = _ledger(contract, context, [{"status": 404}, {"status": 200, "body": GOOD_BODY}])
     assert "base URL's path" not in mixed.run_status()[1]
+    keyless_404 = _ledger(contract, context, [{"status": 404}, {"status": 404, "credential": "no key"}])
+    assert "base URL's path is the likely cause" in keyless_404.run_status()[1]
+
+
+def test_when_only_requests_with_the_key_got_404_the_verdict_blames_the_ids(
+    contract: Contract, context: Context
+) -> None:
+    # A server that refuses requests without the key has the operation at that path: the sessions are missing.
+    ledger = _ledger(contract, context, [{"status": 404}, {"status": 401, "credential": "no key"}])
+    status, reason = ledger.run_status()
+    assert status is RunStatus.NON_CONFORMANT
+    assert "base URL" not in reason
+    assert reason.endswith(
+        "every request with the key was answered 404, known sessions included, while requests without it were "
+        "refused, so the known ids are the likely cause: give ids of sessions that exist for this key "
+        "(test and live mode have separate sessions)"
+    )
 
 
 def test_one_fault_is_one_group_with_every_id_that_hit_it(contract: Contract, context: Context) -> None:

@@ -1,0 +1,77 @@
+"""Settings from flags and the environment: what is refused before any request, and what is read as meant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conformance.errors import BadInputError
+from conformance.settings import Flags, build_settings
+
+TARGET = {"base_url": "http://127.0.0.1:9", "api_key": "sk_test_settings_key"}
+
+
+def _settings(environ: dict[str, str] | None = None, **flags: Any) -> Any:
+    return build_settings(Flags(**{**TARGET, **flags}), environ=environ or {})
+
+
+@pytest.mark.parametrize(
+    ("value", "ids"),
+    [("a,b", ("a", "b")), ("a,b,", ("a", "b")), (",a", ("a",)), (" a , b ", ("a", "b")), ("a,a", ("a",))],
+)
+def test_checkout_ids_from_the_environment_are_read_as_meant(value: str, ids: tuple[str, ...]) -> None:
+    assert _settings({"CONFORMANCE_CHECKOUT_IDS": value}).checkout_ids == ids
+
+
+@pytest.mark.parametrize(
+    ("environ", "flags", "cause"),
+    [
+        ({"CONFORMANCE_CHECKOUT_IDS": ""}, {}, "CONFORMANCE_CHECKOUT_IDS is set but holds no id"),
+        ({"CONFORMANCE_CHECKOUT_IDS": " , "}, {}, "CONFORMANCE_CHECKOUT_IDS is set but holds no id"),
+        ({"CONFORMANCE_CHECKOUT_IDS": "a,,b"}, {}, "a checkout id in CONFORMANCE_CHECKOUT_IDS is empty"),
+        (
+            {"CONFORMANCE_CHECKOUT_IDS": "a b,c"},
+            {},
+            (
+                "the checkout id 'a b' in CONFORMANCE_CHECKOUT_IDS has a comma or whitespace inside it; "
+                "separate the ids with commas only"
+            ),
+        ),
+        (
+            {},
+            {"checkout_ids": ("cks_a, cks_b",)},
+            (
+                "the checkout id 'cks_a, cks_b' in --checkout-id has a comma or whitespace inside it; "
+                "pass --checkout-id once per id"
+            ),
+        ),
+        ({}, {"checkout_ids": ("cks_a\tcks_b",)}, "in --checkout-id has a comma or whitespace inside it"),
+        (
+            {},
+            {"base_url": "http://127.0.0.1:9/v1/checkouts/"},
+            "--base-url 'http://127.0.0.1:9/v1/checkouts/' ends in /checkouts, which the gate adds itself",
+        ),
+        ({}, {"base_url": "http://127.0.0.1:9/CHECKOUTS"}, "ends in /checkouts"),
+        (
+            {},
+            {"base_url": None, "api_key": None, "sandbox": True, "api_key_file": "key"},
+            "--sandbox makes its own key, so --api-key and --api-key-file cannot be used with it",
+        ),
+        ({}, {"base_url": None, "sandbox": True}, "--sandbox makes its own key"),
+        ({"DODO_PAYMENTS_BASE_URL": " "}, {"base_url": None}, "DODO_PAYMENTS_BASE_URL is set but empty"),
+        ({"DODO_PAYMENTS_API_KEY": ""}, {"api_key": None}, "DODO_PAYMENTS_API_KEY is set but empty"),
+    ],
+)
+def test_input_that_would_judge_the_wrong_thing_is_refused(
+    environ: dict[str, str], flags: dict[str, Any], cause: str
+) -> None:
+    with pytest.raises(BadInputError) as refused:
+        _settings(environ, **flags)
+    assert cause in str(refused.value)
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:9/checkouts-api", "http://127.0.0.1:9/checkouts/v1"])
+def test_a_base_path_that_only_contains_checkouts_is_accepted(base_url: str) -> None:
+    # A gateway may mount the API under such a path; only a path that ends at the operation's own is a mistake.
+    assert _settings(base_url=base_url).base_url == base_url
