@@ -17,7 +17,7 @@ from vcr.serializers import yamlserializer
 
 from conformance import __version__
 from conformance.errors import BadInputError
-from conformance.files import write_atomically
+from conformance.files import missing, write_atomically
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
 from conformance.redaction import Redactor
 from conformance.transport import WRONG_KEY
@@ -89,7 +89,11 @@ def read_recording(cassette_dir: Path) -> Recording:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BadInputError(f"{path} does not exist, so there is nothing to replay", RECORD_HINT) from None
+        raise BadInputError(
+            f"{missing(path)}, so there is nothing to replay",
+            "run from the project's folder, pass --cassette-dir, or record with 'conformance run --record' "
+            "(see cassettes/README.md)",
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInputError(f"{path} cannot be read ({_first_line(exc)})", RECORD_HINT) from None
     if not isinstance(data, dict) or data.pop("format", None) != METADATA_FORMAT:

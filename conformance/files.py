@@ -1,4 +1,4 @@
-"""Writing files whole: a reader sees the old file or the new one, never half of either."""
+"""Files: written whole (a reader sees the old file or the new one, never half of either), and named plainly."""
 
 from __future__ import annotations
 
@@ -22,3 +22,8 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink()
         raise
+
+
+def missing(path: Path) -> str:
+    """`path` does not exist, said so that a relative path names the folder it was looked for in."""
+    return f"{path} does not exist" if path.is_absolute() else f"{path} does not exist in {Path.cwd()}"

@@ -16,6 +16,7 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from conformance.errors import SpecError
+from conformance.files import missing
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -146,7 +147,8 @@ def _read_document(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(
-            f"spec file {path} does not exist", "pass --spec with the path of the OpenAPI document"
+            f"spec file {missing(path)}",
+            "run from the project's folder, or pass --spec with the path of the OpenAPI document",
         ) from None
     except IsADirectoryError:
         raise SpecError(

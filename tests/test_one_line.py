@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import KEY, ROOT, conformance, id_args, run_against, summary, wait_for
+from support import KEY, ROOT, SPEC, conformance, id_args, run_against, summary, wait_for
 
 from conformance import cli
 from conformance.sandbox import CheckoutApi, Reply, seeded_sessions
@@ -237,3 +237,18 @@ def test_a_scenario_that_crashes_is_could_not_judge_never_a_pass(tmp_path: Path)
     assert "the edge-case ids could not be sent" in last
     _no_traceback(result)
     assert summary(tmp_path)["result"]["status"] == "could not judge"
+
+
+def test_a_default_path_missing_from_another_folder_names_the_folder_and_the_fix(tmp_path: Path) -> None:
+    # A newcomer running from outside the project sees where the gate looked, not just a relative path.
+    spec = conformance("run", "--sandbox", cwd=tmp_path)
+    _one_line_error(
+        spec, 2,
+        f"spec file spec/openapi.yaml does not exist in {tmp_path}; run from the project's folder, or pass --spec",
+    )  # fmt: skip
+    replay = conformance("run", "--replay", "--spec", str(SPEC), cwd=tmp_path)
+    _one_line_error(
+        replay, 2,
+        f"cassettes/run.json does not exist in {tmp_path}, so there is nothing to replay; run from the project's "
+        "folder, pass --cassette-dir, or record",
+    )  # fmt: skip
