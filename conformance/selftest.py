@@ -70,7 +70,8 @@ def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
     by_name: dict[str, VariantResult] = {}
     # The variants that hold replies until the timeout go first, so that the others fill the wait.
     order = sorted(chosen, key=lambda variant: not variant.api.holds_replies)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    try:
         pending = {pool.submit(_judge, variant, spec, report_dir, max_examples): variant for variant in order}
         for future in as_completed(pending):
             result = future.result()
@@ -80,6 +81,15 @@ def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
                 f"[{len(by_name):>2}/{len(chosen)}] {result.name}: {result.status} (exit {result.exit_code}), "
                 f"{verdict}, {result.duration_seconds:.1f} s"
             )
+    except BaseException:
+        # Ctrl-C, or a variant that crashed: stop now rather than wait for every queued variant to finish.
+        # Each worker writes its reports atomically, so ending one mid-run leaves nothing half-written.
+        # (Python 3.14 has pool.terminate_workers() for this; 3.11 has only the pool's own table.)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     results = [by_name[variant.name] for variant in chosen]
     record = {
         "format": "dodo-conformance/selftest",

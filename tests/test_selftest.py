@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import conformance, spec_with
+from support import ROOT, conformance, spec_with, wait_for
 
 from conformance.checks import REGISTRY, Level
 from conformance.oracles import sdk_accepts
@@ -150,3 +154,34 @@ def test_a_fault_the_gate_misses_lowers_the_kill_rate_and_fails_the_selftest(tmp
     assert (record["caught"], record["faults"], record["kill_rate"]) == (0, 1, 0.0)
     assert result.returncode == 1, result.stdout
     assert "kill rate: 0/1 faults caught (0%)" in result.stdout
+
+
+def test_ctrl_c_stops_the_selftest_without_judging_the_variants_still_queued(tmp_path: Path) -> None:
+    # Waiting for every queued variant after Ctrl-C made the selftest take a minute to stop.
+    quick = [name for name, variant in VARIANTS.items() if not variant.api.holds_replies][:12]
+    # A shell that started pytest in the background hands its children SIGINT ignored: undo that first.
+    main = "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    main += "from conformance.cli import main; sys.exit(main())"
+    process = subprocess.Popen(
+        [sys.executable, "-c", main, "selftest", "--jobs", "1", "--max-examples", "5",
+         "--report-dir", str(tmp_path), *(arg for name in quick for arg in ("--variant", name))],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0,
+    )  # fmt: skip
+    judged = tmp_path / "selftest"
+    wait_for(lambda: any(judged.glob("*/summary.json")) or process.poll() is not None, "a first variant judged")
+    os.killpg(process.pid, signal.SIGINT)  # the terminal's Ctrl-C reaches the whole group
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stdout + stderr
+    assert stderr.strip().splitlines()[-1] == "conformance: interrupted"
+    assert "Traceback" not in stdout + stderr
+    assert not (tmp_path / "selftest.json").exists()
+    assert len(list(judged.iterdir())) < len(quick) - 2
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(group_gone, "every worker of the selftest to end")
