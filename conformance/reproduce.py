@@ -65,6 +65,11 @@ def replay(group: FindingGroup, record: RunRecord, transport: Transport, contrac
     lines.append(f"answer: {status}")
     if purpose is Purpose.CONCURRENT:
         lines.append("note: this was found while other reads overlapped it; one request alone may not show it")
+    if verdict is None and exchange.response is None:
+        sent = urlsplit(exchange.request.url)
+        origin = f"{sent.scheme}://{sent.netloc}"
+        lines.append(f"{group.id}: the target did not answer, so nothing was judged; check that {origin} is running")
+        return Replayed(ExitCode.CANNOT_JUDGE, lines)
     if verdict is None:
         lines.append(f"{group.id}: {group.check} does not judge this answer alone; compare it with the finding by hand")
         return Replayed(ExitCode.CANNOT_JUDGE, lines)

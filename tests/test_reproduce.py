@@ -1,0 +1,67 @@
+"""`conformance replay FINDING-ID`: one finding's request sent again, as a developer checks a fix."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from support import KEY, conformance, run_against, summary
+
+from conformance.sandbox import CheckoutApi, Reply, seeded_sessions
+
+
+class Fixable(CheckoutApi):
+    """Answers every known session 404 until it is fixed."""
+
+    def __init__(self) -> None:
+        super().__init__(KEY, seeded_sessions())
+        self.fixed = False
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        return reply if self.fixed or reply.status != 200 else Reply(404, body=b'{"message": "not found"}')
+
+
+def _replay(finding: str, report_dir: Path, *extra: str) -> Any:
+    return conformance(
+        "replay", finding, "--summary", str(report_dir / "summary.json"), *extra, env={"DODO_PAYMENTS_API_KEY": KEY}
+    )
+
+
+def test_a_finding_replays_as_failed_then_as_passed_once_fixed_and_unjudged_once_the_server_is_gone(
+    tmp_path: Path, serve: Any
+) -> None:
+    api = Fixable()
+    sandbox = serve(api)
+    assert run_against(sandbox, tmp_path, max_examples=5).returncode == 1
+    group = next(item for item in summary(tmp_path)["groups"] if item["check"] == "session.known_found")
+
+    still = _replay(group["id"], tmp_path)
+    assert still.returncode == 1, still.stdout + still.stderr
+    assert f"{group['id']}: session.known_found still failed" in still.stdout
+    assert "Received: status 404 for the known session" in still.stdout
+
+    api.fixed = True
+    fixed = _replay(group["id"], tmp_path)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert fixed.stdout.strip().splitlines()[-1] == f"{group['id']}: session.known_found passes now"
+
+    sandbox.stop()
+    gone = _replay(group["id"], tmp_path)
+    assert gone.returncode == 3, gone.stdout + gone.stderr
+    assert gone.stdout.strip().splitlines()[-1] == (
+        f"{group['id']}: the target did not answer, so nothing was judged; check that {sandbox.base_url} is running"
+    )
+    assert KEY not in still.stdout + fixed.stdout + gone.stdout + gone.stderr
+
+
+def test_a_finding_id_the_run_does_not_have_is_refused_with_the_ids_it_has(tmp_path: Path, serve: Any) -> None:
+    api = Fixable()
+    assert run_against(serve(api), tmp_path, max_examples=5).returncode == 1
+    ids = [item["id"] for item in summary(tmp_path)["groups"]]
+    result = _replay("F0000000", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"conformance: error: the run has no finding group 'F0000000'; give one of its groups ({', '.join(ids)})\n"
+    )
