@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from conformance import __version__
+from conformance.errors import ExitCode
 from conformance.files import write_atomically
 from conformance.record import (
     CheckRecord,
@@ -53,7 +54,9 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
 ) -> RunRecord:
     """The run as one record, from the ledger and the facts the engine knows."""
     finished = ledger.finished or ledger.started
-    stopped = result.exit_code in (3, 130)
+    # Stopped short: interrupted, or ended by what made it unjudgeable. A run that went to its end without
+    # a known session (exit 3 too) did not stop; its checks simply had nothing to judge.
+    stopped = result.exit_code == ExitCode.INTERRUPTED or ledger.cannot_judge is not None
     return RunRecord(
         tool=Tool(name="dodo-conformance", version=__version__),
         run=RunFacts(

@@ -126,3 +126,12 @@ def test_a_group_is_summed_up_in_the_words_of_its_first_example(tmp_path: Path) 
     for group in groups:
         assert group["summary"] == group["example"]["received"]
         assert "{id}" not in group["summary"]
+
+
+def test_a_run_without_known_sessions_did_not_stop_its_checks_had_nothing_to_judge(tmp_path: Path) -> None:
+    # Exit 3 here means "the 200 contract was never exercised", not "the run was cut short".
+    outcome = judge(VARIANTS["reference"].api(KEY, seeded_sessions()), tmp_path, ids=False)
+    assert int(outcome.exit_code) == 3
+    reasons = {item["id"]: item["skip_reason"] for item in summary(tmp_path)["checks"]}
+    assert reasons["session.known_found"] == "no exchange in this run was one it judges"
+    assert "stopped" not in " ".join(reason or "" for reason in reasons.values())
