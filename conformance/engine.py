@@ -352,7 +352,7 @@ class _Run:
         write_reports(record, settings.report_dir, self.redact, sarif=settings.sarif)
         complete = not self.interrupted and ledger.cannot_judge is None and not self.harness_errors
         self._publish_recording(complete=complete)
-        for line in render_closing(record, settings.report_dir):
+        for line in render_closing(record, settings.report_dir, sarif=settings.sarif):
             self.say(self.redact(line))
         return Outcome(exit_code=code, record=record, ledger=ledger)
 

@@ -113,7 +113,7 @@ class Gate:
             disagreements = schemathesis_disagreements(self.context, self.oracle, exchange)
         with self._lock:
             self.ledger.record(exchange, verdicts)
-            self.ledger.oracle_disagreements += disagreements
+            self.ledger.oracle_disagreements.update(disagreements)
             if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and _timed_out(exchange):
                 self.silent.add(exchange.checkout_id)
             if self.observed is not None:

@@ -133,7 +133,8 @@ class Ledger:
     # Exchanges nothing could be concluded from, with why: still 429 after retries, a body too large.
     unjudged: list[tuple[Exchange, str]] = field(default_factory=list)
     # Exchanges an independent oracle judged otherwise than our check for the same requirement.
-    oracle_disagreements: list[str] = field(default_factory=list)
+    # Each distinct disagreement once, with how many exchanges showed it, in the order first seen.
+    oracle_disagreements: Counter[str] = field(default_factory=Counter)
     cannot_judge: str | None = None
     # When the first MUST failure was recorded: how fast the suite finds a fault.
     first_failure_at: float | None = None

@@ -40,6 +40,8 @@ REPORT_FILES = ("junit.xml", "summary.json", "summary.md", "report.html")
 # Groups each text renderer lists in full; the record keeps them all.
 SHOWN_GROUPS = 20
 EXCERPT_LINES = 6
+# Disagreements with Schemathesis printed at the end of a run; summary.md and report.html have them all.
+ORACLE_LINES_SHOWN = 5
 
 
 def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by the engine
@@ -110,7 +112,9 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
             for group in sorted(ledger.groups.values(), key=_group_order)
         ),
         spec_gaps=tuple(ledger.spec_gaps.values()),
-        oracle_disagreements=tuple(ledger.oracle_disagreements),
+        oracle_disagreements=tuple(
+            text if count == 1 else f"{text} ({count} exchanges)" for text, count in ledger.oracle_disagreements.items()
+        ),
     )
 
 
@@ -237,7 +241,7 @@ def render_groups(record: RunRecord) -> list[str]:
     return lines
 
 
-def render_closing(record: RunRecord, report_dir: Path) -> list[str]:
+def render_closing(record: RunRecord, report_dir: Path, sarif: Path | None = None) -> list[str]:
     """How a run ended: the table, the grouped findings, spec gaps, where the reports are, the verdict last."""
     lines = []
     if record.exchanges.total:
@@ -245,7 +249,11 @@ def render_closing(record: RunRecord, report_dir: Path) -> list[str]:
     if record.groups:
         lines += [*render_groups(record), ""]
     lines += [f"spec gap: {gap}" for gap in record.spec_gaps]
-    lines.append(f"reports: {report_dir}/ ({', '.join(REPORT_FILES)})")
+    shown = record.oracle_disagreements[:ORACLE_LINES_SHOWN]
+    lines += [f"schemathesis oracle: {text}" for text in shown]
+    if len(record.oracle_disagreements) > len(shown):
+        lines.append(f"schemathesis oracle: {len(record.oracle_disagreements) - len(shown)} more in summary.md")
+    lines.append(f"reports: {report_dir}/ ({', '.join(REPORT_FILES)})" + (f", SARIF: {sarif}" if sarif else ""))
     lines.append(render_verdict(record))
     return lines
 
@@ -311,6 +319,9 @@ def render_markdown(record: RunRecord) -> str:
     ]
     if record.spec_gaps:
         lines += ["", "## Spec gaps", ""] + [f"- {_md(gap)}" for gap in record.spec_gaps]
+    if record.oracle_disagreements:
+        lines += ["", "## Where Schemathesis judged otherwise", ""]
+        lines += [f"- {_md(text)}" for text in record.oracle_disagreements]
     return "\n".join(lines).rstrip() + "\n"
 
 

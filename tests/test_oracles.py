@@ -8,14 +8,18 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from support import KNOWN_ID, ROOT, SPEC, make_exchange
+from support import KEY, KNOWN_ID, ROOT, SPEC, make_exchange, summary
+from support import judge as judge_served
 
 from conformance.checks import REGISTRY, Context, Outcome, judge
 from conformance.model import Purpose
 from conformance.oracles import schemathesis_disagreements, sdk_accepts
+from conformance.sandbox import seeded_sessions
+from conformance.sandbox.variants import VARIANTS
 from conformance.transport import Transport
 
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
@@ -138,3 +142,17 @@ def test_a_disagreement_names_both_checks_and_the_exchange(context: Context, ope
 def test_requests_without_the_valid_key_are_left_to_the_gate(context: Context, operation: Any) -> None:
     exchange = make_exchange(status=401, credential="no key", body={"code": "UNAUTHORIZED", "message": "no"})
     assert schemathesis_disagreements(context, operation, exchange) == []
+
+
+def test_each_disagreement_is_listed_once_with_its_count_in_every_report(tmp_path: Path) -> None:
+    # The same request answered alike several times is one disagreement, not a wall of copies.
+    said: list[str] = []
+    judge_served(VARIANTS["duplicate-keys"].api(KEY, seeded_sessions()), tmp_path, lines=said, oracle=True)
+    listed = summary(tmp_path)["oracle_disagreements"]
+    assert listed
+    assert len(set(listed)) == len(listed)
+    assert any(text.endswith(" exchanges)") for text in listed), listed
+    markdown = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "## Where Schemathesis judged otherwise" in markdown
+    printed = [line for line in said if line.startswith("schemathesis oracle: ")]
+    assert printed == [f"schemathesis oracle: {text}" for text in listed[:5]]

@@ -50,6 +50,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         else:
             result = conformance("run", "--replay", "--report-dir", str(report_dir), *sarif)
         assert result.returncode in (0, 3), result.stdout + result.stderr
+        assert f", SARIF: {report_dir / 'findings.sarif'}" in result.stdout  # the terminal says where it went
     return made
 
 
