@@ -82,7 +82,10 @@ class Outcome:
 def prepare(settings: Settings) -> Plan:
     """Read the spec, the key file and the recording, and refuse a live-mode target; raise GateError."""
     contract = load_contract(settings.spec)
-    _check_writable(settings.report_dir)
+    _check_writable(settings.report_dir, "--report-dir")
+    if settings.mode is Mode.RECORD:
+        # Checked before the first request: a recording that cannot be kept is not worth sending.
+        _check_writable(settings.cassette_dir, "--cassette-dir")
     if settings.mode is Mode.REPLAY:
         return _replay_plan(settings, contract)
     api_key = read_key_file(settings.api_key_file) if settings.api_key_file is not None else settings.api_key
@@ -124,15 +127,17 @@ def _replay_plan(settings: Settings, contract: Contract) -> Plan:
     )
 
 
-def _check_writable(report_dir: Path) -> None:
+def _check_writable(folder: Path, flag: str) -> None:
+    """Make `folder` if it is missing and prove a file can be written in it; raise BadInputError if not."""
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError(f"{flag} {folder} is a file, not a folder", f"pass a folder for {flag} (made if missing)")
     try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=report_dir, prefix=".write-test-"):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
             pass
     except OSError as exc:
         raise BadInputError(
-            f"the report directory {report_dir} cannot be written ({exc.strerror or exc})",
-            "pass a writable --report-dir",
+            f"{flag} {folder} cannot be written ({exc.strerror or exc})", f"pass a folder you can write for {flag}"
         ) from None
 
 

@@ -252,3 +252,12 @@ def test_a_default_path_missing_from_another_folder_names_the_folder_and_the_fix
         f"cassettes/run.json does not exist in {tmp_path}, so there is nothing to replay; run from the project's "
         "folder, pass --cassette-dir, or record",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("flag", ["--report-dir", "--cassette-dir"])
+def test_an_output_folder_that_is_a_file_is_named_as_a_file(tmp_path: Path, flag: str) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("someone's file\n", encoding="utf-8")
+    result = conformance("run", "--sandbox", "--record", "--report-dir", str(tmp_path / "reports"), flag, str(taken))
+    _one_line_error(result, 2, f"{flag} {taken} is a file, not a folder; pass a folder for {flag} (made if missing)")
+    assert taken.read_text(encoding="utf-8") == "someone's file\n"
