@@ -21,7 +21,7 @@ def prepared_url(url: str) -> str:
     try:
         prepared.prepare_url(url, None)
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, UnicodeError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = (str(exc) or type(exc).__name__).partition("\n")[0]
         raise BadInputError(
             f"--base-url {without_userinfo(url)!r} is not a URL the HTTP client can send to ({reason})",
             "pass the server's root, e.g. https://test.dodopayments.com",

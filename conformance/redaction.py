@@ -56,7 +56,8 @@ class Redactor:
     """Replaces every known secret in a text, in any of its forms or any long enough part of one, with a marker."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._forms: set[str] = set()
+        # Every run of FRAGMENT_CHARS characters of every form (a shorter form is its own only run). A form
+        # is the union of its runs, so finding the runs finds whole forms too.
         self._fragments: set[str] = set()
         for secret in secrets:
             self.add(secret)
@@ -66,17 +67,14 @@ class Redactor:
         if not secret:
             return
         for form in secret_forms(secret):
-            self._forms.add(form)
             size = min(FRAGMENT_CHARS, len(form))
             self._fragments.update(form[start : start + size] for start in range(len(form) - size + 1))
 
     def __bool__(self) -> bool:
-        return bool(self._forms)
+        return bool(self._fragments)
 
     def __call__(self, text: str) -> str:
         """Return `text` with every secret replaced."""
-        if not self._forms or not text:
-            return text
         spans = self._spans(text)
         if not spans:
             return text
@@ -88,21 +86,15 @@ class Redactor:
         return "".join(pieces)
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
-        """Merged [start, end) ranges of `text` covered by a whole form or by fragments of one."""
-        covered: list[tuple[int, int]] = []
-        for form in self._forms:
-            start = text.find(form)
-            while start != -1:
-                covered.append((start, start + len(form)))
-                start = text.find(form, start + 1)
-        sizes = {len(fragment) for fragment in self._fragments}
-        for size in sizes:
-            covered += [
-                (start, start + size)
-                for start in range(len(text) - size + 1)
-                if text[start : start + size] in self._fragments
-            ]
-        covered.sort()
+        """Merged [start, end) ranges of `text` covered by fragments of a secret."""
+        covered = sorted(
+            (start, start + size)
+            for size in {len(fragment) for fragment in self._fragments}
+            # A window cut short by the end of the text can only match a fragment of its own, shorter size,
+            # which that size's pass finds too: no need to stop each pass early.
+            for start in range(len(text))
+            if text[start : start + size] in self._fragments
+        )
         merged: list[tuple[int, int]] = []
         for start, end in covered:
             if merged and start <= merged[-1][1]:

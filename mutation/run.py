@@ -74,11 +74,7 @@ TABLE = (
     ),
     Target(
         "conformance/hosts.py",
-        ("tests/test_live_mode.py::test_every_spelling_of_the_live_host_names_it",
-         "tests/test_live_mode.py::test_other_hosts_are_not_live",
-         "tests/test_live_mode.py::test_a_host_the_spec_calls_live_is_compared_in_every_spelling_too",
-         "tests/test_live_mode.py::test_loopback_is_recognised_only_when_every_spelling_is_loopback",
-         "tests/test_live_mode.py::test_the_refusal_raises_before_settings_reach_the_transport",
+        ("tests/test_live_mode.py",
          "tests/test_safety.py::test_a_remote_target_is_paced_at_dodos_documented_limit_and_loopback_is_not",
          "tests/test_one_line.py::test_bad_flags_are_one_line_naming_the_fix",
          "tests/test_cli.py::test_bad_input_is_one_line_with_exit_2"),

@@ -11,7 +11,7 @@ import yaml
 from support import KEY, SPEC, run_resolving
 
 from conformance.errors import BadInputError
-from conformance.hosts import is_loopback, live_host_named
+from conformance.hosts import is_loopback, live_host_named, prepared_url, without_userinfo
 from conformance.sandbox import CheckoutApi, Reply, seeded_sessions
 from conformance.settings import Flags, build_settings, refuse_live_mode
 from conformance.spec import load_contract
@@ -69,6 +69,37 @@ def test_other_hosts_are_not_live(url: str) -> None:
 
 def test_a_host_the_spec_calls_live_is_compared_in_every_spelling_too() -> None:
     assert live_host_named("https://API.Example.COM.:443", frozenset({"api.example.com"})) == "api.example.com"
+    # The shipped spec names Dodo's live host too: named twice, it is still live (a union, not a toggle).
+    assert live_host_named("https://live.dodopayments.com", frozenset({LIVE})) == LIVE
+    assert live_host_named("https://live.dodopayments.com", frozenset({"api.example.com"})) == LIVE
+
+
+def test_a_url_with_no_host_is_not_loopback() -> None:
+    # No spelling at all must not count as "every spelling is loopback" (all() of nothing is True).
+    assert not is_loopback("http:///checkouts")
+    assert not is_loopback("")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:pass@127.0.0.1:9/x", "http://127.0.0.1:9/x"),
+        ("http://us@er:p@ss@127.0.0.1:9/x", "http://127.0.0.1:9/x"),  # '@' in the password too
+        ("http://127.0.0.1:9/x", "http://127.0.0.1:9/x"),
+        ("http://[::1", "<unparsable URL>"),
+    ],
+)
+def test_a_url_is_shown_without_its_user_and_password(url: str, shown: str) -> None:
+    assert without_userinfo(url) == shown
+
+
+def test_a_url_the_http_client_refuses_is_one_line_with_the_clients_reason() -> None:
+    with pytest.raises(BadInputError) as refused:
+        prepared_url("http://exa%zzmple.com")
+    assert str(refused.value).startswith(
+        "--base-url 'http://exa%zzmple.com' is not a URL the HTTP client can send to (Failed to parse: "
+    )
+    assert "\n" not in str(refused.value)
 
 
 def test_the_refusal_raises_before_settings_reach_the_transport(spec_naming_no_live_host: Path) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+
+import pytest
 
 from conformance.model import SentRequest
 from conformance.redaction import FRAGMENT_CHARS, REDACTED, RedactingStream, Redactor, curl_line
@@ -69,3 +72,44 @@ def test_a_curl_line_reads_the_key_from_the_environment_and_quotes_the_rest() ->
     )
     wrong = curl_line(SentRequest("GET", "http://h/c", {"Authorization": "Bearer made-up"}))
     assert "-H 'Authorization: Bearer made-up'" in wrong
+
+
+def test_the_first_and_last_run_of_the_key_are_redacted_at_either_end_of_a_text() -> None:
+    # A report cuts a body anywhere: what is left of the key may open or close the text.
+    redact = Redactor([KEY])
+    head, tail = KEY[:FRAGMENT_CHARS], KEY[-FRAGMENT_CHARS:]
+    for text in (head, tail, f"cut…{tail}", f"{head}…cut", f"cut…{head}", f"{tail}…cut"):
+        assert REDACTED in redact(text), text
+        assert head not in redact(text)
+        assert tail not in redact(text)
+    # One character short of a run is left alone at the ends too.
+    assert redact(KEY[-FRAGMENT_CHARS + 1 :]) == KEY[-FRAGMENT_CHARS + 1 :]
+    assert redact(KEY[: FRAGMENT_CHARS - 1]) == KEY[: FRAGMENT_CHARS - 1]
+
+
+@pytest.mark.parametrize("key", ['ab"cdefg', "ab\\cdefg", "ab/cdefg"])
+def test_a_key_shorter_than_a_run_is_redacted_in_each_escaped_spelling_and_only_there(key: str) -> None:
+    # Shorter than FRAGMENT_CHARS, a spelling is matched whole, so each must be exactly the escaped key.
+    redact = Redactor([key])
+    spellings = {json.dumps(key)[1:-1], json.dumps(key)[1:-1].replace("/", "\\/"), repr(key)[1:-1]}
+    for spelling in spellings:
+        assert redact(f"token={spelling}&") == f"token={REDACTED}&", spelling
+        assert redact(f"{spelling}") == REDACTED
+
+
+def test_a_short_secret_inside_a_long_one_does_not_cut_the_long_ones_marker_short() -> None:
+    # The short one's span ends before the long one's: merging must keep the farther end.
+    short = KEY[-9:-1]
+    redact = Redactor([KEY, short])
+    assert redact(f"{KEY} and {KEY}!") == f"{REDACTED} and {REDACTED}!"
+    assert redact(f"<{short}>") == f"<{REDACTED}>"
+
+
+def test_only_the_authorization_header_is_rewritten_to_read_the_key_from_the_environment() -> None:
+    request = SentRequest(
+        "GET", "http://127.0.0.1:9/c", {"Accept": REDACTED, "X-Echo": f"a {REDACTED}", "Authorization": REDACTED}
+    )
+    assert curl_line(request) == (
+        "curl -sS -i -X GET -H 'Accept: [REDACTED]' -H 'X-Echo: a [REDACTED]' "
+        '-H "Authorization: Bearer $DODO_PAYMENTS_API_KEY" http://127.0.0.1:9/c'
+    )
