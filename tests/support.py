@@ -41,6 +41,22 @@ def conformance(
     return _in_process(list(args), cwd, environment)
 
 
+# `python -m conformance` with Ctrl-C restored first: a shell that started pytest in the background (as CI
+# runners and `make test &` do) hands its children SIGINT ignored, and a Ctrl-C test would then wait forever.
+_MAIN_WITH_CTRL_C = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from conformance.cli import main; sys.exit(main())"
+)
+
+
+def start(args: list[str], **popen: Any) -> subprocess.Popen[str]:
+    """Start the CLI in its own process, as a terminal would, with text pipes for stdout and stderr."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _MAIN_WITH_CTRL_C, *args],
+        **{"cwd": ROOT, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen},
+    )
+
+
 def _in_process(args: list[str], cwd: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
     from conformance import cli  # noqa: PLC0415 - the CLI under test, imported where it runs
 

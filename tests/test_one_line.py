@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import KEY, ROOT, SPEC, conformance, id_args, run_against, summary, wait_for
+from support import KEY, ROOT, SPEC, conformance, id_args, run_against, start, summary, wait_for
 
 from conformance import cli
 from conformance.sandbox import CheckoutApi, Reply, seeded_sessions
@@ -122,14 +122,7 @@ def test_a_missing_recording_is_one_verdict_line(tmp_path: Path) -> None:
 
 
 def _start(args: list[str], cwd: Path = ROOT) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "conformance", *args],
-        cwd=cwd,
-        env={"DODO_PAYMENTS_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start(args, cwd=cwd, env={"DODO_PAYMENTS_API_KEY": KEY, "PATH": "/usr/bin:/bin"})
 
 
 def test_ctrl_c_during_the_generated_requests_is_exit_130_with_whole_reports(tmp_path: Path, serve: Any) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -15,7 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 import yaml
-from support import KEY, ROOT, SPEC, check_status, conformance, id_args, run_against, summary, wait_for
+from support import KEY, SPEC, check_status, conformance, id_args, run_against, start, summary, wait_for
 
 from conformance.errors import BadInputError
 from conformance.gate import derived_edge_ids, load_edge_ids
@@ -251,12 +249,11 @@ def test_ctrl_c_leaves_reports_and_cassettes_whole_or_untouched(tmp_path: Path, 
     cassettes.mkdir()
     (cassettes / "invented_ids.yaml").write_text("interactions: []\nversion: 1\n", encoding="utf-8")
     before = {path.name: path.read_bytes() for path in cassettes.iterdir()}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "run", "--record", "--base-url", sandbox.base_url,
+    process = start(
+        ["run", "--record", "--base-url", sandbox.base_url,
          "--cassette-dir", str(cassettes), "--report-dir", str(tmp_path / "reports"), "--max-examples", "5000",
          *id_args(sandbox.checkout_ids)],
-        cwd=ROOT, env={"DODO_PAYMENTS_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"DODO_PAYMENTS_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     # Past the fixed scenarios (some cassettes are already written in staging) and into the generated ids.
     wait_for(lambda: len(recorder.seen) >= 200 or process.poll() is not None, "the recording to be under way")

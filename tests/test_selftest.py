@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, conformance, spec_with, wait_for
+from support import conformance, spec_with, start, wait_for
 
 from conformance.checks import REGISTRY, Level
 from conformance.oracles import sdk_accepts
@@ -159,13 +157,10 @@ def test_a_fault_the_gate_misses_lowers_the_kill_rate_and_fails_the_selftest(tmp
 def test_ctrl_c_stops_the_selftest_without_judging_the_variants_still_queued(tmp_path: Path) -> None:
     # Waiting for every queued variant after Ctrl-C made the selftest take a minute to stop.
     quick = [name for name, variant in VARIANTS.items() if not variant.api.holds_replies][:12]
-    # A shell that started pytest in the background hands its children SIGINT ignored: undo that first.
-    main = "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    main += "from conformance.cli import main; sys.exit(main())"
-    process = subprocess.Popen(
-        [sys.executable, "-c", main, "selftest", "--jobs", "1", "--max-examples", "5",
-         "--report-dir", str(tmp_path), *(arg for name in quick for arg in ("--variant", name))],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0,
+    process = start(
+        ["selftest", "--jobs", "1", "--max-examples", "5", "--report-dir", str(tmp_path),
+         *(arg for name in quick for arg in ("--variant", name))],
+        process_group=0,
     )  # fmt: skip
     judged = tmp_path / "selftest"
     wait_for(lambda: any(judged.glob("*/summary.json")) or process.poll() is not None, "a first variant judged")
