@@ -274,7 +274,9 @@ def test_a_reader_that_goes_away_does_not_change_the_exit_code(tmp_path: Path, s
             ["sh", "-c", 'exec "$@" >&-', "sh", *command], cwd=ROOT, env=environment, stderr=subprocess.PIPE, text=True
         )
     else:
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         assert process.stdout is not None
         process.stdout.readline()
         process.stdout.close()
