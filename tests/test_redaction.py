@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -59,6 +60,30 @@ def test_the_terminal_stream_redacts_whole_lines_even_when_the_key_arrives_in_pi
     assert stream.getvalue() == sink.getvalue()  # everything else is the stream's
 
 
+class _GoneReader(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(text)
+
+
+def _closed() -> io.StringIO:
+    sink = io.StringIO()
+    sink.close()
+    return sink
+
+
+@pytest.mark.parametrize("sink", [_GoneReader, _closed], ids=["reader-went-away", "closed"])
+def test_a_stream_that_fails_under_the_terminal_swallows_the_output_and_not_the_run(
+    sink: Callable[[], io.StringIO],
+) -> None:
+    # `conformance run | head -1`, or stdout closed under the run: what is left to print goes nowhere.
+    stream = RedactingStream(sink(), Redactor([KEY]))
+    assert stream.write(f"one {KEY}\n") == len(f"one {KEY}\n")
+    stream.write("two\n")
+    stream.write("pending")
+    stream.flush()
+    assert stream.closed is False  # what is now written to is an open stream, not the failed one
+
+
 def test_a_curl_line_reads_the_key_from_the_environment_and_quotes_the_rest() -> None:
     request = SentRequest(
         "GET",
@@ -87,7 +112,9 @@ def test_the_first_and_last_run_of_the_key_are_redacted_at_either_end_of_a_text(
     assert redact(KEY[: FRAGMENT_CHARS - 1]) == KEY[: FRAGMENT_CHARS - 1]
 
 
-@pytest.mark.parametrize("key", ['ab"cdefg', "ab\\cdefg", "ab/cdefg"])
+# Each escaped spelling must be the only one that matches some key: `a"b/cdef` has a JSON spelling unlike its
+# raw and `\\/` spellings, `a'b"cdef` a repr spelling unlike every other.
+@pytest.mark.parametrize("key", ['ab"cdefg', "ab\\cdefg", "ab/cdefg", 'a"b/cdef', "a'b\"cdef"])
 def test_a_key_shorter_than_a_run_is_redacted_in_each_escaped_spelling_and_only_there(key: str) -> None:
     # Shorter than FRAGMENT_CHARS, a spelling is matched whole, so each must be exactly the escaped key.
     redact = Redactor([key])

@@ -75,3 +75,12 @@ def test_input_that_would_judge_the_wrong_thing_is_refused(
 def test_a_base_path_that_only_contains_checkouts_is_accepted(base_url: str) -> None:
     # A gateway may mount the API under such a path; only a path that ends at the operation's own is a mistake.
     assert _settings(base_url=base_url).base_url == base_url
+
+
+def test_a_key_of_eight_characters_is_accepted_and_one_of_seven_is_refused_as_too_short() -> None:
+    # Seven characters cannot be a real key; refusing eight would turn away a short test key someone uses.
+    assert _settings(api_key=" sk_45678 ").api_key == "sk_45678"
+    with pytest.raises(BadInputError) as refused:
+        _settings(api_key="sk_4567")
+    assert str(refused.value).startswith("the API key from --api-key is 7 characters long, too short")
+    assert "sk_4567" not in str(refused.value)
