@@ -46,6 +46,9 @@ filter.addEventListener("input", apply);
 status.addEventListener("change", apply);
 """
 
+# "live" alone would read as Dodo's live mode (real money); the record's mode says only how the answers came.
+_HOW_REACHED = {"live": "requests sent", "record": "requests sent and recorded", "replay": "replayed from cassettes"}
+
 
 def _stylesheet() -> str:
     return resources.files("conformance.data").joinpath("report.css").read_text(encoding="utf-8")
@@ -177,7 +180,7 @@ def _facts(record: RunRecord) -> str:
     run = record.run
     by_status = ", ".join(f"{code}: {count}" for code, count in record.exchanges.by_status.items()) or "none"
     facts = [
-        ("Target", f"<code>{escape(run.target)}</code> ({escape(run.mode)})"),
+        ("Target", f"<code>{escape(run.target)}</code> ({escape(_HOW_REACHED.get(run.mode, run.mode))})"),
         ("Spec", f"<code>{escape(run.spec)}</code>, version {escape(run.spec_version)}"),
         ("Tool", f"{escape(record.tool.name)} {escape(record.tool.version)}"),
         ("Seed", f"{run.seed}, {run.max_examples} generated ids"),

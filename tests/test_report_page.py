@@ -175,3 +175,11 @@ def test_without_javascript_the_page_still_reads_and_hides_what_needs_it(runs: d
     assert seen["table"]["visible"]
     assert not seen["filters_visible"]
     assert seen["copy_buttons"] == 0
+
+
+def test_the_facts_say_how_the_answers_came_without_calling_a_test_target_live(runs: dict[str, Path]) -> None:
+    # "live" is Dodo's word for real-money mode: a sandbox run must not be labelled with it.
+    said = {run: (runs[run] / "report.html").read_text(encoding="utf-8") for run in ("passing", "replay")}
+    assert "</code> (requests sent)</dd>" in said["passing"]
+    assert "</code> (replayed from cassettes)</dd>" in said["replay"]
+    assert not any("(live)" in page for page in said.values())
