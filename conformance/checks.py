@@ -151,14 +151,19 @@ def _is_success(status: int) -> bool:
 
 @check(
     Level.MUST,
-    "Every request gets a complete HTTP response within the request timeout.",
-    "RFC 9110; " + OPERATION_REF,
+    "Every request gets a complete, well-formed HTTP response within the request timeout.",
+    "RFC 9110; RFC 9112; " + OPERATION_REF,
 )
 def transport_reply(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
     if exchange.rate_limited:
         raise NotApplicable
     if exchange.transport_error is not None:
         raise CheckFailure(received=exchange.transport_error, expected="a complete HTTP response")
+    if exchange.response is not None and exchange.response.framing:
+        raise CheckFailure(
+            received="a response with " + "; ".join(exchange.response.framing),
+            expected="a well-formed HTTP/1.1 message: a field a line, no control characters, one framing of the body",
+        )
 
 
 # --- response --------------------------------------------------------------------------

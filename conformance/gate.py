@@ -26,6 +26,8 @@ INVENTED_IDS = 3
 # Known sessions read at the same moment, and how many such bursts; --concurrency sets the first.
 CONCURRENT_READS = 4
 CONCURRENT_ROUNDS = 3
+# Payment ids read from known sessions' bodies, each then asked for as a checkout id.
+PAYMENT_ID_PROBES = 3
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_ID
         if candidate not in known_ids and candidate not in invented:
             invented.append(candidate)
     return tuple(invented)
+
+
+_WITHOUT = {Credential.MISSING: "without a key", Credential.WRONG: "with a wrong key"}
 
 
 def _timed_out(exchange: Exchange) -> bool:
@@ -99,6 +104,8 @@ class Gate:
         self.checkout_ids = checkout_ids
         self.seed = seed
         self.invented = invented_ids(seed, checkout_ids)
+        # Other ids the known sessions' bodies name (their payment ids), in the order first read.
+        self.payment_ids: dict[str, None] = {}
 
     def observe(self, exchange: Exchange) -> Exchange:
         """Judge an exchange sent outside a scenario's own loop (the one that ended a run, say)."""
@@ -116,9 +123,21 @@ class Gate:
             self.ledger.oracle_disagreements.update(disagreements)
             if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and _timed_out(exchange):
                 self.silent.add(exchange.checkout_id)
+            self._note_payment_id(exchange)
             if self.observed is not None:
                 self.observed(exchange, verdicts)
         return exchange
+
+    def _note_payment_id(self, exchange: Exchange) -> None:
+        response = exchange.response
+        if exchange.purpose is not Purpose.KNOWN or exchange.credential is not Credential.VALID:
+            return
+        if response is None or response.status != 200:
+            return
+        ok, body = response.parsed
+        payment_id = body.get("payment_id") if ok and isinstance(body, dict) else None
+        if isinstance(payment_id, str) and payment_id and payment_id not in self.checkout_ids:
+            self.payment_ids.setdefault(payment_id, None)
 
     def _answering(self, checkout_ids: list[str] | tuple[str, ...]) -> list[str]:
         return [checkout_id for checkout_id in checkout_ids if checkout_id not in self.silent]
@@ -168,6 +187,12 @@ class Gate:
         if self.checkout_ids:
             for probe in self.transport.key_probes():
                 self._observe(self.transport.get_checkout(self.checkout_ids[0], Purpose.KNOWN, probe=probe))
+            # Who is signed in must end with the request: a server that keeps it in shared state, and clears
+            # it only on the way out of a 200, lets the next request in without a key.
+            for credential in (Credential.MISSING, Credential.WRONG):
+                self._observe(self.transport.get_checkout(self.invented[0], Purpose.UNKNOWN))
+                why = f"sent {_WITHOUT[credential]} right after a request with the key that found no session"
+                self._observe(self.transport.get_checkout(self.checkout_ids[0], Purpose.KNOWN, credential, why=why))
 
     def invented_ids(self) -> None:
         """Ask for invented ids shaped like real ones."""
@@ -180,9 +205,16 @@ class Gate:
             self._observe(self.transport.get_checkout(edge.id, Purpose.EDGE, why=edge.why))
 
     def aliases(self) -> None:
-        """Ask for ids a lenient lookup would resolve to a known session (data/aliases.json says why each)."""
+        """Ask for ids a lenient lookup would resolve to a known session (data/aliases.json says why each).
+
+        Then for a few payment ids the known sessions' bodies named: a lookup that also searches another
+        column (`WHERE id = ? OR payment_id = ?`) finds a session by an id that is not its own.
+        """
         for alias in aliases(self.checkout_ids):
             self._observe(self.transport.get_checkout(alias.id, Purpose.ALIAS, why=alias.why))
+        why = "the payment id of a known session, asked for as a checkout id"
+        for payment_id in list(self.payment_ids)[:PAYMENT_ID_PROBES]:
+            self._observe(self.transport.get_checkout(payment_id, Purpose.ALIAS, why=why))
 
     def reused_connection(self) -> None:
         """Read every known session, each followed by another, on one kept-alive connection."""
@@ -211,6 +243,10 @@ class Gate:
                     self._observe(self.transport.get_checkout(checkout_id, Purpose.CONCURRENT, why=why))
                 continue
             self._burst(chosen, why)
+        # Load shedding that skips the key check (a breaker that fails open) shows right after the overlap.
+        for credential in (Credential.MISSING, Credential.WRONG):
+            why = f"sent {_WITHOUT[credential]} right after {width} requests overlapped"
+            self._observe(self.transport.get_checkout(ids[0], Purpose.KNOWN, credential, why=why))
 
     def _burst(self, chosen: list[str], why: str) -> None:
         clones = [self.transport.clone() for _ in chosen]

@@ -57,6 +57,9 @@ class ReceivedResponse:
     body: bytes
     elapsed_ms: float
     truncated: bool = False
+    # How the message broke HTTP/1.1's framing or field syntax, as its head was parsed off the wire (empty when
+    # replayed: a recording keeps the parsed fields, not the bytes).
+    framing: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         """Return a header's value, case-insensitively."""

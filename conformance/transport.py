@@ -263,6 +263,7 @@ class Transport:
                     if connection.sock is not None:
                         self._watchdog.track(connection.sock)
                     connection.request("GET", path, headers=headers)
+                    _CURRENT.framing = ()
                     raw = connection.getresponse()
                     try:
                         body = _decoded(_read_whole(raw), raw.getheader("Content-Encoding"))
@@ -292,7 +293,7 @@ class Transport:
                 ReceivedResponse(
                     status=raw.status, reason=raw.reason or "", headers=dict(raw.getheaders()),
                     body=body[:BODY_CAP_BYTES], elapsed_ms=(time.perf_counter() - started) * 1000,
-                    truncated=len(body) > BODY_CAP_BYTES,
+                    truncated=len(body) > BODY_CAP_BYTES, framing=_CURRENT.framing,
                 ),
                 None,
             )  # fmt: skip
@@ -390,6 +391,7 @@ class Transport:
         started = time.perf_counter()
         timed_out = f"no complete response within the {self.timeout:g} s request timeout"
         _CURRENT.watchdog = self._watchdog
+        _CURRENT.framing = ()
         with self._watchdog.deadline(self.timeout) as expired:
             try:
                 with self._session.request(
@@ -412,6 +414,7 @@ class Transport:
                         body=body,
                         elapsed_ms=elapsed_ms,
                         truncated=truncated,
+                        framing=_CURRENT.framing,
                     )
             except requests.Timeout:
                 return None, timed_out
@@ -577,6 +580,30 @@ class _FinalResponse(http.client.HTTPResponse):
                 return version, status, reason
             http.client.parse_headers(self.fp)
 
+    def begin(self) -> None:
+        super().begin()
+        # Seen only here, on the head as parsed: requests and urllib3 pass the fields on already mended.
+        _CURRENT.framing = framing_problems(self.msg)
+
+
+def framing_problems(head: http.client.HTTPMessage) -> tuple[str, ...]:
+    """How a response's head breaks HTTP/1.1's message syntax: each a MUST a server cannot be excused from.
+
+    Clients mend or drop such fields differently (a proxy may split the response in two at a stray
+    line break), so what this client made of the message is not what every client will.
+    """
+    problems = []
+    if head.defects:
+        problems.append("a line in the header section that is not a field line (RFC 9112 section 5)")
+    for name, value in head.items():
+        if "\n" in value or "\r" in value:
+            problems.append(f"the field {name!r} folded onto a second line (obs-fold, RFC 9112 section 5.2)")
+        elif any((ord(character) < 0x20 and character != "\t") or character == "\x7f" for character in value):
+            problems.append(f"the field {name!r} holds a control character (RFC 9110 section 5.5)")
+    if head.get("Transfer-Encoding") is not None and head.get("Content-Length") is not None:
+        problems.append("both Transfer-Encoding and Content-Length, never sent together (RFC 9112 section 6.1)")
+    return tuple(problems)
+
 
 class _UnbufferedResponse(_FinalResponse):
     """A final response read straight from the socket, without reading ahead.
@@ -652,6 +679,7 @@ class _Watchdog:
                 self._due = None
 
 
+# Per thread: the watchdog of the request being sent, and the framing problems of the response just parsed.
 _CURRENT = threading.local()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import io
 import socket
 import threading
 import time
@@ -18,7 +20,7 @@ from conformance.aliases import FULL_FAMILY_IDS, _rules, aliases
 from conformance.model import Credential, Purpose, ReceivedResponse
 from conformance.sandbox import CheckoutApi, Reply, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
-from conformance.transport import Transport
+from conformance.transport import Transport, framing_problems
 
 IDS = tuple(session.id for session in seeded_sessions())
 
@@ -258,3 +260,94 @@ def test_retry_after_as_an_http_date_waits_until_that_date() -> None:
     transport.close()
     assert 2.0 <= waits[0] <= 4.0
     assert waits[1] == 0.0
+
+
+# --- 7. ids from other namespaces, keys that outlive a request, heads that break HTTP/1.1 ----------------
+
+
+class CountingIds(CheckoutApi):
+    """The reference server, noting every id it is asked for."""
+
+    def __init__(self, api_key: str, sessions: tuple[Any, ...]) -> None:
+        super().__init__(api_key, sessions)
+        self.asked: list[str] = []
+
+    def lookup(self, checkout_id: str) -> Any:
+        self.asked.append(checkout_id)
+        return super().lookup(checkout_id)
+
+
+def test_a_few_payment_ids_are_asked_for_as_checkout_ids_and_a_lookup_by_them_is_caught(tmp_path: Path) -> None:
+    # A lookup that also searches payment_id (`WHERE id = ? OR payment_id = ?`) finds a session by another id.
+    assert failed_checks(judge(variant("payment-id-lookup"), tmp_path / "or")) >= {"session.unknown_not_found"}
+    exact = CountingIds(KEY, seeded_sessions())
+    assert judge(exact, tmp_path / "exact").exit_code == 0
+    payment_ids = {session.payment_id for session in seeded_sessions() if session.payment_id}
+    asked = [checkout_id for checkout_id in exact.asked if checkout_id in payment_ids]
+    assert len(set(asked)) == 3  # bounded: three of the eleven
+
+
+@pytest.mark.parametrize("name", ["keyless-after-miss", "fail-open-under-load"])
+def test_a_key_check_that_state_left_open_is_caught(tmp_path: Path, name: str) -> None:
+    # The signed-in merchant kept after a 404, or a breaker that fails open once requests overlap.
+    assert failed_checks(judge(variant(name), tmp_path)) >= {"auth.missing_key", "auth.wrong_key"}
+
+
+def test_a_breaker_that_fails_open_needs_the_overlap_to_show(tmp_path: Path) -> None:
+    assert judge(variant("fail-open-under-load"), tmp_path, concurrency=0).exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["length-beside-chunks", "folded-header", "id-echoed-in-header"])
+def test_a_head_that_breaks_http_syntax_fails_the_reply_check(tmp_path: Path, name: str) -> None:
+    assert failed_checks(judge(variant(name), tmp_path)) == {"transport.reply"}
+
+
+def _head(fields: bytes) -> Any:
+    return http.client.parse_headers(io.BytesIO(fields + b"\r\n"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        (b"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n", "both Transfer-Encoding and Content-Length"),
+        (b"X-Trace: a;\r\n b\r\n", "the field 'X-Trace' folded onto a second line"),
+        (b"X-Trace: a;\r\n\tb\r\n", "the field 'X-Trace' folded onto a second line"),
+        (b"X-Id: cks_\x00\r\n", "the field 'X-Id' holds a control character"),
+        (b"X-Id: cks_\x1b\r\n", "the field 'X-Id' holds a control character"),
+        (b"X-Id: cks_\x7f\r\n", "the field 'X-Id' holds a control character"),
+        (b"X-Id: cks_\r\nnot a field\r\nContent-Type: application/json\r\n", "a line in the header section that"),
+    ],
+)
+def test_each_break_of_http_syntax_in_a_head_is_named(fields: bytes, problem: str) -> None:
+    problems = framing_problems(_head(fields))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(problem)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        b"X-Note: a\tb\r\n",  # HTAB is allowed inside a value (RFC 9110 section 5.5)
+        b"X-Name: Jos\xe9\r\n",  # obs-text: a byte past ASCII, Latin-1 to http.client
+        b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n",  # a field that may repeat
+        b"Content-Length: 2\r\nContent-Length: 2\r\n",  # the same length twice (RFC 9112 section 6.3 lets it be)
+        b"Transfer-Encoding: chunked\r\n",
+        b"X-Empty:\r\nX-Spaces:    a   \r\n",
+    ],
+)
+def test_valid_but_unusual_heads_have_no_problem(fields: bytes) -> None:
+    assert framing_problems(_head(fields)) == ()
+
+
+class OddButValidHeads(CheckoutApi):
+    """Tabs and a byte past ASCII inside values, a repeated field, an empty one: all valid HTTP/1.1."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        extra = {"X-Note": "a\tb", "X-Name": "Jos\xe9", "X-Empty": ""}
+        return replace(reply, headers={**reply.headers, **extra})
+
+
+def test_a_server_with_odd_but_valid_heads_passes(tmp_path: Path) -> None:
+    outcome = judge(OddButValidHeads(KEY, seeded_sessions()), tmp_path)
+    assert outcome.exit_code == 0, outcome.record.result.reason

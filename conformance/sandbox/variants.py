@@ -298,6 +298,16 @@ class PrefixLookup(CheckoutApi):
         return session
 
 
+class PaymentIdLookup(CheckoutApi):
+    """A session is found by its payment id too (a lookup that also searches payment_id): pay_... gets the session."""
+
+    def lookup(self, checkout_id: str) -> CheckoutSession | None:
+        session = super().lookup(checkout_id)
+        if session is None and checkout_id:
+            return next((item for item in self.sessions.values() if item.payment_id == checkout_id), None)
+        return session
+
+
 class CaseInsensitiveLookup(CheckoutApi):
     """Ids are looked up ignoring case, and answered under the id asked for."""
 
@@ -400,6 +410,51 @@ class LookupBeforeAuth(CheckoutApi):
         return super().handle(method, target, headers)
 
 
+class KeylessAfterMiss(CheckoutApi):
+    """The signed-in merchant is kept between requests and cleared only by a 200: after a 404, no key is needed."""
+
+    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+        super().__init__(api_key, sessions)
+        self._signed_in = False
+
+    def authorized(self, header: str | None) -> bool:
+        if super().authorized(header):
+            self._signed_in = True
+            return True
+        return self._signed_in
+
+    def render(self, session: CheckoutSession) -> Reply:
+        self._signed_in = False
+        return super().render(session)
+
+
+class FailOpenUnderLoad(CheckoutApi):
+    """Reads that overlap trip a breaker that skips the key check for the next ten seconds (it fails open)."""
+
+    OPEN_SECONDS = 10.0
+
+    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+        super().__init__(api_key, sessions)
+        self._in_flight = 0
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    def authorized(self, header: str | None) -> bool:
+        return time.monotonic() < self._open_until or super().authorized(header)
+
+    def render(self, session: CheckoutSession) -> Reply:
+        with self._lock:
+            self._in_flight += 1
+            if self._in_flight > 1:
+                self._open_until = time.monotonic() + self.OPEN_SECONDS
+        try:
+            time.sleep(RACE_WINDOW_SECONDS)
+            return super().render(session)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+
 # --- bodies only a lenient parser reads -------------------------------------------------
 
 
@@ -449,6 +504,43 @@ class ReplySentTwice(CheckoutApi):
     def render(self, session: CheckoutSession) -> Reply:
         reply = super().render(session)
         return replace(reply, twice=True) if _is_target(session) else reply
+
+
+# --- heads that break HTTP/1.1's syntax ------------------------------------------------------
+
+
+class LengthBesideChunks(CheckoutApi):
+    """One session's reply is chunked and carries a Content-Length too, which a server must never send together."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        if not _is_target(session):
+            return reply
+        return replace(reply, chunked=True, headers={**reply.headers, "Content-Length": str(len(reply.body))})
+
+
+class FoldedHeader(CheckoutApi):
+    """One session's reply has a long trace header folded onto a second line (obs-fold), which servers must not send."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        if not _is_target(session):
+            return reply
+        trace = f"session={session.id};\r\n region=eu-west-1"
+        return replace(reply, headers={**reply.headers, "X-Trace": trace})
+
+
+class IdEchoedInHeader(CheckoutApi):
+    """The id asked for is echoed in a header with line breaks stripped but other control characters kept."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        checkout_id = self.checkout_id_of(target)
+        if checkout_id is None:
+            return reply
+        # The header is written as Latin-1: hand it the id's UTF-8 bytes one to a character.
+        echoed = checkout_id.replace("\r", "").replace("\n", "").encode().decode("latin-1")
+        return replace(reply, headers={**reply.headers, "X-Checkout-Id": echoed})
 
 
 # --- state shared between requests -------------------------------------------------------
@@ -697,6 +789,7 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "invented-sessions": InventedSessions,
     "prefix-lookup": PrefixLookup,
     "case-insensitive-lookup": CaseInsensitiveLookup,
+    "payment-id-lookup": PaymentIdLookup,
     "payment-fields-unpaired": PaymentFieldsUnpaired,
     "created-at-changes": CreatedAtChanges,
     "reply-never-comes": ReplyNeverComes,
@@ -710,11 +803,16 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "empty-bearer-accepted": EmptyBearerAccepted,
     "scheme-ignored": SchemeIgnored,
     "lookup-before-auth": LookupBeforeAuth,
+    "keyless-after-miss": KeylessAfterMiss,
+    "fail-open-under-load": FailOpenUnderLoad,
     "nan-in-body": NanInBody,
     "bom-body": BomBody,
     "duplicate-keys": DuplicateKeys,
     "body-trickles": BodyTrickles,
     "reply-sent-twice": ReplySentTwice,
+    "length-beside-chunks": LengthBesideChunks,
+    "folded-header": FoldedHeader,
+    "id-echoed-in-header": IdEchoedInHeader,
     "racy-shared-session": RacySharedSession,
     "racy-counter-500": RacyCounter500,
 }
