@@ -11,7 +11,7 @@ import os
 import sys
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from conformance import __version__
 from conformance.errors import BadInputError, ExitCode, GateError
@@ -27,7 +27,14 @@ ENV_API_KEY = "DODO_PAYMENTS_API_KEY"
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line with the fix."""
+    """An argument parser whose errors are one line with the fix, and that takes no abbreviated flag.
+
+    An abbreviation that works today breaks when a flag sharing its start is added, in every CI job
+    that used it; and a mistyped `--api-k=KEY` would be echoed, key and all, in the error.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - argparse's
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
 
     def error(self, message: str) -> NoReturn:
         self.exit(ExitCode.BAD_INPUT, f"{PROGRAM}: error: {message}; see '{self.prog} --help'\n")
@@ -119,11 +126,7 @@ def _possible_secrets(argv: list[str] | None) -> list[str]:
     if next((arg for arg in args if not arg.startswith("-")), None) == "sandbox":
         # The sandbox's --api-key is the made-up key it accepts, printed on purpose.
         args = []
-    for index, arg in enumerate(args):
-        if arg.startswith("--api-key="):
-            candidates.append(arg.split("=", 1)[1])
-        elif arg == "--api-key" and index + 1 < len(args):
-            candidates.append(args[index + 1])
+    candidates += _flag_values_that_may_be_keys(args)
     key_files = [arg.split("=", 1)[1] for arg in args if arg.startswith("--api-key-file=")]
     key_files += [args[index + 1] for index, arg in enumerate(args[:-1]) if arg == "--api-key-file"]
     for key_file in key_files:
@@ -143,6 +146,30 @@ def _possible_secrets(argv: list[str] | None) -> list[str]:
             secrets.append(value)
     # Shorter strings are refused as keys, and redacting them would blot out words of the messages.
     return [secret for secret in secrets if len(secret) >= MIN_KEY_LENGTH]
+
+
+def _flag_values_that_may_be_keys(args: list[str]) -> list[str]:
+    """The values of `--api-key` and of anything that may be a mistyped one (`--api-k`, `--apikey`, `--key`).
+
+    An error naming an unknown flag echoes its value.
+    """
+    values = []
+    for index, arg in enumerate(args):
+        name, equals, value = arg.partition("=")
+        if not _may_name_the_key(name):
+            continue
+        if equals:
+            values.append(value)
+        elif index + 1 < len(args) and not args[index + 1].startswith("-"):
+            values.append(args[index + 1])
+    return values
+
+
+def _may_name_the_key(flag: str) -> bool:
+    name = flag.lower().lstrip("-").replace("_", "-")
+    if not flag.startswith("-") or not name or name.startswith("api-key-f"):
+        return False
+    return "key" in name or "api-key".startswith(name)
 
 
 @contextmanager

@@ -254,6 +254,9 @@ class Ledger:
             )
         must = [tally for tally in self.tallies.values() if tally.check.level is Level.MUST]
         judged = sum(1 for tally in must if tally.applied)
+        if not judged:
+            # Every MUST check excluded or never applicable: a pass would say nothing about the target.
+            return RunStatus.CANNOT_JUDGE, "no MUST check applied to any exchange, so nothing was judged"
         return (
             RunStatus.CONFORMS,
             f"all {judged} applicable MUST checks passed over {self.exchanges} exchanges",

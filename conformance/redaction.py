@@ -27,6 +27,8 @@ ASSIGNMENT = re.compile(r"(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=")
 # random key to matter, and matching them would blot out ordinary text.
 FRAGMENT_CHARS = 10
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+# An Authorization value that carried the key itself, under a scheme or none.
+_KEY_SENT = re.compile(r"(?P<scheme>[A-Za-z]+ )?" + re.escape(REDACTED))
 
 
 def secret_forms(secret: str) -> set[str]:
@@ -156,9 +158,12 @@ def curl_line(request: SentRequest) -> str:
     """A curl command that reproduces a request; the key is read from the environment."""
     parts = ["curl", "-sS", "-i", "-X", request.method]
     for name, value in request.headers.items():
-        if name.lower() == "authorization" and REDACTED in value:
-            # Double quotes so the shell expands the variable and the key is never written down.
-            parts.append(f'-H "Authorization: Bearer ${KEY_VARIABLE}"')
+        key_sent = _KEY_SENT.fullmatch(value) if name.lower() == "authorization" else None
+        if key_sent is not None:
+            # Double quotes so the shell expands the variable and the key is never written down; the scheme
+            # as sent (none, Bearer, Token, Basic). A near miss of the key is shown as described, never as
+            # the key itself: the server must refuse it, and would accept the key.
+            parts.append(f'-H "Authorization: {key_sent["scheme"] or ""}${KEY_VARIABLE}"')
         else:
             parts.append("-H " + shlex.quote(f"{name}: {value}"))
     parts.append(shlex.quote(request.url))

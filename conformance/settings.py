@@ -136,8 +136,15 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
             "--sandbox makes its own key, so --api-key and --api-key-file cannot be used with it",
             "drop the key flag, or pass --base-url with the server the key is for",
         )
+    if flags.sandbox and flags.checkout_ids:
+        # The sandbox has its own seeded sessions: another id would be judged as a missing session.
+        raise BadInputError(
+            "--sandbox reads its own seeded sessions, so --checkout-id cannot be used with it",
+            "drop --checkout-id, or pass --base-url with the server that holds those sessions",
+        )
     base_url = None if flags.sandbox else _base_url(flags, environ)
-    ids = _checkout_ids(flags, environ)
+    # The sandbox is judged whatever the environment says, CONFORMANCE_CHECKOUT_IDS included.
+    ids = () if flags.sandbox else _checkout_ids(flags, environ)
     api_key = None
     if base_url is not None and flags.api_key_file is None:
         api_key = _api_key(flags, environ, base_url)
@@ -288,11 +295,17 @@ def _check_check_ids(check_ids: tuple[str, ...]) -> None:
     if not check_ids:
         return
     # Imported here: the registry loads Schemathesis, which most settings checks do not need.
-    from conformance.checks import REGISTRY  # noqa: PLC0415
+    from conformance.checks import REGISTRY, Level  # noqa: PLC0415
 
     unknown = [check_id for check_id in check_ids if check_id not in REGISTRY]
     if unknown:
         raise BadInputError(f"--exclude-check {unknown[0]!r} is not a check id", "see 'conformance checks' for the ids")
+    if all(check.level is Level.SHOULD or check.id in check_ids for check in REGISTRY.values()):
+        # Nothing left could fail the run: it would pass whatever the target did.
+        raise BadInputError(
+            "--exclude-check leaves no MUST check to run, so the run could not fail",
+            "exclude fewer checks; see 'conformance checks'",
+        )
 
 
 def _replay_settings(flags: Flags) -> Settings:

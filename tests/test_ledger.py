@@ -30,6 +30,16 @@ def test_a_run_with_a_200_and_no_failure_conforms(contract: Contract, context: C
     assert reason.endswith("applicable MUST checks passed over 1 exchanges")
 
 
+def test_a_run_where_no_must_check_applied_cannot_judge(contract: Contract, context: Context) -> None:
+    # Only SHOULD checks ran (every MUST excluded): a 200 and no failure must not read as a pass.
+    ledger = Ledger(contract=contract)
+    exchange = make_exchange(body=GOOD_BODY)
+    ledger.record(exchange, judge(context, exchange, [check for check in REGISTRY.values() if check.level == "SHOULD"]))
+    status, reason = ledger.run_status()
+    assert status is RunStatus.CANNOT_JUDGE
+    assert reason == "no MUST check applied to any exchange, so nothing was judged"
+
+
 def test_without_any_200_the_run_cannot_judge_the_200_contract(contract: Contract, context: Context) -> None:
     ledger = _ledger(contract, context, [{"status": 404, "purpose": "invented id", "checkout_id": "cks_x"}])
     status, reason = ledger.run_status()

@@ -136,7 +136,25 @@ def test_only_the_authorization_header_is_rewritten_to_read_the_key_from_the_env
     request = SentRequest(
         "GET", "http://127.0.0.1:9/c", {"Accept": REDACTED, "X-Echo": f"a {REDACTED}", "Authorization": REDACTED}
     )
+    # The key was sent without a scheme: so does the curl.
     assert curl_line(request) == (
         "curl -sS -i -X GET -H 'Accept: [REDACTED]' -H 'X-Echo: a [REDACTED]' "
-        '-H "Authorization: Bearer $DODO_PAYMENTS_API_KEY" http://127.0.0.1:9/c'
+        '-H "Authorization: $DODO_PAYMENTS_API_KEY" http://127.0.0.1:9/c'
     )
+
+
+@pytest.mark.parametrize(
+    ("shown", "header"),
+    [
+        (f"Token {REDACTED}", '-H "Authorization: Token $DODO_PAYMENTS_API_KEY"'),
+        (f"Basic {REDACTED}", '-H "Authorization: Basic $DODO_PAYMENTS_API_KEY"'),
+        # A near miss must never become the key: a correct server accepts the key, so that curl reproduces nothing.
+        (
+            f"Bearer {REDACTED} (the key without its last character)",
+            "-H 'Authorization: Bearer [REDACTED] (the key without its last character)'",
+        ),
+    ],
+)
+def test_a_curl_line_sends_the_key_only_where_the_key_was_sent(shown: str, header: str) -> None:
+    line = curl_line(SentRequest("GET", "http://127.0.0.1:9/c", {"Authorization": shown}))
+    assert line == f"curl -sS -i -X GET {header} http://127.0.0.1:9/c"

@@ -225,3 +225,15 @@ def test_a_copied_env_line_is_refused_by_name_and_its_value_never_shown(tmp_path
             "give only the key, the part after '='\n"
         )
         assert leaks(key, outputs(result)) == []
+
+
+@pytest.mark.parametrize(
+    "spelling", ["--api-k={key}", "--api={key}", "--apikey {key}", "--api_key={key}", "--key {key}"]
+)
+def test_a_mistyped_key_flag_is_refused_without_echoing_its_value(spelling: str) -> None:
+    # argparse names an unknown (or, with abbreviations, ambiguous) flag with its value in the error.
+    key = "sk_test_typed_after_a_typo_0042"
+    result = conformance("run", "--base-url", "http://127.0.0.1:9", *spelling.format(key=key).split(" "), env={})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("conformance: error: unrecognized arguments: ")
+    assert leaks(key, outputs(result)) == []

@@ -84,3 +84,21 @@ def test_a_key_of_eight_characters_is_accepted_and_one_of_seven_is_refused_as_to
         _settings(api_key="sk_4567")
     assert str(refused.value).startswith("the API key from --api-key is 7 characters long, too short")
     assert "sk_4567" not in str(refused.value)
+
+
+def test_the_sandbox_reads_only_its_own_sessions_whatever_the_environment_says() -> None:
+    sandbox = build_settings(Flags(sandbox=True), environ={"CONFORMANCE_CHECKOUT_IDS": "cks_on_test_mode"})
+    assert sandbox.checkout_ids == ()  # the sandbox's seeded ids are filled in when it starts
+    with pytest.raises(BadInputError) as refused:
+        build_settings(Flags(sandbox=True, checkout_ids=("cks_on_test_mode",)), environ={})
+    assert str(refused.value).startswith("--sandbox reads its own seeded sessions, so --checkout-id cannot be used")
+
+
+def test_excluding_every_must_check_is_refused_but_excluding_some_is_not() -> None:
+    from conformance.checks import REGISTRY, Level  # noqa: PLC0415 - the registry loads Schemathesis
+
+    must = tuple(check.id for check in REGISTRY.values() if check.level is Level.MUST)
+    assert _settings(excluded_checks=must[1:]).excluded_checks == must[1:]
+    with pytest.raises(BadInputError) as refused:
+        _settings(excluded_checks=must)
+    assert str(refused.value).startswith("--exclude-check leaves no MUST check to run")
