@@ -59,7 +59,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
     report = commands.add_parser(
         "report",
-        help="render a saved run (summary.json) again, as Markdown, HTML, JUnit or JSON",
+        help="render a saved run (summary.json) again, as Markdown, HTML, JUnit, JSON or SARIF",
         description="Exit 0: rendered. 2: the file is not a summary.json.",
     )
     report.add_argument("summary", type=Path, metavar="SUMMARY_JSON", help="a summary.json a run wrote")
@@ -243,6 +243,7 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
     from conformance.reproduce import default_target, find_group, replay  # noqa: PLC0415
     from conformance.settings import (  # noqa: PLC0415
         check_base_url,
+        check_seconds,
         clean_api_key,
         parse_rate,
         read_key_file,
@@ -251,6 +252,7 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
     from conformance.spec import load_contract  # noqa: PLC0415
     from conformance.transport import Transport  # noqa: PLC0415
 
+    check_seconds("--request-timeout", arguments.request_timeout)
     record = RunRecord.read(arguments.summary)
     group = find_group(record, arguments.finding)
     target = arguments.base_url or default_target(record)
@@ -284,10 +286,17 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
 
 
 def _report(arguments: argparse.Namespace, redact: Redactor) -> int:  # noqa: ARG001 - one signature for all
-    from conformance.files import write_atomically  # noqa: PLC0415
+    from conformance.files import check_output_file, write_atomically  # noqa: PLC0415
     from conformance.record import RunRecord  # noqa: PLC0415
     from conformance.report import FORMATS  # noqa: PLC0415
 
+    if arguments.output is not None:
+        check_output_file(arguments.output, "--output")
+        if arguments.output.resolve() == arguments.summary.resolve():
+            raise BadInputError(
+                f"--output {arguments.output} is the summary being rendered, which would be lost",
+                "write the rendering to another file",
+            )
     text = FORMATS[arguments.format](RunRecord.read(arguments.summary))
     if arguments.output is None:
         sys.stdout.write(text)

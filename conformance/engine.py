@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 from conformance import determinism
 from conformance.checks import REGISTRY, Context
 from conformance.errors import BadInputError, ExitCode, GateError, RunStopped, TargetError
+from conformance.files import check_output_file
 from conformance.gate import Gate
 from conformance.ledger import Ledger, RunStatus
 from conformance.record import Result, redacted
 from conformance.redaction import Redactor
-from conformance.report import build_record, render_closing, render_header, write_reports
+from conformance.report import REPORT_FILES, build_record, render_closing, render_header, write_reports
 from conformance.settings import Mode, read_key_file, refuse_live_mode
 from conformance.spec import load_contract, schemathesis_schema
 from conformance.transport import TargetSilent
@@ -82,6 +83,7 @@ class Outcome:
 def prepare(settings: Settings) -> Plan:
     """Read the spec, the key file and the recording, and refuse a live-mode target; raise GateError."""
     contract = load_contract(settings.spec)
+    _check_report_files(settings)
     _check_writable(settings.report_dir, "--report-dir")
     if settings.mode is Mode.RECORD:
         # Checked before the first request: a recording that cannot be kept is not worth sending.
@@ -125,6 +127,24 @@ def _replay_plan(settings: Settings, contract: Contract) -> Plan:
         checkout_ids=recording.checkout_ids,
         recording=recording,
     )
+
+
+def _check_report_files(settings: Settings) -> None:
+    """Refuse, before any request, report paths the run could not write or would write twice."""
+    own = {(settings.report_dir / name).resolve(): name for name in REPORT_FILES}
+    for path, name in own.items():
+        if path.is_dir():
+            raise BadInputError(
+                f"{settings.report_dir / name} is a folder, where the run writes its {name}",
+                "remove that folder, or pass another --report-dir",
+            )
+    if settings.sarif is not None:
+        check_output_file(settings.sarif, "--sarif")
+        if settings.sarif.resolve() in own:
+            raise BadInputError(
+                f"--sarif {settings.sarif} is where the run writes its {own[settings.sarif.resolve()]}",
+                f"pass another file, e.g. {settings.report_dir / 'findings.sarif'}",
+            )
 
 
 def _check_writable(folder: Path, flag: str) -> None:

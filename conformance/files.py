@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from conformance.errors import BadInputError
+
 
 def write_atomically(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`."""
@@ -27,3 +29,9 @@ def write_atomically(path: Path, text: str) -> None:
 def missing(path: Path) -> str:
     """`path` does not exist, said so that a relative path names the folder it was looked for in."""
     return f"{path} does not exist" if path.is_absolute() else f"{path} does not exist in {Path.cwd()}"
+
+
+def check_output_file(path: Path, flag: str) -> None:
+    """Refuse an output path that is a folder: the write would fail only after the whole run."""
+    if path.is_dir():
+        raise BadInputError(f"{flag} {path} is a folder, not a file", f"pass the path of a file for {flag}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from argparse import ArgumentTypeError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import pytest
+
+
+def path(text: str) -> Path:
+    """A path flag's value; an empty one would silently mean the current folder."""
+    if not text.strip():
+        message = "an empty path; give a path"
+        raise ArgumentTypeError(message)
+    return Path(text)
 
 
 @dataclass(frozen=True)
@@ -81,13 +90,13 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("--sandbox", "judge the bundled sandbox, whatever the environment says", "sandbox", kind=None),
     Option("--api-key", "the bearer key; prefer the environment or --api-key-file, which stay out of the process list",
            "api_key", environment=ENV_API_KEY, metavar="KEY"),
-    Option("--api-key-file", "read the bearer key from this file (one line)", "api_key_file", kind=Path,
+    Option("--api-key-file", "read the bearer key from this file (one line)", "api_key_file", kind=path,
            metavar="PATH"),
     Option("--checkout-id", "the id of an existing session to read; repeatable", "checkout_ids",
            environment=f"{ENV_CHECKOUT_IDS}, comma-separated", repeatable=True, metavar="ID"),
-    Option("--spec", "the OpenAPI document to judge against", "spec", kind=Path, default=DEFAULT_SPEC,
+    Option("--spec", "the OpenAPI document to judge against", "spec", kind=path, default=DEFAULT_SPEC,
            metavar="PATH"),
-    Option("--report-dir", "where junit.xml, summary.json, summary.md and report.html go", "report_dir", kind=Path,
+    Option("--report-dir", "where junit.xml, summary.json, summary.md and report.html go", "report_dir", kind=path,
            default=DEFAULT_REPORT_DIR, metavar="DIR"),
     Option("--max-examples", "how many ids Schemathesis generates", "max_examples", kind=int,
            shown_default=str(DEFAULT_MAX_EXAMPLES), metavar="N"),
@@ -100,7 +109,7 @@ RUN_OPTIONS: tuple[Option, ...] = (
            exclusive_group="mode"),
     Option("--replay", "serve every reply from the cassettes: no network, no key", "replay", kind=None,
            exclusive_group="mode"),
-    Option("--cassette-dir", "where cassettes are read and written", "cassette_dir", kind=Path,
+    Option("--cassette-dir", "where cassettes are read and written", "cassette_dir", kind=path,
            default=DEFAULT_CASSETTE_DIR, metavar="DIR"),
     Option("--allow-live-mode", "allow a live-mode target, where money is real", "allow_live_mode", kind=None),
     Option("--rate-limit", "requests per unit, e.g. 100/m or 10/s", "rate_limit",
@@ -112,7 +121,7 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("--concurrency", "known sessions read at the same moment, in 3 bursts paced by --rate-limit; 0 turns "
            "the concurrent reads off", "concurrency", kind=int, default=DEFAULT_CONCURRENCY, metavar="N"),
     Option("--sarif", "also write the finding groups as a SARIF 2.1.0 log here, located at the spec's lines",
-           "sarif", kind=Path, metavar="PATH"),
+           "sarif", kind=path, metavar="PATH"),
     Option("--oracle", "also judge every exchange with Schemathesis' own response checks, and list where they "
            "disagree with the gate's", "oracle", kind=None),
 )  # fmt: skip

@@ -157,6 +157,10 @@ def finding(verdict: Verdict) -> Finding:
     )
 
 
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
@@ -290,7 +294,7 @@ def render_markdown(record: RunRecord) -> str:
         ids = ", ".join(f"`{_md(checkout_id)}`" for checkout_id in group.checkout_ids[:5])
         more = len(group.checkout_ids) - 5 + group.ids_dropped
         lines += [
-            f"### {group.outcome.upper()} `{group.check}`, {group.count} times ({group.id})",
+            f"### {group.outcome.upper()} `{group.check}`, {_times(group.count)} ({group.id})",
             "",
             f"- Received: {_md(example.received)}",
             f"- Expected: {_md(example.expected)}",

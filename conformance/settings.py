@@ -279,14 +279,15 @@ def _check_common(flags: Flags) -> None:
         raise BadInputError(
             f"--concurrency is {flags.concurrency}", f"give 0 (no concurrent reads) up to {MAX_CONCURRENCY}"
         )
-    _check_seconds("--request-timeout", flags.request_timeout, MAX_REQUEST_TIMEOUT_SECONDS)
-    _check_seconds("--max-time", flags.max_time, MAX_TIME_SECONDS)
+    check_seconds("--request-timeout", flags.request_timeout, MAX_REQUEST_TIMEOUT_SECONDS)
+    check_seconds("--max-time", flags.max_time, MAX_TIME_SECONDS)
     if flags.rate_limit is not None:
         parse_rate(flags.rate_limit)
     _check_check_ids(flags.excluded_checks)
 
 
-def _check_seconds(flag: str, value: float, most: float) -> None:
+def check_seconds(flag: str, value: float, most: float = MAX_REQUEST_TIMEOUT_SECONDS) -> None:
+    """Refuse a number of seconds that is not finite, not above 0, or above `most`."""
     if not (math.isfinite(value) and 0 < value <= most):
         raise BadInputError(f"{flag} is {value:g}", f"give a number of seconds above 0 and at most {most:g}")
 
@@ -400,7 +401,11 @@ def read_key_file(path: Path) -> str:
         raise BadInputError(
             f"--api-key-file {path} is a directory", "give the path of the file that holds the key"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise BadInputError(
+            f"--api-key-file {path} is not UTF-8 text", "save the key in the file as plain text, on one line"
+        ) from None
+    except OSError as exc:
         raise BadInputError(
             f"--api-key-file {path} cannot be read ({exc.__class__.__name__})", "fix the path"
         ) from None

@@ -78,6 +78,45 @@ def test_bad_flags_are_one_line_naming_the_fix(args: list[str], cause: str) -> N
     _one_line_error(conformance("run", "--sandbox", *args), 2, cause)
 
 
+@pytest.mark.parametrize(
+    ("args", "cause"),
+    [
+        (["--report-dir", ""], "argument --report-dir: an empty path; give a path"),
+        (["--record", "--cassette-dir", ""], "argument --cassette-dir: an empty path; give a path"),
+        (["--sarif", ""], "argument --sarif: an empty path; give a path"),
+        (["--sarif", "{tmp}"], "--sarif {tmp} is a folder, not a file"),
+        (["--report-dir", "{tmp}", "--sarif", "{tmp}/summary.json"], "is where the run writes its summary.json"),
+        (["--report-dir", "{tmp}/taken"], "{tmp}/taken/report.html is a folder, where the run writes its report.html"),
+    ],
+)
+def test_output_paths_that_would_lose_or_misplace_a_report_are_refused_before_any_request(
+    tmp_path: Path, args: list[str], cause: str
+) -> None:
+    # An empty --report-dir wrote into the current folder; the rest failed as "a bug in the gate" after the run.
+    (tmp_path / "taken" / "report.html").mkdir(parents=True)
+    spec = ["--spec", str(ROOT / "spec" / "openapi.yaml")]
+    result = conformance("run", "--sandbox", *spec, *(arg.format(tmp=tmp_path) for arg in args), cwd=tmp_path)
+    _one_line_error(result, 2, cause.format(tmp=tmp_path))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["taken"]  # nothing was written
+
+
+def test_a_rendering_never_overwrites_the_summary_it_reads(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    assert conformance("run", "--sandbox", "--report-dir", str(tmp_path), "--max-examples", "5").returncode == 0
+    before = summary.read_bytes()
+    _one_line_error(
+        conformance("report", str(summary), "--format", "md", "--output", str(summary)), 2, "is the summary being"
+    )
+    _one_line_error(conformance("report", str(summary), "--output", str(tmp_path)), 2, "is a folder, not a file")
+    assert summary.read_bytes() == before
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan"])
+def test_a_replay_of_a_finding_refuses_a_timeout_a_run_would_refuse(timeout: str) -> None:
+    result = conformance("replay", "Fdeadbeef", "--request-timeout", timeout)
+    _one_line_error(result, 2, f"--request-timeout is {float(timeout):g}; give a number of seconds above 0")
+
+
 def test_a_swagger_2_document_is_refused_as_not_openapi_3(tmp_path: Path) -> None:
     swagger = tmp_path / "swagger.json"
     swagger.write_text(json.dumps({"swagger": "2.0", "info": {}, "paths": {}}), encoding="utf-8")

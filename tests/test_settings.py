@@ -102,3 +102,16 @@ def test_excluding_every_must_check_is_refused_but_excluding_some_is_not() -> No
     with pytest.raises(BadInputError) as refused:
         _settings(excluded_checks=must)
     assert str(refused.value).startswith("--exclude-check leaves no MUST check to run")
+
+
+def test_a_key_file_that_is_not_utf8_is_named_as_such_not_as_a_wrong_path(tmp_path: Any) -> None:
+    from conformance.settings import read_key_file  # noqa: PLC0415
+
+    key_file = tmp_path / "key"
+    key_file.write_bytes("sk_test_in_utf16_0123".encode("utf-16"))
+    with pytest.raises(BadInputError) as refused:
+        read_key_file(key_file)
+    assert (
+        str(refused.value)
+        == f"--api-key-file {key_file} is not UTF-8 text; save the key in the file as plain text, on one line"
+    )
