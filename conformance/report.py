@@ -225,10 +225,17 @@ def render_table(record: RunRecord) -> list[str]:
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    if record.result.exit_code == ExitCode.INTERRUPTED:
-        # PASS beside a check that had only half its requests must not read as a finished run's PASS.
-        lines.append(f"(partial: interrupted after {record.exchanges.total} exchanges; counts are what was judged)")
+    note = partial_note(record)
+    if note:
+        lines.append(f"({note})")
     return lines
+
+
+def partial_note(record: RunRecord) -> str:
+    """What every check table of an interrupted run says: a PASS there is not a finished run's PASS."""
+    if record.result.exit_code != ExitCode.INTERRUPTED:
+        return ""
+    return f"partial: interrupted after {record.exchanges.total} exchanges; counts are what was judged"
 
 
 def render_verdict(record: RunRecord) -> str:
@@ -325,6 +332,8 @@ def render_markdown(record: RunRecord) -> str:
         + " |"
         for item in record.checks
     ]
+    if partial_note(record):
+        lines += ["", f"_{partial_note(record)}._"]
     if record.spec_gaps:
         lines += ["", "## Spec gaps", ""] + [f"- {_md(gap)}" for gap in record.spec_gaps]
     if record.oracle_disagreements:

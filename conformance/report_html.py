@@ -10,7 +10,7 @@ from html import escape
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from conformance.report import STATUS_MARKS
+from conformance.report import STATUS_MARKS, partial_note
 
 if TYPE_CHECKING:
     from conformance.record import CheckRecord, Finding, FindingGroup, RunRecord
@@ -50,6 +50,11 @@ status.addEventListener("change", apply);
 _HOW_REACHED = {"live": "requests sent", "record": "requests sent and recorded", "replay": "replayed from cassettes"}
 
 
+def _partial(record: RunRecord) -> str:
+    note = partial_note(record)
+    return f'<p class="partial">{escape(note)}.</p>\n' if note else ""
+
+
 def _stylesheet() -> str:
     return resources.files("conformance.data").joinpath("report.css").read_text(encoding="utf-8")
 
@@ -87,7 +92,7 @@ spec {escape(record.run.spec_version)}, seed {record.run.seed}, {record.exchange
 {cards}
 </section>
 <section id="checks"><h2>Checks</h2>
-{_table(record)}
+{_partial(record)}{_table(record)}
 </section>
 <section id="run"><h2>The run</h2>
 {_facts(record)}

@@ -181,8 +181,11 @@ def test_ctrl_c_during_the_generated_requests_is_exit_130_with_whole_reports(tmp
     _no_traceback((stdout, stderr))
     record = summary(report_dir)
     assert record["result"]["exit_code"] == 130
-    partial = f"(partial: interrupted after {record['exchanges']['total']} exchanges; counts are what was judged)"
-    assert partial in stdout.splitlines()
+    partial = f"partial: interrupted after {record['exchanges']['total']} exchanges; counts are what was judged"
+    assert f"({partial})" in stdout.splitlines()
+    # The files say so too, beside their check tables: a PASS there is not a finished run's PASS.
+    assert f"_{partial}._" in (report_dir / "summary.md").read_text(encoding="utf-8").splitlines()
+    assert f'<p class="partial">{partial}.</p>' in (report_dir / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("requests_first", [0, 1])
