@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from support import ROOT
@@ -66,3 +69,17 @@ def test_every_flag_of_conformance_run_is_in_the_readme_table_with_its_environme
         for variable in ("DODO_PAYMENTS_BASE_URL", "DODO_PAYMENTS_API_KEY", "CONFORMANCE_CHECKOUT_IDS"):
             if variable in (action.help or ""):
                 assert variable in rows[flag], f"{flag}'s row does not name {variable}"
+
+
+def test_the_readmes_engine_example_passes_outside_the_checkout(tmp_path: Path) -> None:
+    # A user copies it into a project of their own, with their copy of the spec beside it.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(part for part in readme.split("```python\n")[1:] if "def test_our_staging_server_conforms" in part)
+    (tmp_path / "test_example.py").write_text(block.split("```", 1)[0], encoding="utf-8")
+    shutil.copy(ROOT / "spec" / "openapi.yaml", tmp_path / "openapi.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout
