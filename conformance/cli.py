@@ -364,6 +364,9 @@ def _serve_sandbox(port: int, api_key: str | None, variant_name: str) -> int:
     print("seeded checkout ids:")
     for checkout_id in sandbox.checkout_ids:
         print(f"  {checkout_id}")
+    print("seeded product ids:")
+    for product_id in sandbox.product_ids:
+        print(f"  {product_id}")
     print("press Ctrl-C to stop", flush=True)
     try:
         sandbox.serve_forever()

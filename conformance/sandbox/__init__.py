@@ -1,6 +1,6 @@
 """The bundled sandbox: a local stand-in for Dodo's test-mode server."""
 
 from conformance.sandbox.server import CheckoutApi, Reply, Sandbox
-from conformance.sandbox.sessions import CheckoutSession, seeded_sessions
+from conformance.sandbox.sessions import CheckoutSession, Product, seeded_products, seeded_sessions
 
-__all__ = ["CheckoutApi", "CheckoutSession", "Reply", "Sandbox", "seeded_sessions"]
+__all__ = ["CheckoutApi", "CheckoutSession", "Product", "Reply", "Sandbox", "seeded_products", "seeded_sessions"]

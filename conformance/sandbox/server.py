@@ -1,4 +1,4 @@
-"""A real HTTP server on 127.0.0.1 that answers GET /checkouts/{id} as Dodo's test mode would."""
+"""A real HTTP server on 127.0.0.1 that answers GET /checkouts/{id} and POST /checkouts as Dodo's test mode would."""
 
 from __future__ import annotations
 
@@ -12,17 +12,23 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
-from conformance.sandbox.sessions import CheckoutSession, seeded_sessions
+from conformance.sandbox.sessions import CheckoutSession, Product, fresh_id, seeded_products, seeded_sessions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import TracebackType
 
 ROUTE_PREFIX = "/checkouts/"
+CREATE_ROUTE = "/checkouts"
+# A created session's checkout page, on a host that can never resolve (.invalid, RFC 6761).
+CHECKOUT_URL = "https://checkout.sandbox.invalid/session/{session_id}"
+# ProductItemReq.quantity: an int32 with minimum 0.
+MAX_QUANTITY = 2**31 - 1
 INTERIM_REASONS = {102: "Processing", 103: "Early Hints"}
 
 
@@ -65,9 +71,16 @@ class CheckoutApi:
     # Whether some replies wait for the client's timeout: the selftest starts such variants first.
     holds_replies = False
 
-    def __init__(self, api_key: str, sessions: tuple[CheckoutSession, ...]) -> None:
+    def __init__(
+        self, api_key: str, sessions: tuple[CheckoutSession, ...], products: tuple[Product, ...] | None = None
+    ) -> None:
         self.api_key = api_key
+        self.seeded_ids = tuple(session.id for session in sessions)
+        # Grows as sessions are created, by replacing the whole dict under the lock: a variant going
+        # through the old one in another thread never sees it change size.
         self.sessions = {session.id: session for session in sessions}
+        self.products = {product.id: product for product in (seeded_products() if products is None else products)}
+        self._store_lock = threading.Lock()
 
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
         """Answer one request."""
@@ -105,6 +118,89 @@ class CheckoutApi:
         """The 200 reply for a session."""
         return Reply.json(200, session.as_json())
 
+    def create(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer POST /checkouts: a cart of known products creates a session at the details stage."""
+        if not self.authorized(headers.get("Authorization")):
+            return Reply.error(401, "UNAUTHORIZED", "Missing or invalid bearer token")
+        rejection = self.cart_rejection(body)
+        if rejection is not None:
+            return rejection
+        session = self.new_session()
+        self.store(session.id, session)
+        return self.created_reply(session)
+
+    def cart_rejection(self, body: bytes) -> Reply | None:
+        """The 422 for a request body that cannot create a session; None for one that can."""
+        try:
+            payload = json.loads(body)
+        except ValueError:  # not UTF-8 or not JSON
+            return Reply.error(422, "INVALID_REQUEST_BODY", "The request body is not JSON")
+        problem = _cart_problem(payload)
+        if problem is not None:
+            return Reply.error(422, "INVALID_REQUEST_BODY", problem)
+        for index, item in enumerate(payload["product_cart"]):
+            if item["product_id"] not in self.products:
+                message = f"product_cart[{index}].product_id: there is no product {item['product_id']!r}"
+                return Reply.error(422, "PRODUCT_NOT_FOUND", message)
+        return None
+
+    def new_session(self) -> CheckoutSession:
+        """A new session at the details stage: no customer and no payment yet."""
+        created_at = datetime.now(tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return CheckoutSession(fresh_id("cks_"), created_at, None, None, None, None)
+
+    def store(self, session_id: str, session: CheckoutSession) -> None:
+        """Keep a created session so that reads of `session_id` find it."""
+        with self._store_lock:
+            self.sessions = {**self.sessions, session_id: session}
+
+    def created_reply(self, session: CheckoutSession) -> Reply:
+        """The 200 reply naming the created session; the fields only `confirm: true` fills stay null."""
+        return Reply.json(
+            200,
+            {
+                "session_id": session.id,
+                "checkout_url": CHECKOUT_URL.format(session_id=quote(session.id, safe="")),
+                "client_secret": None,
+                "payment_id": None,
+                "publishable_key": None,
+            },
+        )
+
+
+def _cart_problem(payload: object) -> str | None:
+    """What makes a decoded body an invalid CreateCheckoutSessionRequest, as far as its cart goes."""
+    if not isinstance(payload, dict):
+        return "The request body must be a JSON object"
+    if "product_cart" not in payload:
+        return "product_cart is required"
+    cart = payload["product_cart"]
+    if not isinstance(cart, list):
+        return "product_cart must be an array"
+    if not cart:
+        return "product_cart must hold at least one item"
+    for index, item in enumerate(cart):
+        problem = _item_problem(index, item)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _item_problem(index: int, item: object) -> str | None:
+    """What makes one cart item an invalid ProductItemReq: product_id and quantity are both required."""
+    where = f"product_cart[{index}]"
+    if not isinstance(item, dict):
+        return f"{where} must be an object"
+    if not isinstance(item.get("product_id"), str):
+        return f"{where}.product_id must be a string"
+    if "quantity" not in item:
+        return f"{where}.quantity is required"
+    quantity = item["quantity"]
+    # JSON's true is no integer, though Python's bool is an int.
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 <= quantity <= MAX_QUANTITY:
+        return f"{where}.quantity must be an integer from 0 to {MAX_QUANTITY}"
+    return None
+
 
 class _Handler(BaseHTTPRequestHandler):
     """Hands every request, whatever its method, to the CheckoutApi."""
@@ -128,9 +224,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        reply = self.api.handle(self.command, self.path, dict(self.headers.items()))
+        body = self.rfile.read(length) if length else b""
+        headers = dict(self.headers.items())
+        if self.command == "POST" and urlsplit(self.path).path == CREATE_ROUTE:
+            reply = self.api.create(headers, body)
+        else:
+            reply = self.api.handle(self.command, self.path, headers)
         if math.isinf(reply.delay_seconds):
             self._wait_for_client_to_leave()
             self.close_connection = True
@@ -211,6 +310,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of creates from a client's pool overflows it, and
+    # Linux then resets the connections it could not queue.
+    request_queue_size = 128
     # Set when the sandbox stops, so that replies held back forever end with it.
     stopping = threading.Event()
 
@@ -245,8 +347,13 @@ class Sandbox:
 
     @property
     def checkout_ids(self) -> list[str]:
-        """The ids of the seeded sessions."""
-        return list(self.api.sessions)
+        """The ids of the seeded sessions (not of those created since)."""
+        return list(self.api.seeded_ids)
+
+    @property
+    def product_ids(self) -> list[str]:
+        """The ids of the products a cart may hold."""
+        return list(self.api.products)
 
     def start(self) -> Self:
         """Start serving in the background."""

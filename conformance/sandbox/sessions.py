@@ -1,8 +1,9 @@
-"""The checkout sessions the sandbox serves: one per stage a session can be in."""
+"""The checkout sessions the sandbox serves (one per stage a session can be in), and the products it sells."""
 
 from __future__ import annotations
 
 import random
+import secrets
 import string
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,6 +32,9 @@ TIMESTAMP_FORMS = (
 )
 ID_ALPHABET = string.ascii_letters + string.digits
 SEED = 20261128
+# What the seeded products are called and priced in; their ids and prices come from the seed.
+PRODUCT_NAMES = ("Sandbox T-shirt", "Sandbox e-book", "Sandbox sticker pack")
+PRODUCT_CURRENCIES = ("USD", "EUR", "INR")
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,24 @@ class CheckoutSession:
         return body
 
 
+@dataclass(frozen=True)
+class Product:
+    """A product a checkout session can sell."""
+
+    id: str
+    name: str
+    # In the currency's smallest unit (cents for USD), as Dodo counts money.
+    price: int
+    currency: str
+
+
 def _make_id(rng: random.Random, prefix: str) -> str:
     return prefix + "".join(rng.choice(ID_ALPHABET) for _ in range(21))
+
+
+def fresh_id(prefix: str) -> str:
+    """A new id no one can guess: the prefix and 21 letters or digits."""
+    return prefix + "".join(secrets.choice(ID_ALPHABET) for _ in range(21))
 
 
 def seeded_sessions(seed: int = SEED) -> tuple[CheckoutSession, ...]:
@@ -79,3 +99,13 @@ def seeded_sessions(seed: int = SEED) -> tuple[CheckoutSession, ...]:
             )
         )
     return tuple(sessions)
+
+
+def seeded_products(seed: int = SEED) -> tuple[Product, ...]:
+    """Three products a cart may hold; the same for the same seed."""
+    # A generator of their own, salted apart from the sessions', so that the session ids stay what they were.
+    rng = random.Random(f"products:{seed}")  # noqa: S311 - stable ids, not secrets
+    return tuple(
+        Product(id=_make_id(rng, "pdt_"), name=name, price=rng.randrange(100, 10_000), currency=currency)
+        for name, currency in zip(PRODUCT_NAMES, PRODUCT_CURRENCIES, strict=True)
+    )

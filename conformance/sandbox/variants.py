@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from conformance.sandbox.server import CheckoutApi, Reply
-from conformance.sandbox.sessions import CheckoutSession
+from conformance.sandbox.sessions import CheckoutSession, Product, fresh_id
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -583,6 +583,65 @@ class RacyCounter500(CheckoutApi):
                 self._in_flight -= 1
 
 
+# --- sessions created with POST /checkouts (seeded sessions are served as the reference serves them) ---
+
+
+class _CreatedSessionLag(CheckoutApi):
+    """Misses a created session on its first `missed_reads` reads, as a replica behind the primary would."""
+
+    missed_reads: int
+
+    def __init__(
+        self, api_key: str, sessions: tuple[CheckoutSession, ...], products: tuple[Product, ...] | None = None
+    ) -> None:
+        super().__init__(api_key, sessions, products)
+        self._misses_left: dict[str, int] = {}
+        self._lag_lock = threading.Lock()
+
+    def store(self, session_id: str, session: CheckoutSession) -> None:
+        with self._lag_lock:
+            self._misses_left[session_id] = self.missed_reads
+        super().store(session_id, session)
+
+    def lookup(self, checkout_id: str) -> CheckoutSession | None:
+        with self._lag_lock:
+            left = self._misses_left.get(checkout_id, 0)
+            if left:
+                self._misses_left[checkout_id] = left - 1
+                return None
+        return super().lookup(checkout_id)
+
+
+class CreatedSessionLate(_CreatedSessionLag):
+    """A created session is answered 404 for its next 10 reads, as from a replica far behind, then found."""
+
+    missed_reads = 10
+
+
+class CreatedWith201(CheckoutApi):
+    """A create is answered 201 Created with the session, where the spec documents 200 for POST /checkouts."""
+
+    def created_reply(self, session: CheckoutSession) -> Reply:
+        return replace(super().created_reply(session), status=201)
+
+
+class CreatedSessionPaid(CheckoutApi):
+    """A created session reads as paid (a payment id, status 'succeeded'), though nothing was paid."""
+
+    def new_session(self) -> CheckoutSession:
+        return replace(super().new_session(), payment_id=fresh_id("pay_"), payment_status="succeeded")
+
+
+class CreatedUnderAnotherId(CheckoutApi):
+    """A created session's id is minted twice, for its key and for its record: reading session_id names another id."""
+
+    # A realistic bug (the handler files the row under the id it answers with, but the row was built with
+    # an id of its own). Chosen over a session filed under another id, a 404 forever: that one looks like a
+    # replica that never catches up, while this one is a contradiction a single read shows.
+    def store(self, session_id: str, session: CheckoutSession) -> None:
+        super().store(session_id, replace(session, id=fresh_id("cks_")))
+
+
 # --- conformant oddities --------------------------------------------------------------
 
 
@@ -749,6 +808,12 @@ class LeapSecond(CheckoutApi):
         return super().render(session)
 
 
+class CreatedSessionLags(_CreatedSessionLag):
+    """A created session is answered 404 for its first 2 reads, then found: a short lag a client may wait out."""
+
+    missed_reads = 2
+
+
 @dataclass(frozen=True)
 class Variant:
     """A named sandbox behaviour and whether a correct gate must pass it."""
@@ -815,6 +880,10 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "id-echoed-in-header": IdEchoedInHeader,
     "racy-shared-session": RacySharedSession,
     "racy-counter-500": RacyCounter500,
+    "created-session-late": CreatedSessionLate,
+    "created-session-paid": CreatedSessionPaid,
+    "created-with-201": CreatedWith201,
+    "created-under-another-id": CreatedUnderAnotherId,
 }
 _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "reference": Reference,
@@ -835,6 +904,7 @@ _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "close-delimited-bodies": CloseDelimitedBodies,
     "retry-after-forms": RetryAfterForms,
     "leap-second": LeapSecond,
+    "created-session-lags": CreatedSessionLags,
 }
 VARIANTS = {
     **{name: Variant(name, api, conformant=False) for name, api in _FAULTS.items()},
