@@ -41,7 +41,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 ## Run the whole suite against the bundled sandbox and write reports/.
 run: bootstrap
-	$(BIN)/conformance run --sandbox
+	$(BIN)/conformance run --sandbox --create-session
 
 ## Run the project's own tests, a test file per core.
 test: bootstrap node

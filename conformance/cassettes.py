@@ -58,6 +58,8 @@ class Recording:
     checkout_ids: tuple[str, ...]
     recorded_at: str
     tool_version: str = __version__
+    # The product of the session the run created first (--create-session); None: it created none.
+    product_id: str | None = None
 
     def to_json(self) -> str:
         """run.json's text."""
@@ -66,8 +68,14 @@ class Recording:
         return json.dumps(data, indent=2) + "\n"
 
 
-def new_recording(
-    target: str, spec_version: str, seed: int, max_examples: int, checkout_ids: tuple[str, ...]
+def new_recording(  # noqa: PLR0913 - everything a replay repeats
+    target: str,
+    spec_version: str,
+    seed: int,
+    max_examples: int,
+    checkout_ids: tuple[str, ...],
+    *,
+    product_id: str | None = None,
 ) -> Recording:
     """The metadata of a recording made now."""
     return Recording(
@@ -77,6 +85,7 @@ def new_recording(
         max_examples=max_examples,
         checkout_ids=checkout_ids,
         recorded_at=datetime.now(tz=UTC).isoformat(timespec="seconds"),
+        product_id=product_id,
     )
 
 
@@ -116,6 +125,7 @@ def read_recording(cassette_dir: Path) -> Recording:
         and recording.max_examples >= 1
         and all(isinstance(checkout_id, str) and checkout_id for checkout_id in recording.checkout_ids)
         and all(isinstance(text, str) for text in (recording.target, recording.spec_version, recording.recorded_at))
+        and (recording.product_id is None or (isinstance(recording.product_id, str) and recording.product_id))
     )
     if not kinds_ok:
         raise BadInputError(f"{path} has a value of the wrong kind (seed, max_examples or checkout_ids)", RECORD_HINT)

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse
+from conformance.spec import create_response_validator
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -58,6 +59,8 @@ class Context:
 
     contract: Contract
     known_ids: frozenset[str]
+    # Sessions the gate created this run (--create-session).
+    created_ids: frozenset[str] = frozenset()
 
 
 CheckFunction = Callable[[Context, Exchange], None]
@@ -86,7 +89,9 @@ class Verdict:
 
 REGISTRY: dict[str, Check] = {}
 # Requests for a session the gate was told exists.
-KNOWN_PURPOSES = (Purpose.KNOWN, Purpose.REREAD, Purpose.CONCURRENT)
+KNOWN_PURPOSES = (Purpose.KNOWN, Purpose.REREAD, Purpose.CONCURRENT, Purpose.FRESH)
+# The answer to creating a session is not GET /checkouts/{id}'s: only these judge it.
+CREATE_CHECKS = frozenset({"transport.reply", "response.no_server_error", "session.created"})
 
 OPERATION_REF = "#/paths/~1checkouts~1{id}/get"
 SCHEMA_REF = "#/components/schemas/GetCheckoutSessionsStatus"
@@ -113,6 +118,8 @@ def judge(ctx: Context, exchange: Exchange, checks: list[Check] | None = None) -
     """Run every applicable check on one exchange."""
     verdicts = []
     for item in checks if checks is not None else REGISTRY.values():
+        if exchange.purpose is Purpose.CREATE and item.id not in CREATE_CHECKS:
+            continue
         try:
             item.function(ctx, exchange)
         except NotApplicable:
@@ -325,6 +332,9 @@ def session_known_found(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG0
     if exchange.purpose not in KNOWN_PURPOSES or exchange.credential is not Credential.VALID:
         raise NotApplicable
     response = _response(exchange)
+    if exchange.purpose is Purpose.FRESH and response.status == 404:
+        # Read again until it appears: the last read of that wait is a KNOWN one, judged here.
+        raise NotApplicable
     if response.status != 200:
         raise CheckFailure(
             received=f"status {response.status} for the known session {exchange.checkout_id!r}",
@@ -421,6 +431,67 @@ def session_payment_fields_paired(ctx: Context, exchange: Exchange) -> None:  # 
         raise CheckFailure(
             received=f"payment_id {payment_id!r} with payment_status {payment_status!r}",
             expected="both null while the customer enters details, both set once a payment exists",
+        )
+
+
+CREATE_REF = "#/paths/~1checkouts/post"
+
+
+@check(
+    Level.MUST,
+    "A session the gate creates (POST /checkouts, one product) is answered 200 with its session_id, "
+    "in the body the spec describes where it has one.",
+    CREATE_REF + "/responses/200",
+)
+def session_created(ctx: Context, exchange: Exchange) -> None:
+    if exchange.purpose is not Purpose.CREATE:
+        raise NotApplicable
+    response = _response(exchange)
+    if response.status != 200:
+        raise CheckFailure(
+            received=f"status {response.status} with body {response.excerpt()!r}",
+            expected="200 with the created session's session_id",
+        )
+    ok, body = response.parsed
+    if not ok or not isinstance(body, dict) or not isinstance(body.get("session_id"), str) or not body["session_id"]:
+        raise CheckFailure(received=f"body {response.excerpt()!r}", expected='a JSON object with a "session_id" string')
+    validator = create_response_validator(ctx.contract)
+    error = next(iter(validator.iter_errors(body)), None) if validator is not None else None
+    if error is not None:
+        where = "/" + "/".join(str(part) for part in error.absolute_path)
+        raise CheckFailure(received=f"{where}: {error.message}", expected="a body valid against the spec's answer")
+
+
+@check(
+    Level.SHOULD,
+    "A session the gate creates can be read at once; a short wait for it to appear is allowed, and reported.",
+    OPERATION_REF + "/responses/200",
+)
+def session_created_at_once(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    if exchange.purpose is not Purpose.FRESH:
+        raise NotApplicable
+    response = _response(exchange)
+    if response.status == 404:
+        raise CheckFailure(
+            received=f"status 404 for {exchange.checkout_id!r}, created a moment before ({exchange.why})",
+            expected="200: a session is readable as soon as its creation is answered",
+        )
+
+
+@check(
+    Level.MUST,
+    "A session the gate just created is at the details stage: payment_id and payment_status are null.",
+    SCHEMA_REF + "/properties/payment_id/description",
+)
+def session_created_unpaid(ctx: Context, exchange: Exchange) -> None:
+    if exchange.checkout_id not in ctx.created_ids or exchange.credential is not Credential.VALID:
+        raise NotApplicable
+    body = _json_object(exchange)
+    paid = {name: body.get(name) for name in ("payment_id", "payment_status") if body.get(name) is not None}
+    if paid:
+        raise CheckFailure(
+            received=", ".join(f"{name} {value!r}" for name, value in paid.items()) + " on a session nobody paid",
+            expected="payment_id and payment_status null until a customer pays",
         )
 
 

@@ -46,6 +46,7 @@ EXIT_CODES = {
 # The scenarios in the order they run; each is one cassette when recording.
 SCENARIOS = (
     "preflight",
+    "created_session",
     "known_sessions",
     "credentials",
     "invented_ids",
@@ -69,6 +70,8 @@ class Plan:
     checkout_ids: tuple[str, ...]
     # On replay, what the cassettes were recorded with.
     recording: Recording | None = None
+    # The product of the session to create (--create-session); None creates none, or lets the sandbox pick.
+    product_id: str | None = None
 
 
 @dataclass
@@ -91,7 +94,7 @@ def prepare(settings: Settings) -> Plan:
     if settings.mode is Mode.REPLAY:
         return _replay_plan(settings, contract)
     api_key = read_key_file(settings.api_key_file) if settings.api_key_file is not None else settings.api_key
-    refuse_live_mode(settings.base_url, contract, allowed=settings.allow_live_mode)
+    refuse_live_mode(settings.base_url, contract, allowed=settings.allow_live_mode, creates=settings.create_session)
     assert settings.seed is not None
     assert settings.max_examples is not None
     return Plan(
@@ -101,6 +104,7 @@ def prepare(settings: Settings) -> Plan:
         seed=settings.seed,
         max_examples=settings.max_examples,
         checkout_ids=settings.checkout_ids,
+        product_id=settings.product_id,
     )
 
 
@@ -126,6 +130,7 @@ def _replay_plan(settings: Settings, contract: Contract) -> Plan:
         max_examples=recording.max_examples,
         checkout_ids=recording.checkout_ids,
         recording=recording,
+        product_id=recording.product_id,
     )
 
 
@@ -191,6 +196,9 @@ class _Run:
         self.requests_sent = 0
         self.target = ""
         self.checkout_ids = plan.checkout_ids
+        self.product_id = plan.product_id
+        # The known sessions judged: the ids given, and the one the gate created, if it created one.
+        self.judged_ids = plan.checkout_ids
         self.staging: Path | None = None
         rate = plan.settings.rate_per_second
         self.progress = _Progress(say, f", paced at {rate * 60:g} requests a minute" if rate else "")
@@ -222,6 +230,7 @@ class _Run:
                 self.stopped_early = silent.reason
             finally:
                 self.requests_sent = gate.transport.requests_sent
+                self.judged_ids = gate.checkout_ids
                 gate.transport.close()
         return self._finish()
 
@@ -250,6 +259,8 @@ class _Run:
         with Sandbox() as sandbox:
             self.target = f"bundled sandbox at {sandbox.base_url}"
             self.checkout_ids = self.checkout_ids or tuple(sandbox.checkout_ids)
+            if settings.create_session and self.product_id is None:
+                self.product_id = sandbox.product_ids[0]
             yield sandbox.base_url, sandbox.api_key
 
     def _gate(self, base_url: str, api_key: str, operation: Any) -> Gate:  # noqa: ANN401 - an APIOperation
@@ -269,15 +280,16 @@ class _Run:
         return Gate(
             transport, context, self.ledger, self.checkout_ids, self.plan.seed, checks=checks,
             oracle=operation if settings.oracle else None, concurrency=settings.concurrency,
-            overlap=settings.mode is not Mode.REPLAY, observed=self.progress.observed,
+            overlap=settings.mode is not Mode.REPLAY, observed=self.progress.observed, product_id=self.product_id,
         )  # fmt: skip
 
     def _play_all(self, gate: Gate, operation: Any, api_key: str) -> None:  # noqa: ANN401 - an APIOperation
         determinism.fix_generated_data()
         with self._cassettes(gate.transport.base_url, api_key, gate.transport.derived_secrets()) as cassette:
             for scenario in SCENARIOS:
-                if self.ledger.cannot_judge is not None and scenario == SCENARIOS[1]:
-                    # The preflight said the target cannot be judged: every later request would fail alike.
+                if self.ledger.cannot_judge is not None and scenario in ("created_session", "known_sessions"):
+                    # The preflight (or the create) said the target cannot be judged: every later request
+                    # would fail alike.
                     return
                 self.progress.scenario = scenario.replace("_", " ")
                 with cassette(scenario):
@@ -365,7 +377,7 @@ class _Run:
                 "seed": self.plan.seed,
                 "max_examples": self.plan.max_examples,
                 "request_timeout_seconds": settings.request_timeout,
-                "checkout_ids": self.checkout_ids,
+                "checkout_ids": self.judged_ids,
             },
             result=Result(status=str(status), exit_code=int(code), reason=self.redact(reason)),
             strict=settings.strict,
@@ -398,6 +410,7 @@ class _Run:
             seed=self.plan.seed,
             max_examples=self.plan.max_examples,
             checkout_ids=self.checkout_ids,
+            product_id=self.product_id,
         )
         publish(self.staging, settings.cassette_dir, recording)
 

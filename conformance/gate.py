@@ -6,7 +6,8 @@ import json
 import random
 import string
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ CONCURRENT_READS = 4
 CONCURRENT_ROUNDS = 3
 # Payment ids read from known sessions' bodies, each then asked for as a checkout id.
 PAYMENT_ID_PROBES = 3
+# Seconds between reads of a session the gate created, while it answers 404: five reads over 3.75 s.
+READ_AFTER_WRITE_WAITS = (0.25, 0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,16 @@ def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_ID
 _WITHOUT = {Credential.MISSING: "without a key", Credential.WRONG: "with a wrong key"}
 
 
+def _created_id(exchange: Exchange) -> str | None:
+    """The session_id a create was answered with, when it was answered 2xx with one (session.created judges a 201)."""
+    response = exchange.response
+    if response is None or not 200 <= response.status < 300:
+        return None
+    ok, body = response.parsed
+    session_id = body.get("session_id") if ok and isinstance(body, dict) else None
+    return session_id if isinstance(session_id, str) and session_id else None
+
+
 def _timed_out(exchange: Exchange) -> bool:
     return exchange.transport_error is not None and exchange.transport_error.startswith("no complete response within")
 
@@ -86,12 +99,17 @@ class Gate:
         concurrency: int = CONCURRENT_READS,
         overlap: bool = True,
         observed: Callable[[Exchange, list[Verdict]], None] | None = None,
+        product_id: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.transport = transport
         self.oracle = oracle
         self.concurrency = concurrency
         # False on a replay: recorded answers are judged one at a time, whatever order they were recorded in.
         self.overlap = overlap
+        # The product of the session to create first (--create-session); None creates none.
+        self.product_id = product_id
+        self._sleep = sleep
         # Told of every judged exchange, for progress.
         self.observed = observed
         self._lock = threading.Lock()
@@ -158,6 +176,43 @@ class Gate:
             )
         # Only a usable answer is judged: a broken setup must not read as a failed check.
         self._observe(exchange)
+
+    def created_session(self) -> None:
+        """Create a session (--create-session), read it until it appears, and judge it from then on as a known one.
+
+        A create that fails leaves nothing to judge: the run cannot judge (TargetError), with the server's answer.
+        """
+        if self.product_id is None:
+            return
+        exchange = self._observe(self.transport.create_checkout(self.product_id))
+        session_id = _created_id(exchange)
+        if session_id is None:
+            received = (
+                f"status {exchange.response.status}: {exchange.response.excerpt()}"
+                if exchange.response is not None
+                else exchange.transport_error
+            )
+            raise TargetError(
+                f"creating a checkout session (POST /checkouts) failed ({received})",
+                "check that --product-id names a product of this test-mode account and that the key may create "
+                "sessions",
+            )
+        self.checkout_ids = (session_id, *(known for known in self.checkout_ids if known != session_id))
+        self.context = replace(
+            self.context,
+            known_ids=self.context.known_ids | {session_id},
+            created_ids=self.context.created_ids | {session_id},
+        )
+        waits = (*READ_AFTER_WRITE_WAITS, None)
+        for read, wait in enumerate(waits, start=1):
+            # The last read is a known session's: still 404 then, the session never appeared.
+            purpose = Purpose.KNOWN if wait is None else Purpose.FRESH
+            why = f"read {read} of {len(waits)} of the session created a moment before"
+            answer = self._observe(self.transport.get_checkout(session_id, purpose, why=why))
+            if wait is None or answer.response is None or answer.response.status != 404:
+                return
+            if self.overlap:  # a replay answers from the recording: no lag to wait out
+                self._sleep(wait)
 
     def known_sessions(self) -> None:
         """Read every known session twice."""

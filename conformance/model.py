@@ -36,6 +36,10 @@ class Purpose(StrEnum):
     # An id that is not a known session's id but looks like one to a lenient lookup.
     ALIAS = "alias of a known id"
     GENERATED = "generated id"
+    # POST /checkouts: the session the gate creates for itself (--create-session).
+    CREATE = "session created by the gate"
+    # That session read again until it appears, within a short bound; a 404 then is a lag, not yet a failure.
+    FRESH = "session just created"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class SentRequest:
     method: str
     url: str
     headers: dict[str, str]
+    # The body sent, for the one request that has one (creating a session).
+    body: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from conformance.settings import (
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_CHECKOUT_IDS,
+    ENV_PRODUCT_ID,
     Flags,
 )
 
@@ -94,6 +95,10 @@ RUN_OPTIONS: tuple[Option, ...] = (
            metavar="PATH"),
     Option("--checkout-id", "the id of an existing session to read; repeatable", "checkout_ids",
            environment=f"{ENV_CHECKOUT_IDS}, comma-separated", repeatable=True, metavar="ID"),
+    Option("--create-session", "create a checkout session (POST /checkouts, one product, quantity 1) and judge "
+           "it as a known session; never on a live-mode host", "create_session", kind=None),
+    Option("--product-id", "the product of a created session's cart (the sandbox picks one of its own)",
+           "product_id", environment=ENV_PRODUCT_ID, metavar="ID"),
     Option("--spec", "the OpenAPI document to judge against", "spec", kind=path, default=DEFAULT_SPEC,
            metavar="PATH"),
     Option("--report-dir", "where junit.xml, summary.json, summary.md and report.html go", "report_dir", kind=path,

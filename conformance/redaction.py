@@ -166,5 +166,7 @@ def curl_line(request: SentRequest) -> str:
             parts.append(f'-H "Authorization: {key_sent["scheme"] or ""}${KEY_VARIABLE}"')
         else:
             parts.append("-H " + shlex.quote(f"{name}: {value}"))
+    if request.body:
+        parts += ["--data-binary", shlex.quote(request.body.decode("utf-8", errors="replace"))]
     parts.append(shlex.quote(request.url))
     return " ".join(parts)

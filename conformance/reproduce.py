@@ -42,6 +42,12 @@ def default_target(record: RunRecord) -> str | None:
 def replay(group: FindingGroup, record: RunRecord, transport: Transport, contract: Contract) -> Replayed:
     """Send the group's example request to the transport's target again and judge it with the group's check."""
     example = group.example
+    if example.request.method != "GET":
+        # A create sent again would make another session; a read of the session it made is a GET of its own.
+        raise BadInputError(
+            f"{group.id} is about creating a session, and sending that again would create another one",
+            "run 'conformance run --create-session' again to judge a new one",
+        )
     parts = urlsplit(example.request.url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     credential = Credential(example.credential)
@@ -58,7 +64,9 @@ def replay(group: FindingGroup, record: RunRecord, transport: Transport, contrac
         # Stability compares two reads: the first is sent again too.
         previous = transport.get_path(path, example.checkout_id, Purpose.KNOWN, Credential.VALID)
     exchange = transport.get_path(path, example.checkout_id, purpose, credential, previous=previous, probe=probe)
-    context = Context(contract=contract, known_ids=frozenset(record.run.checkout_ids))
+    # A created session's id is among the run's ids; the checks that judge only such sessions need to know it.
+    created = frozenset({example.checkout_id}) if group.check.startswith("session.created") else frozenset()
+    context = Context(contract=contract, known_ids=frozenset(record.run.checkout_ids), created_ids=created)
     verdict = next((item for item in judge(context, exchange, [REGISTRY[group.check]])), None)
     status = exchange.response.status if exchange.response is not None else exchange.transport_error
     lines = [f"sent: {exchange.request.method} {exchange.request.url} ({exchange.purpose}, {exchange.credential})"]

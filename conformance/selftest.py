@@ -140,6 +140,8 @@ def _judge(variant: Variant, spec: Path, report_dir: Path, max_examples: int) ->
             Flags(
                 base_url=sandbox.base_url, api_key=key, checkout_ids=tuple(sandbox.checkout_ids), spec=spec,
                 report_dir=report_dir / "selftest" / variant.name, max_examples=max_examples, oracle=True,
+                # As a user with a test-mode key would: the gate makes a session of its own too.
+                create_session=True, product_id=sandbox.product_ids[0],
             ),
             environ={},
         )  # fmt: skip

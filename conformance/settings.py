@@ -46,6 +46,7 @@ MAX_TIME_SECONDS = 7 * 24 * 3600.0
 ENV_BASE_URL = "DODO_PAYMENTS_BASE_URL"
 ENV_API_KEY = "DODO_PAYMENTS_API_KEY"
 ENV_CHECKOUT_IDS = "CONFORMANCE_CHECKOUT_IDS"
+ENV_PRODUCT_ID = "CONFORMANCE_PRODUCT_ID"
 RATE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -82,6 +83,8 @@ class Flags:
     oracle: bool = False
     concurrency: int = DEFAULT_CONCURRENCY
     sarif: Path | None = None
+    create_session: bool = False
+    product_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,10 @@ class Settings:
     concurrency: int = DEFAULT_CONCURRENCY
     # Where to write a SARIF log of the finding groups, if anywhere.
     sarif: Path | None = None
+    # Create a checkout session (POST /checkouts) and judge it as a known one; the cart's product, which
+    # the bundled sandbox fills in with one of its own when None.
+    create_session: bool = False
+    product_id: str | None = None
 
     @property
     def uses_sandbox(self) -> bool:
@@ -148,6 +155,7 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
     api_key = None
     if base_url is not None and flags.api_key_file is None:
         api_key = _api_key(flags, environ, base_url)
+    product_id = _product_id(flags, environ, base_url)
     remote = base_url is not None and not is_loopback(base_url)
     rate = flags.rate_limit or (DEFAULT_REMOTE_RATE_LIMIT if remote else None)
     return Settings(
@@ -170,7 +178,33 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
         oracle=flags.oracle,
         concurrency=flags.concurrency,
         sarif=flags.sarif,
+        create_session=flags.create_session,
+        product_id=product_id,
     )
+
+
+def _product_id(flags: Flags, environ: Mapping[str, str], base_url: str | None) -> str | None:
+    """The product of the cart a created session holds; None when no session is created, or the sandbox picks."""
+    if not flags.create_session:
+        if flags.product_id is not None:
+            raise BadInputError("--product-id was given without --create-session", "add --create-session")
+        return None
+    given, source = flags.product_id, "--product-id"
+    if given is None and base_url is not None and environ.get(ENV_PRODUCT_ID, "").strip():
+        given, source = environ[ENV_PRODUCT_ID], ENV_PRODUCT_ID
+    if given is None:
+        if base_url is None:
+            return None
+        raise BadInputError(
+            "--create-session needs a product for the session's cart",
+            f"pass --product-id pdt_... (or set {ENV_PRODUCT_ID}) with a product of this test-mode account",
+        )
+    product_id = given.strip()
+    if not product_id or any(character.isspace() or not character.isprintable() for character in product_id):
+        raise BadInputError(
+            f"the product id from {source} is empty or has whitespace inside it", "give one id, pdt_..."
+        )
+    return product_id
 
 
 def _mode(flags: Flags) -> Mode:
@@ -315,6 +349,11 @@ def _replay_settings(flags: Flags) -> Settings:
             "--replay takes its target, key and checkout ids from the recording",
             "drop --base-url, --api-key, --api-key-file, --sandbox and --checkout-id",
         )
+    if flags.create_session or flags.product_id is not None:
+        raise BadInputError(
+            "--replay replays the session the recording created, if it created one, and creates none",
+            "drop --create-session and --product-id",
+        )
     return Settings(
         spec=flags.spec,
         base_url=None,
@@ -335,12 +374,21 @@ def _replay_settings(flags: Flags) -> Settings:
     )
 
 
-def refuse_live_mode(base_url: str | None, contract: Contract, *, allowed: bool) -> None:
-    """Stop before any request when the target is a live-mode host and --allow-live-mode is absent."""
-    if base_url is None or allowed:
+def refuse_live_mode(base_url: str | None, contract: Contract, *, allowed: bool, creates: bool = False) -> None:
+    """Stop before any request when the target is a live-mode host and --allow-live-mode is absent.
+
+    Creating a session there is refused whatever the flags: it would be a real checkout page.
+    """
+    if base_url is None:
         return
     host = live_host_named(base_url, contract.live_hosts)
-    if host is not None:
+    if host is not None and creates:
+        raise BadInputError(
+            f"{host} is Dodo's live mode, where a created checkout session is a real checkout page, so the gate "
+            "never creates one there, whatever the flags",
+            "create sessions in test mode (https://test.dodopayments.com), or drop --create-session",
+        )
+    if host is not None and not allowed:
         raise BadInputError(
             f"{host} is Dodo's live mode, where requests act on real money and real customers, so the gate "
             "sends nothing there",

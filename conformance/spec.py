@@ -224,6 +224,21 @@ def _build_validator(
     return validator
 
 
+CREATE_PATH = "/checkouts"
+CREATE_RESPONSE_POINTER = "#/paths/~1checkouts/post/responses/200/content/application~1json/schema"
+
+
+def create_response_validator(contract: Contract) -> Draft202012Validator | None:
+    """A validator for the answer to POST /checkouts where the spec describes one; None where it does not."""
+    operation = contract.document.get("paths", {}).get(CREATE_PATH, {})
+    response = operation.get("post", {}).get("responses", {}).get("200") if isinstance(operation, dict) else None
+    if not isinstance(response, dict) or "schema" not in response.get("content", {}).get("application/json", {}):
+        return None
+    registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(contract.document))
+    schema = {"$ref": f"{DOCUMENT_URI}{CREATE_RESPONSE_POINTER}"}
+    return Draft202012Validator(schema, registry=registry, format_checker=_format_checker())
+
+
 def _format_checker() -> FormatChecker:
     checker = FormatChecker()
     if "date-time" not in checker.checkers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import threading
 import time
@@ -299,6 +300,28 @@ class Transport:
             )  # fmt: skip
         return None, "the connection failed twice before a complete response"
 
+    def create_checkout(self, product_id: str) -> Exchange:
+        """POST /checkouts with a cart of one product, quantity 1, and the valid key.
+
+        Retried only after a 429, which a server sends instead of acting on the request: a retry after a
+        timeout or a dropped connection could create a second session (there is no idempotency key).
+        """
+        url = f"{self.base_url}/checkouts"
+        body = json.dumps({"product_cart": [{"product_id": product_id, "quantity": 1}]}).encode()
+        content_type = {"Content-Type": "application/json"}
+        return self._send(
+            "POST",
+            url,
+            "",
+            purpose=Purpose.CREATE,
+            credential=Credential.VALID,
+            body=body,
+            extra_headers=content_type,
+            attempt=lambda: self._attempt(
+                "POST", url, {**self._headers(Credential.VALID, None)[0], **content_type}, body
+            ),
+        )
+
     def send_case(self, case: Any) -> Exchange:  # noqa: ANN401 - a schemathesis.Case
         """Send a Schemathesis-generated case with the valid key."""
         kwargs = case.as_transport_kwargs(base_url=self.base_url)
@@ -337,9 +360,11 @@ class Transport:
         probe: KeyProbe | None = None,
         why: str | None = None,
         attempt: Callable[[], tuple[ReceivedResponse | None, str | None]] | None = None,
+        body: bytes = b"",
+        extra_headers: dict[str, str] | None = None,
     ) -> Exchange:
         headers, shown = self._headers(credential, probe)
-        request = SentRequest(method=method, url=url, headers=shown)
+        request = SentRequest(method=method, url=url, headers={**shown, **(extra_headers or {})}, body=body)
         response: ReceivedResponse | None = None
         error: str | None = None
         send = attempt or (lambda: self._attempt(method, url, headers))
@@ -386,7 +411,7 @@ class Transport:
         self._pacer.wait_turn()
 
     def _attempt(  # noqa: PLR0911 - one return per way a request can end
-        self, method: str, url: str, headers: dict[str, str]
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
     ) -> tuple[ReceivedResponse | None, str | None]:
         started = time.perf_counter()
         timed_out = f"no complete response within the {self.timeout:g} s request timeout"
@@ -398,6 +423,7 @@ class Transport:
                     method,
                     url,
                     headers=headers,
+                    data=body,
                     timeout=(min(CONNECT_TIMEOUT_SECONDS, self.timeout), self.timeout),
                     allow_redirects=False,
                     stream=True,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from support import KNOWN_ID, SPEC
+from support import CREATED_ID, KNOWN_ID, SPEC
 
 from conformance.checks import Context
 from conformance.sandbox import CheckoutApi, Sandbox
@@ -20,7 +20,7 @@ def contract() -> Contract:
 
 @pytest.fixture(scope="session")
 def context(contract: Contract) -> Context:
-    return Context(contract=contract, known_ids=frozenset({KNOWN_ID}))
+    return Context(contract=contract, known_ids=frozenset({KNOWN_ID, CREATED_ID}), created_ids=frozenset({CREATED_ID}))
 
 
 @pytest.fixture(scope="session")

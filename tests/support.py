@@ -19,6 +19,8 @@ from conformance.sandbox import Sandbox
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "openapi.yaml"
 KNOWN_ID = "cks_known0000000000000000"
+# A session the gate created itself (--create-session), for the checks that judge only those.
+CREATED_ID = "cks_CreatedByTheGate0000001"
 KEY = "sk_test_e2e_secret_key_5f2b9c41d7"
 
 

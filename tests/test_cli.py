@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from support import KEY, ROOT, check_status, conformance, id_args, run_against, summary
 
 from conformance.checks import REGISTRY
-from conformance.sandbox import CheckoutApi, Sandbox, seeded_sessions
+from conformance.sandbox import CheckoutApi, Sandbox, seeded_products, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
 
 SUMMARY_SCHEMA = json.loads((ROOT / "conformance" / "data" / "summary.schema.json").read_text(encoding="utf-8"))
@@ -27,7 +27,8 @@ def variant(name: str) -> CheckoutApi:
 
 
 def test_the_bundled_sandbox_conforms_and_every_report_is_written(tmp_path: Path) -> None:
-    result = conformance("run", "--sandbox", "--report-dir", str(tmp_path))
+    # As `make run` does: with a session of its own, every check has something to judge.
+    result = conformance("run", "--sandbox", "--create-session", "--report-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "conformance: CONFORMS (exit 0)" in result.stdout
     for check_id in REGISTRY:
@@ -163,7 +164,7 @@ def test_a_rejected_key_cannot_be_judged(tmp_path: Path, serve: Any) -> None:
     ("args", "cause"),
     [
         (["run", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-        (["run", "--sandbox", "--checkout-id", " "], "a checkout id in --checkout-id is empty"),
+        (["run", "--base-url", "http://127.0.0.1:9", "--checkout-id", " "], "a checkout id in --checkout-id is empty"),
         (["run", "--sandbox", "--base-url", "http://127.0.0.1:9"], "--sandbox and --base-url were both given"),
         (["run", "--base-url", "ftp://example"], "is not an http(s) URL"),
         (["run", "--base-url", "http://127.0.0.1:9"], "no API key was given"),
@@ -251,13 +252,16 @@ def test_the_sandbox_command_prints_its_address_key_and_ids() -> None:
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline().strip() for _ in range(3 + len(seeded_sessions()))]
+        lines = [process.stdout.readline().strip() for _ in range(4 + len(seeded_sessions()) + len(seeded_products()))]
     finally:
         process.terminate()
         process.wait(timeout=10)
     assert lines[0].startswith("sandbox listening on http://127.0.0.1:")
     assert lines[1] == f"api key: {KEY}"
-    assert lines[3:] == [session.id for session in seeded_sessions()]
+    checkout_ids = [session.id for session in seeded_sessions()]
+    assert lines[3 : 3 + len(checkout_ids)] == checkout_ids
+    assert lines[3 + len(checkout_ids)] == "seeded product ids:"
+    assert lines[4 + len(checkout_ids) :] == [product.id for product in seeded_products()]
 
 
 @pytest.mark.parametrize("stdout", ["reader-goes-away", "closed"])
