@@ -90,7 +90,7 @@ TABLE = (
          "tests/test_safety.py::test_a_rate_that_is_no_rate_is_bad_input"),
         critical=("refuse_live_mode",),
     ),
-    Target("conformance/checks.py", ("tests/test_checks.py", "tests/test_ledger.py")),
+    Target("conformance/checks.py", ("tests/test_checks.py", "tests/test_check_edges.py", "tests/test_ledger.py")),
     Target(
         "conformance/ledger.py",
         ("tests/test_ledger.py", "tests/test_checks.py"),

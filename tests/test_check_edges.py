@@ -1,0 +1,173 @@
+"""The arithmetic and the boundaries inside the checks: instants, comparisons of two reads, what a failure says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from support import make_exchange
+
+from conformance.checks import REGISTRY, CheckFailure, Context, NotApplicable, _same_value, rfc3339_instant
+from conformance.spec import Contract
+
+NEW_YEAR_2026 = 1767225600  # 2026-01-01T00:00:00Z, seconds since the epoch
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1970-01-01T00:00:00Z", 0),
+        ("2026-01-01T00:00:00Z", NEW_YEAR_2026),
+        ("2026-01-01t00:00:00z", NEW_YEAR_2026),
+        ("2026-01-01T00:00:00+00:00", NEW_YEAR_2026),
+        ("2026-01-01T05:30:00+05:30", NEW_YEAR_2026),
+        ("2025-12-31T19:00:00-05:00", NEW_YEAR_2026),
+        ("2025-12-31T23:15:00-00:45", NEW_YEAR_2026),  # an offset's minutes count too
+        ("2026-01-01T02:07:00+02:07", NEW_YEAR_2026),
+        ("2026-01-01T00:00:00.25Z", Decimal(NEW_YEAR_2026) + Decimal("0.25")),
+        ("2026-01-01T00:00:07.000001+00:00", Decimal(NEW_YEAR_2026) + Decimal("7.000001")),
+        ("2026-03-15T12:34:56Z", 1773578096),
+        ("2016-12-31T23:59:60Z", 1483228800),  # a leap second reads as the next second
+    ],
+)
+def test_an_rfc3339_date_time_is_read_as_its_exact_instant(text: str, seconds: int | Decimal) -> None:
+    assert rfc3339_instant(text) == Decimal(seconds)
+
+
+@pytest.mark.parametrize("text", ["2026-01-01", "2026-01-01T00:00:00", "2026-01-01 00:00:00Z", "soon", ""])
+def test_what_is_not_an_rfc3339_date_time_has_no_instant(text: str) -> None:
+    assert rfc3339_instant(text) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "second", "same"),
+    [
+        ("created_at", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00+00:00", True),
+        ("created_at", "2026-01-01T00:00:00Z", "2025-12-31T19:00:00-05:00", True),
+        ("created_at", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", False),
+        ("created_at", "2026-01-01T00:00:01Z", "2026-01-01T00:00:00Z", False),
+        ("created_at", "garbage", "garbage", True),
+        ("created_at", "garbage", "garbage!", False),
+        ("created_at", "2026-01-01T00:00:00Z", NEW_YEAR_2026, False),
+        ("created_at", NEW_YEAR_2026, "2026-01-01T00:00:00Z", False),
+        # Only created_at is an instant: any other field must be written the same way.
+        ("id", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00+00:00", False),
+        ("id", "b", "a", False),
+        ("id", "a", "b", False),
+        ("id", "a", "a", True),
+    ],
+)
+def test_two_reads_agree_on_a_field_only_when_it_is_the_same(name: str, first: Any, second: Any, same: bool) -> None:
+    assert _same_value(name, first, second) is same
+
+
+def _judged(check_id: str, context: Context, **exchange: Any) -> CheckFailure | None:
+    """The failure, None for a pass; NotApplicable propagates."""
+    try:
+        REGISTRY[check_id].function(context, make_exchange(**exchange))
+    except CheckFailure as failure:
+        return failure
+    return None
+
+
+ALL_WRONG = {"id": 1, "created_at": 2, "customer_email": 3, "customer_name": 4, "payment_id": 5, "payment_status": 6}
+
+
+def test_a_body_with_more_than_five_errors_names_five_and_counts_the_rest(context: Context) -> None:
+    failure = _judged("response.schema", context, body=ALL_WRONG)
+    assert failure is not None
+    assert len(failure.received.split("; ")) == 6
+    assert failure.received.endswith("; and 1 more")
+
+
+def test_a_body_with_five_errors_names_all_five(context: Context) -> None:
+    body = {**ALL_WRONG, "payment_status": None}
+    failure = _judged("response.schema", context, body=body)
+    assert failure is not None
+    assert len(failure.received.split("; ")) == 5
+    assert "more" not in failure.received
+
+
+def test_a_value_valid_under_no_branch_says_why_each_branch_refused_it(context: Context) -> None:
+    body = {"id": "cks_known0000000000000000", "created_at": "2026-01-01T00:00:00Z", "payment_status": "paid"}
+    failure = _judged("response.schema", context, body={**body, "payment_id": "pay_x"})
+    assert failure is not None
+    assert failure.received.startswith("/payment_status: 'paid' is not valid under any of the given schemas (")
+    assert "'paid' is not of type 'null' and 'paid' is not one of [" in failure.received
+
+
+@dataclass
+class _RsError:
+    instance_path: list[str]
+    message: str
+
+
+class _StricterValidator:
+    """A jsonschema-rs stand-in that rejects what jsonschema accepts."""
+
+    def is_valid(self, value: object) -> bool:
+        del value
+        return False
+
+    def iter_errors(self, value: object) -> list[_RsError]:
+        del value
+        return [_RsError(["created_at"], "'2016-12-31T23:59:60Z' is not a 'date-time'")]
+
+
+def test_where_jsonschema_rs_alone_rejects_a_body_its_reason_is_given(contract: Contract) -> None:
+    context = Context(contract=replace(contract, fast_validator=_StricterValidator()), known_ids=frozenset())  # type: ignore[arg-type]
+    failure = _judged("response.schema", context, body={"id": "cks_x", "created_at": "2026-01-01T00:00:00Z"})
+    assert failure is not None
+    assert failure.received == "/created_at: '2016-12-31T23:59:60Z' is not a 'date-time'"
+
+
+def test_where_both_validators_reject_a_body_jsonschema_explains_it(context: Context) -> None:
+    failure = _judged("response.schema", context, body={"id": 7, "created_at": "2026-01-01T00:00:00Z"})
+    assert failure is not None
+    assert failure.received == "/id: 7 is not of type 'string'"
+
+
+@pytest.mark.parametrize(
+    ("check_id", "exchange", "outcome"),
+    [
+        # The key is judged by the auth checks; an id's lookup only with the valid key.
+        ("session.unknown_not_found", {"status": 200, "body": {}, "purpose": "invented id", "checkout_id": "cks_x",
+                                       "credential": "wrong key"}, "not applicable"),
+        ("session.unknown_not_found", {"status": 199, "purpose": "invented id", "checkout_id": "cks_x"}, "passed"),
+        ("session.known_found", {"status": 401, "credential": "wrong key"}, "not applicable"),
+        ("session.known_found", {"status": 401, "credential": "near miss of the key"}, "not applicable"),
+        ("session.known_found", {"status": 199}, "failed"),
+        ("session.id_echoed", {"status": 199, "body": {"id": "cks_other"}}, "not applicable"),
+        ("session.id_echoed", {"status": 201, "body": {"id": "cks_other"}}, "not applicable"),
+        ("session.id_echoed", {"status": 200, "body": ["id"]}, "not applicable"),
+        # Only an invented id asked for after a known one, both without the valid key, is compared.
+        ("auth.checked_first", {"status": 404, "purpose": "known session", "credential": "no key",
+                                "previous": {"status": 401, "credential": "no key"}}, "not applicable"),
+        ("auth.checked_first", {"status": 404, "purpose": "edge-case id", "checkout_id": "cks_x",
+                                "credential": "no key", "previous": {"status": 401, "credential": "no key"}},
+         "not applicable"),
+        ("auth.checked_first", {"status": 401, "purpose": "invented id", "checkout_id": "cks_x",
+                                "credential": "no key", "previous": {"status": 429, "credential": "no key",
+                                                                     "rate_limited": True}},
+         "not applicable"),
+        ("errors.json_body", {"status": 400, "body_text": "bad"}, "failed"),
+        ("errors.json_body", {"status": 499, "body_text": "bad"}, "failed"),
+        ("errors.json_body", {"status": 430, "body_text": "bad"}, "failed"),
+        ("errors.json_body", {"status": 404, "body": ["code", "message"]}, "failed"),
+        ("errors.json_body", {"status": 399, "body_text": "bad"}, "not applicable"),
+        ("errors.json_body", {"status": 500, "body_text": "bad"}, "not applicable"),
+        ("errors.json_body", {"status": 429, "body_text": "bad"}, "not applicable"),
+    ],
+)  # fmt: skip
+def test_each_check_judges_only_its_own_exchanges_up_to_its_boundaries(
+    context: Context, check_id: str, exchange: dict[str, Any], outcome: str
+) -> None:
+    try:
+        failure = _judged(check_id, context, **exchange)
+    except NotApplicable:
+        judged = "not applicable"
+    else:
+        judged = "failed" if failure is not None else "passed"
+    assert judged == outcome
