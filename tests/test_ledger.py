@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from conformance.ledger import IDS_KEPT_PER_GROUP, CheckStatus, Ledger, RunStatu
 from conformance.spec import Contract
 
 GOOD_BODY = {"id": KNOWN_ID, "created_at": "2026-01-01T00:00:00Z"}
+ERROR_BODY = {"code": "NOT_FOUND", "message": "no such session"}
 
 
 def _ledger(contract: Contract, context: Context, exchanges: list[dict[str, Any]], **options: Any) -> Ledger:
@@ -178,3 +180,138 @@ def test_a_401_to_a_request_without_the_key_is_a_spec_gap_not_a_failure(contract
 def test_every_check_starts_with_nothing_counted(contract: Contract, check_id: str) -> None:
     tally = Ledger(contract=contract).tallies[check_id]
     assert (tally.passed, tally.failed, tally.warned, tally.findings) == (0, 0, 0, [])
+
+
+# --- the counts every report is built from, exactly ---------------------------------------------------
+
+
+def test_every_verdict_and_status_is_counted_once(contract: Contract, context: Context) -> None:
+    ledger = _ledger(
+        contract,
+        context,
+        [
+            {"body": GOOD_BODY},
+            {"body": GOOD_BODY},
+            {"status": 404, "body": ERROR_BODY},  # a known session not found: session.known_found fails
+            {"status": 401, "body": ERROR_BODY, "credential": "wrong key"},
+            {"status": 401, "body": ERROR_BODY, "credential": "no key"},
+            {"status": 404, "body_text": "nope", "purpose": "invented id", "checkout_id": "cks_x"},  # warns
+        ],
+    )
+    assert ledger.statuses == {200: 2, 404: 2, 401: 2}
+    assert ledger.valid_key_statuses == {200: 2, 404: 2}
+    assert ledger.keyless_statuses == {401: 2}
+    assert ledger.known_session_requests == 3
+    known = ledger.tallies["session.known_found"]
+    assert (known.passed, known.failed, known.warned, known.applied) == (2, 1, 0, 3)
+    errors = ledger.tallies["errors.json_body"]
+    assert (errors.passed, errors.failed, errors.warned, errors.applied) == (3, 0, 1, 4)
+    assert errors.skip_reason(strict=False, replaying=False) is None  # warned is not skipped
+    assert ledger.tallies["session.stable"].skip_reason(strict=False, replaying=False) == (
+        "no exchange in this run was one it judges"
+    )
+
+
+def test_the_verdict_counts_exactly_the_must_checks_that_judged_something(contract: Contract, context: Context) -> None:
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}])
+    applied = {
+        verdict.check.id for verdict in judge(context, make_exchange(body=GOOD_BODY)) if verdict.check.level == "MUST"
+    }
+    assert ledger.run_status()[1] == f"all {len(applied)} applicable MUST checks passed over 1 exchanges"
+
+
+def test_the_first_failure_is_timed_once(contract: Contract, context: Context) -> None:
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 404}])
+    first = ledger.first_failure_at
+    assert first is not None
+    exchange = make_exchange(status=404)
+    ledger.record(exchange, judge(context, exchange))
+    assert ledger.first_failure_at == first
+
+
+@pytest.mark.parametrize(("failures", "kept"), [(49, 49), (50, 50), (51, 50)])
+def test_findings_are_kept_up_to_fifty_a_check_and_every_one_is_counted(
+    contract: Contract, context: Context, failures: int, kept: int
+) -> None:
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}] + [{"status": 404}] * failures)
+    tally = ledger.tallies["session.known_found"]
+    assert (tally.failed, len(tally.findings)) == (failures, kept)
+
+
+@pytest.mark.parametrize(("ids", "kept"), [(50, 50), (51, 50)])
+def test_a_group_keeps_fifty_ids_and_counts_the_rest(contract: Contract, ids: int, kept: int) -> None:
+    names = [f"cks_{number:021d}" for number in range(ids)]
+    context = Context(contract=contract, known_ids=frozenset(names))
+    ledger = _ledger(contract, context, [{"status": 404, "checkout_id": name} for name in names])
+    (group,) = [group for group in ledger.groups.values() if group.first.check.id == "session.known_found"]
+    assert (group.count, len(group.checkout_ids), group.ids_dropped) == (ids, kept, ids - kept)
+
+
+def test_the_first_unjudged_exchange_is_the_one_named(contract: Contract, context: Context) -> None:
+    ledger = _ledger(
+        contract,
+        context,
+        [
+            {"body": GOOD_BODY},
+            {"status": 429, "rate_limited": True, "checkout_id": "cks_first0000000000000000"},
+            {"status": 429, "rate_limited": True, "checkout_id": "cks_second000000000000000"},
+        ],
+    )
+    status, reason = ledger.run_status()
+    assert status is RunStatus.CANNOT_JUDGE
+    assert reason.startswith("2 request(s) could not be judged: GET http://127.0.0.1:9/checkouts/cks_first")
+
+
+def test_a_body_too_large_to_read_is_unjudged(contract: Contract) -> None:
+    ledger = Ledger(contract=contract)
+    exchange = make_exchange(body=GOOD_BODY)
+    ledger.record(exchange, [])
+    large = make_exchange(body=GOOD_BODY)
+    assert large.response is not None
+    large = dataclasses.replace(large, response=dataclasses.replace(large.response, truncated=True))
+    ledger.record(large, [])
+    assert [why for _, why in ledger.unjudged] == [
+        f"answered a body larger than the {len(large.response.body)} bytes the gate reads"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("exchange", "gap"),
+    [
+        ({"status": 401, "credential": "wrong key"}, "undocumented-401"),
+        ({"status": 403, "credential": "no key"}, "undocumented-403"),
+        ({"status": 400, "credential": "no key"}, None),
+        ({"status": 404, "credential": "no key"}, None),
+        ({"status": 401}, None),  # the valid key refused is a failure, not a gap in the spec
+        ({"status": None, "transport_error": "dropped", "credential": "no key"}, None),
+    ],
+)
+def test_only_a_refusal_of_a_missing_or_wrong_key_is_a_spec_gap(
+    contract: Contract, context: Context, exchange: dict[str, Any], gap: str | None
+) -> None:
+    ledger = _ledger(contract, context, [exchange])
+    assert list(ledger.spec_gaps) == ([gap] if gap else [])
+
+
+def test_a_could_not_judge_run_where_every_read_got_404_still_names_the_likely_cause(
+    contract: Contract, context: Context
+) -> None:
+    ledger = _ledger(contract, context, [{"status": 404}, {"status": 404, "credential": "no key"}])
+    ledger.cannot_judge = "the target stopped answering"
+    status, reason = ledger.run_status()
+    assert status is RunStatus.CANNOT_JUDGE
+    assert "so the base URL's path is the likely cause" in reason
+
+
+def test_without_known_sessions_a_404_everywhere_blames_nothing(contract: Contract, context: Context) -> None:
+    ledger = _ledger(contract, context, [{"status": 404, "purpose": "invented id", "checkout_id": "cks_x"}])
+    assert "likely cause" not in ledger.run_status()[1]
+
+
+def test_a_check_nobody_excluded_is_not_reported_as_excluded(contract: Contract) -> None:
+    ledger = Ledger(contract=contract, excluded=frozenset({"session.stable"}))
+    assert ledger.tallies["session.stable"].excluded
+    assert not ledger.tallies["session.known_found"].excluded
+    assert ledger.tallies["session.known_found"].skip_reason(strict=False, replaying=True) == (
+        "no exchange in the recording was one it judges"
+    )
