@@ -56,6 +56,8 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
 ) -> RunRecord:
     """The run as one record, from the ledger and the facts the engine knows."""
     finished = ledger.finished or ledger.started
+    # The bundled sandbox is gone once the run ends, and a recording cannot be asked: name a server to ask.
+    ask_where = " --base-url URL" if facts.get("sandbox") or replaying else ""
     # Stopped short: interrupted, or ended by what made it unjudgeable. A run that went to its end without
     # a known session (exit 3 too) did not stop; its checks simply had nothing to judge.
     stopped = result.exit_code == ExitCode.INTERRUPTED or ledger.cannot_judge is not None
@@ -107,7 +109,7 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
                 example=finding(group.first),
                 checkout_ids=tuple(group.checkout_ids),
                 ids_dropped=group.ids_dropped,
-                replay=f"conformance replay {group.id} --summary {summary_path}",
+                replay=f"conformance replay {group.id} --summary {summary_path}{ask_where}",
             )
             for group in sorted(ledger.groups.values(), key=_group_order)
         ),

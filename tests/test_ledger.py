@@ -268,11 +268,10 @@ def test_a_body_too_large_to_read_is_unjudged(contract: Contract) -> None:
     ledger.record(exchange, [])
     large = make_exchange(body=GOOD_BODY)
     assert large.response is not None
+    size = len(large.response.body)
     large = dataclasses.replace(large, response=dataclasses.replace(large.response, truncated=True))
     ledger.record(large, [])
-    assert [why for _, why in ledger.unjudged] == [
-        f"answered a body larger than the {len(large.response.body)} bytes the gate reads"
-    ]
+    assert [why for _, why in ledger.unjudged] == [f"answered a body larger than the {size} bytes the gate reads"]
 
 
 @pytest.mark.parametrize(

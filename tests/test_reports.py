@@ -135,3 +135,34 @@ def test_a_run_without_known_sessions_did_not_stop_its_checks_had_nothing_to_jud
     reasons = {item["id"]: item["skip_reason"] for item in summary(tmp_path)["checks"]}
     assert reasons["session.known_found"] == "no exchange in this run was one it judges"
     assert "stopped" not in " ".join(reason or "" for reason in reasons.values())
+
+
+@pytest.mark.parametrize(
+    ("facts", "replaying", "ending"),
+    [({"sandbox": False}, False, "--summary s.json"), ({"sandbox": True}, False, "--base-url URL"),
+     ({"sandbox": False}, True, "--base-url URL")],
+)  # fmt: skip
+def test_the_replay_line_asks_for_a_server_when_the_run_judged_nothing_that_can_be_asked_again(
+    contract: Any, context: Any, facts: dict[str, object], replaying: bool, ending: str
+) -> None:
+    # The bundled sandbox is gone when the run ends, and a recording answers nothing new.
+    from support import make_exchange  # noqa: PLC0415
+
+    from conformance.checks import judge as judge_exchange  # noqa: PLC0415
+    from conformance.ledger import Ledger  # noqa: PLC0415
+    from conformance.record import Result  # noqa: PLC0415
+    from conformance.report import build_record  # noqa: PLC0415
+
+    facts = {
+        "target": "t", "mode": "replay" if replaying else "live", "command": "", "spec": "spec/openapi.yaml",
+        "seed": 1, "max_examples": 1, "request_timeout_seconds": 1.0, "checkout_ids": (), **facts,
+    }  # fmt: skip
+    ledger = Ledger(contract=contract)
+    exchange = make_exchange(status=404)
+    ledger.record(exchange, judge_exchange(context, exchange))
+    record = build_record(
+        ledger, facts=facts, result=Result(status="non-conformant", exit_code=1, reason="r"), strict=False,
+        replaying=replaying, requests_sent=1, summary_path="s.json",
+    )  # fmt: skip
+    assert record.groups
+    assert all(group.replay.endswith(ending) for group in record.groups)
