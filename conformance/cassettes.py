@@ -20,6 +20,7 @@ from conformance.errors import BadInputError
 from conformance.files import missing, write_atomically
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
 from conformance.redaction import Redactor
+from conformance.settings import DEFAULT_CONCURRENCY
 from conformance.transport import WRONG_KEY
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class Recording:
     tool_version: str = __version__
     # The product of the session the run created first (--create-session); None: it created none.
     product_id: str | None = None
+    # Known sessions read at the same moment (--concurrency): the bursts' requests are in the recording.
+    concurrency: int = DEFAULT_CONCURRENCY
 
     def to_json(self) -> str:
         """run.json's text."""
@@ -76,6 +79,7 @@ def new_recording(  # noqa: PLR0913 - everything a replay repeats
     checkout_ids: tuple[str, ...],
     *,
     product_id: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Recording:
     """The metadata of a recording made now."""
     return Recording(
@@ -86,6 +90,7 @@ def new_recording(  # noqa: PLR0913 - everything a replay repeats
         checkout_ids=checkout_ids,
         recorded_at=datetime.now(tz=UTC).isoformat(timespec="seconds"),
         product_id=product_id,
+        concurrency=concurrency,
     )
 
 
@@ -126,6 +131,7 @@ def read_recording(cassette_dir: Path) -> Recording:
         and all(isinstance(checkout_id, str) and checkout_id for checkout_id in recording.checkout_ids)
         and all(isinstance(text, str) for text in (recording.target, recording.spec_version, recording.recorded_at))
         and (recording.product_id is None or (isinstance(recording.product_id, str) and recording.product_id))
+        and isinstance(recording.concurrency, int)
     )
     if not kinds_ok:
         raise BadInputError(f"{path} has a value of the wrong kind (seed, max_examples or checkout_ids)", RECORD_HINT)

@@ -26,7 +26,7 @@ from conformance.ledger import Ledger, RunStatus
 from conformance.record import Result, redacted
 from conformance.redaction import Redactor
 from conformance.report import REPORT_FILES, build_record, render_closing, render_header, write_reports
-from conformance.settings import Mode, read_key_file, refuse_live_mode
+from conformance.settings import DEFAULT_CONCURRENCY, Mode, read_key_file, refuse_live_mode
 from conformance.spec import load_contract, schemathesis_schema
 from conformance.transport import TargetSilent
 
@@ -72,6 +72,8 @@ class Plan:
     recording: Recording | None = None
     # The product of the session to create (--create-session); None creates none, or lets the sandbox pick.
     product_id: str | None = None
+    # Known sessions read at the same moment; on replay, the recording's.
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 @dataclass
@@ -105,6 +107,7 @@ def prepare(settings: Settings) -> Plan:
         max_examples=settings.max_examples,
         checkout_ids=settings.checkout_ids,
         product_id=settings.product_id,
+        concurrency=settings.concurrency,
     )
 
 
@@ -113,9 +116,11 @@ def _replay_plan(settings: Settings, contract: Contract) -> Plan:
     from conformance.cassettes import read_recording  # noqa: PLC0415
 
     recording = read_recording(settings.cassette_dir)
+    concurrency = None if settings.concurrency == DEFAULT_CONCURRENCY else settings.concurrency
     for flag, given, recorded in (
         ("--seed", settings.seed, recording.seed),
         ("--max-examples", settings.max_examples, recording.max_examples),
+        ("--concurrency", concurrency, recording.concurrency),
     ):
         if given is not None and given != recorded:
             raise BadInputError(
@@ -131,6 +136,7 @@ def _replay_plan(settings: Settings, contract: Contract) -> Plan:
         checkout_ids=recording.checkout_ids,
         recording=recording,
         product_id=recording.product_id,
+        concurrency=recording.concurrency,
     )
 
 
@@ -279,7 +285,7 @@ class _Run:
         checks = [check for check_id, check in REGISTRY.items() if check_id not in settings.excluded_checks]
         return Gate(
             transport, context, self.ledger, self.checkout_ids, self.plan.seed, checks=checks,
-            oracle=operation if settings.oracle else None, concurrency=settings.concurrency,
+            oracle=operation if settings.oracle else None, concurrency=self.plan.concurrency,
             overlap=settings.mode is not Mode.REPLAY, observed=self.progress.observed, product_id=self.product_id,
         )  # fmt: skip
 
@@ -411,6 +417,7 @@ class _Run:
             max_examples=self.plan.max_examples,
             checkout_ids=self.checkout_ids,
             product_id=self.product_id,
+            concurrency=self.plan.concurrency,
         )
         publish(self.staging, settings.cassette_dir, recording)
 

@@ -323,3 +323,23 @@ def test_the_key_is_scrubbed_wherever_the_server_echoes_it(tmp_path: Path) -> No
             assert KEY.encode() not in path.read_bytes(), path
     replayed = replay(tmp_path / "cassettes", tmp_path / "replayed")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+
+
+def test_a_replay_reads_as_many_sessions_at_once_as_the_recording_did(tmp_path: Path) -> None:
+    # The bursts' requests are in the recording: another --concurrency asks for requests it does not hold.
+    cassettes = tmp_path / "cassettes"
+    recorded = conformance(
+        "run", "--sandbox", "--record", "--concurrency", "2", "--max-examples", "5",
+        "--cassette-dir", str(cassettes), "--report-dir", str(tmp_path / "recorded"),
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    replayed = conformance("run", "--replay", "--cassette-dir", str(cassettes), "--report-dir", str(tmp_path / "a"))
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    other = conformance(
+        "run", "--replay", "--concurrency", "8", "--cassette-dir", str(cassettes), "--report-dir", str(tmp_path / "b")
+    )
+    assert other.returncode == 2
+    assert other.stderr == (
+        "conformance: error: --concurrency 8 differs from the recording's 2, and a replay repeats the recording; "
+        "drop --concurrency, or re-record with it\n"
+    )
