@@ -253,11 +253,11 @@ class Transport:
         self, connection: http.client.HTTPConnection, path: str, headers: dict[str, str]
     ) -> tuple[ReceivedResponse | None, str | None]:
         """One request on a kept-alive connection; reconnects once if the server had closed it while idle."""
-        timed_out = f"no complete response within the {self.timeout:g} s request timeout"
         for attempt in (1, 2):
             started = time.perf_counter()
             fresh = connection.sock is None
-            with self._watchdog.deadline(self.timeout) as expired:
+            seconds, timed_out = self._deadline()
+            with self._watchdog.deadline(seconds) as expired:
                 try:
                     if fresh:
                         connection.connect()
@@ -274,7 +274,7 @@ class Transport:
                 except (OSError, http.client.HTTPException) as exc:
                     connection.close()
                     if expired.is_set():
-                        return None, timed_out
+                        return timed_out()
                     # RFC 9112 section 9.3.1: a request on a connection the server closed while idle may be
                     # sent again on a new one.
                     if (
@@ -285,7 +285,7 @@ class Transport:
                         continue
                     return None, f"the connection failed or was dropped before a complete response ({_reason(exc)})"
             if expired.is_set():
-                return None, timed_out
+                return timed_out()
             # vcrpy's recorded responses know nothing of the connection; a recorded one never closes it. A
             # body cut at the cap leaves the rest on the connection, which then cannot carry another request.
             if getattr(raw, "will_close", False) or len(body) > BODY_CAP_BYTES:
@@ -414,10 +414,10 @@ class Transport:
         self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
     ) -> tuple[ReceivedResponse | None, str | None]:
         started = time.perf_counter()
-        timed_out = f"no complete response within the {self.timeout:g} s request timeout"
+        seconds, timed_out = self._deadline()
         _CURRENT.watchdog = self._watchdog
         _CURRENT.framing = ()
-        with self._watchdog.deadline(self.timeout) as expired:
+        with self._watchdog.deadline(seconds) as expired:
             try:
                 with self._session.request(
                     method,
@@ -443,19 +443,34 @@ class Transport:
                         framing=_CURRENT.framing,
                     )
             except requests.Timeout:
-                return None, timed_out
+                return timed_out()
             except (requests.ConnectionError, urllib3.exceptions.HTTPError) as exc:
                 # The body is read from urllib3 directly (to decode it strictly), so its errors arrive unwrapped.
                 if expired.is_set():
-                    return None, timed_out
+                    return timed_out()
                 return None, f"the connection failed or was dropped before a complete response ({_reason(exc)})"
             except requests.RequestException as exc:
                 if expired.is_set():
-                    return None, timed_out
+                    return timed_out()
                 return None, f"the response could not be read ({_reason(exc)})"
         if expired.is_set():
-            return None, timed_out
+            return timed_out()
         return response, None
+
+    def _deadline(self) -> tuple[float, Callable[[], tuple[None, str]]]:
+        """Seconds the next response may take, and what its running out means.
+
+        The request timeout, or less when the run's --max-time ends sooner: then running out stops the
+        run (could not judge) instead of failing the target for the gate's own budget.
+        """
+        left = self._pacer.left()
+        if left is not None and left < self.timeout:
+
+            def spent() -> tuple[None, str]:
+                raise self._pacer.spent()
+
+            return max(left, 0.001), spent
+        return self.timeout, lambda: (None, f"no complete response within the {self.timeout:g} s request timeout")
 
     def _retry_after(self, response: ReceivedResponse) -> float:
         """Seconds to wait before a retry: Retry-After as seconds or as an HTTP date (RFC 9110 section 10.2.3)."""
@@ -551,17 +566,25 @@ class _Pacer:
         self._prepaid = 0
         self.sent = 0
 
+    def left(self) -> float | None:
+        """Seconds left of the time budget; None without one."""
+        return self._deadline - time.monotonic() if self._deadline is not None else None
+
+    def spent(self) -> RunStopped:
+        """The stop of a run whose time budget ran out."""
+        return RunStopped(
+            TargetError(
+                f"the run's time budget of {self._max_time:g} s ran out after {self.sent} requests",
+                "raise --max-time, or lower --max-examples",
+            )
+        )
+
     def wait_turn(self) -> None:
         """Wait until the next request may leave; stop the run when the time budget is spent."""
         with self._lock:
             now = time.monotonic()
             if self._deadline is not None and now + self._interval > self._deadline:
-                raise RunStopped(
-                    TargetError(
-                        f"the run's time budget of {self._max_time:g} s ran out after {self.sent} requests",
-                        "raise --max-time, or lower --max-examples",
-                    )
-                )
+                raise self.spent()
             self.sent += 1
             if self._prepaid:
                 self._prepaid -= 1

@@ -139,6 +139,19 @@ def test_a_run_past_its_time_budget_cannot_be_judged_and_stops(tmp_path: Path, s
     assert summary(tmp_path)["run"]["duration_seconds"] < 1.5 + 10
 
 
+def test_a_reply_in_flight_when_the_time_budget_ends_stops_the_run_then_not_at_its_timeout(
+    tmp_path: Path, serve: Any
+) -> None:
+    # A body that trickles for the whole 60 s request timeout: the 3 s budget must hold anyway, and the
+    # budget running out is the gate's limit, never the target's failure.
+    sandbox = serve(VARIANTS["body-trickles"].api(KEY, seeded_sessions()))
+    result = run_against(sandbox, tmp_path, "--max-time", "3", "--request-timeout", "60", max_examples=5)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "time budget of 3 s ran out" in result.stdout
+    assert summary(tmp_path)["run"]["duration_seconds"] < 30
+    assert "FAIL    MUST    transport.reply" not in result.stdout
+
+
 def test_a_target_that_keeps_answering_429_cannot_be_judged(tmp_path: Path, serve: Any) -> None:
     sandbox = serve(Always429(KEY, seeded_sessions()))
     result = run_against(sandbox, tmp_path, max_examples=20)
