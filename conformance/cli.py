@@ -37,6 +37,9 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **{**kwargs, "allow_abbrev": False})
 
     def error(self, message: str) -> NoReturn:
+        if message.endswith("expected one argument"):
+            # `--rate-limit -1/s`: argparse takes a value that starts with '-' for another flag.
+            message += " (a value that starts with '-' is written --flag=VALUE)"
         self.exit(ExitCode.BAD_INPUT, f"{PROGRAM}: error: {message}; see '{self.prog} --help'\n")
 
 

@@ -72,6 +72,8 @@ def _one_line_error(result: subprocess.CompletedProcess[str], code: int, cause: 
         (["--spec", "spec"], "--spec spec is a directory"),
         (["--bogus"], "unrecognized arguments: --bogus; see 'conformance run --help'"),
         (["--seed", "x"], "see 'conformance run --help'"),
+        (["--rate-limit", "-1/s"], "expected one argument (a value that starts with '-' is written --flag=VALUE)"),
+        (["--rate-limit=-1/s"], "--rate-limit '-1/s' is not a rate"),
     ],
 )
 def test_bad_flags_are_one_line_naming_the_fix(args: list[str], cause: str) -> None:
