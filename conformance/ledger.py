@@ -185,7 +185,7 @@ class Ledger:
         group = self.groups.setdefault(key, FindingGroup(key, verdict))
         group.count += 1
         checkout_id = verdict.exchange.checkout_id
-        if checkout_id in group.checkout_ids:
+        if not checkout_id or checkout_id in group.checkout_ids:  # a create asks for no id
             return
         if len(group.checkout_ids) < IDS_KEPT_PER_GROUP:
             group.checkout_ids.append(checkout_id)

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from conformance import __version__
 from conformance.errors import ExitCode
 from conformance.files import write_atomically
+from conformance.model import Purpose
 from conformance.record import (
     CheckRecord,
     ExchangeCounts,
@@ -109,7 +110,10 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
                 example=finding(group.first),
                 checkout_ids=tuple(group.checkout_ids),
                 ids_dropped=group.ids_dropped,
-                replay=f"conformance replay {group.id} --summary {summary_path}{ask_where}",
+                # A create is never sent again (it would make another session): its curl is the way to ask.
+                replay=""
+                if group.first.exchange.purpose is Purpose.CREATE
+                else f"conformance replay {group.id} --summary {summary_path}{ask_where}",
             )
             for group in sorted(ledger.groups.values(), key=_group_order)
         ),
@@ -317,7 +321,7 @@ def render_markdown(record: RunRecord) -> str:
         if example.body_excerpt:
             excerpt = example.body_excerpt.splitlines()[:EXCERPT_LINES]
             lines += ["", "```", *excerpt, "```"]
-        lines += ["", "```sh", example.curl, group.replay, "```", ""]
+        lines += ["", "```sh", example.curl, *([group.replay] if group.replay else []), "```", ""]
     if len(record.groups) > SHOWN_GROUPS:
         lines.append(f"_{len(record.groups) - SHOWN_GROUPS} more groups are cut here; summary.json holds them all._")
     lines += [
@@ -391,8 +395,8 @@ def _junit_group(group: FindingGroup) -> str:
     return (
         f"{group.id}: {group.count} x {group.summary}\n"
         f"First: {example.request.method} {example.request.url} ({example.purpose}, {example.credential})\n"
-        f"Received: {example.received}\nExpected: {example.expected}\nReproduce: {example.curl}\n"
-        f"Replay: {group.replay}"
+        f"Received: {example.received}\nExpected: {example.expected}\nReproduce: {example.curl}"
+        + (f"\nReplay: {group.replay}" if group.replay else "")
     )
 
 

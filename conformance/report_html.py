@@ -129,10 +129,16 @@ def _group(group: FindingGroup, *, opened: bool) -> str:
 {escape(_cut(group.summary, SUMMARY_SHOWN))}</summary>
 {_example(example)}
 <div class="command" data-copy><pre><code>{escape(example.curl)}</code></pre></div>
-<div class="command" data-copy><pre><code>{escape(group.replay)}</code></pre></div>
+{_replay(group)}
 <details class="ids"><summary>Ids that hit it ({len(group.checkout_ids) + group.ids_dropped})</summary>
 <ul class="ids">{ids}{more_html}</ul></details>
 </details>"""
+
+
+def _replay(group: FindingGroup) -> str:
+    if not group.replay:
+        return ""
+    return f'<div class="command" data-copy><pre><code>{escape(group.replay)}</code></pre></div>'
 
 
 def _example(example: Finding) -> str:
@@ -141,7 +147,9 @@ def _example(example: Finding) -> str:
         f"({escape(example.purpose)}, {escape(example.credential)})"
     )
     sent = f"<small>sent as <code>{escape(_cut(example.id_sent, ID_SHOWN))}</code></small>"
-    rows = [("Request", request), ("Id", f"{_id(example.checkout_id)} {sent}")]
+    rows = [("Request", request)]
+    if example.checkout_id:  # a create names no id
+        rows.append(("Id", f"{_id(example.checkout_id)} {sent}"))
     if example.why:
         rows.append(("Why this request", escape(example.why)))
     rows += [("Received", escape(example.received)), ("Expected", escape(example.expected))]

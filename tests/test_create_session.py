@@ -171,6 +171,10 @@ def test_a_create_finding_is_never_sent_again(tmp_path: Path) -> None:
     outcome = _created(VARIANTS["created-with-201"].api(KEY, seeded_sessions()), tmp_path)
     assert failed_checks(outcome) == {"session.created"}
     group = next(group for group in outcome.record.groups if group.check == "session.created")
+    # Its reports offer the curl, which the user sends knowingly, and no replay line.
+    assert (group.replay, group.checkout_ids) == ("", ())
+    assert f"conformance replay {group.id}" not in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert f"conformance replay {group.id}" not in (tmp_path / "summary.md").read_text(encoding="utf-8")
     result = conformance(
         "replay", group.id, "--summary", str(tmp_path / "summary.json"), "--base-url", "http://127.0.0.1:9",
         env={"DODO_PAYMENTS_API_KEY": KEY},
