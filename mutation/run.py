@@ -105,6 +105,7 @@ TABLE = (
         (("tests/test_selftest.py::"
           "test_only_a_failed_run_catches_a_fault_and_only_a_passing_run_clears_a_conformant_variant"),
          "tests/test_selftest.py::test_the_score_counts_misses_and_false_alarms",
+         "tests/test_selftest.py::test_the_kill_rate_is_a_share_kept_to_four_places",
          "tests/test_selftest.py::test_a_conformant_variant_the_gate_fails_is_a_false_alarm_and_fails_the_selftest",
          "tests/test_selftest.py::test_a_fault_the_gate_misses_lowers_the_kill_rate_and_fails_the_selftest"),
         critical=("judged_as_a_correct_gate_would", "score", "passed"),

@@ -129,6 +129,12 @@ def test_the_score_counts_misses_and_false_alarms() -> None:
     assert passed({**record, "caught": 2, "false_alarms": 0})
 
 
+def test_the_kill_rate_is_a_share_kept_to_four_places() -> None:
+    record = score([_result("a", "fails", as_expected=True)] + [_result(n, "fails", as_expected=False) for n in "bc"])
+    assert record["kill_rate"] == 0.3333
+    assert score([_result("a", "passes", as_expected=True)])["kill_rate"] is None  # no fault: no rate
+
+
 def test_a_conformant_variant_the_gate_fails_is_a_false_alarm_and_fails_the_selftest(tmp_path: Path) -> None:
     # A spec without the status the reference's sessions report makes the gate reject a correct server.
     spec = spec_with(tmp_path, lambda schemas: schemas["IntentStatus"]["enum"].remove("succeeded"))
