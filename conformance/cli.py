@@ -136,7 +136,8 @@ def _possible_secrets(argv: list[str] | None) -> list[str]:
         try:
             candidates.append(Path(key_file).read_text(encoding="utf-8", errors="replace")[:4096])
         except OSError:
-            continue
+            # No such file: perhaps the key itself, given where its file belongs. The error names the path.
+            candidates.append(key_file)
     secrets = []
     for candidate in candidates:
         for line in (candidate, *candidate.splitlines()):

@@ -150,7 +150,7 @@ def _check_report_files(settings: Settings) -> None:
                 "remove that folder, or pass another --report-dir",
             )
     if settings.sarif is not None:
-        check_output_file(settings.sarif, "--sarif")
+        check_output_file(settings.sarif, "--sarif", folder_to_be=settings.report_dir)
         if settings.sarif.resolve() in own:
             raise BadInputError(
                 f"--sarif {settings.sarif} is where the run writes its {own[settings.sarif.resolve()]}",
@@ -218,6 +218,7 @@ class _Run:
             for line in render_header(
                 target=self.target, spec=str(self.settings.spec), spec_version=self.plan.contract.version,
                 seed=self.plan.seed, max_examples=self.plan.max_examples, checkout_ids=self.checkout_ids,
+                product_id=self.product_id,
             ):  # fmt: skip
                 self.say(line)
             gate = self._gate(base_url, api_key, operation)

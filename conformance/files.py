@@ -31,7 +31,15 @@ def missing(path: Path) -> str:
     return f"{path} does not exist" if path.is_absolute() else f"{path} does not exist in {Path.cwd()}"
 
 
-def check_output_file(path: Path, flag: str) -> None:
-    """Refuse an output path that is a folder: the write would fail only after the whole run."""
-    if path.is_dir():
+def check_output_file(path: Path, flag: str, *, folder_to_be: Path | None = None) -> None:
+    """Refuse an output path that cannot become a file: the write would fail only after the whole run.
+
+    `folder_to_be` is a folder the run makes before it writes, which the path must not be either.
+    """
+    if path.is_dir() or (folder_to_be is not None and path.resolve() == folder_to_be.resolve()):
         raise BadInputError(f"{flag} {path} is a folder, not a file", f"pass the path of a file for {flag}")
+    existing = next((parent for parent in path.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise BadInputError(
+            f"{flag} {path} is inside {existing}, which is a file", f"pass a path in a folder for {flag}"
+        )

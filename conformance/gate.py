@@ -69,6 +69,11 @@ def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_ID
 _WITHOUT = {Credential.MISSING: "without a key", Credential.WRONG: "with a wrong key"}
 
 
+def _refused(status: int) -> bool:
+    """A 4xx the server gives to a request it will not act on, 429 aside (a wait, judged as unjudged)."""
+    return 400 <= status < 500 and status != 429
+
+
 def _created_id(exchange: Exchange) -> str | None:
     """The session_id a create was answered with, when it was answered 2xx with one (session.created judges a 201)."""
     response = exchange.response
@@ -180,23 +185,24 @@ class Gate:
     def created_session(self) -> None:
         """Create a session (--create-session), read it until it appears, and judge it from then on as a known one.
 
-        A create that fails leaves nothing to judge: the run cannot judge (TargetError), with the server's answer.
+        A create refused with a 4xx (an unknown product, a key that may not create) is the run's input, not the
+        server's fault: the run cannot judge (TargetError), with the server's answer. A create that breaks the
+        contract (a 5xx, no reply, no session_id) is failed by its checks, and the run goes on with the ids given.
         """
         if self.product_id is None:
             return
         exchange = self._observe(self.transport.create_checkout(self.product_id))
         session_id = _created_id(exchange)
-        if session_id is None:
-            received = (
-                f"status {exchange.response.status}: {exchange.response.excerpt()}"
-                if exchange.response is not None
-                else exchange.transport_error
-            )
+        response = exchange.response
+        if session_id is None and response is not None and _refused(response.status):
             raise TargetError(
-                f"creating a checkout session (POST /checkouts) failed ({received})",
+                f"creating a checkout session (POST /checkouts) was refused (status {response.status}: "
+                f"{response.excerpt()})",
                 "check that --product-id names a product of this test-mode account and that the key may create "
                 "sessions",
             )
+        if session_id is None:
+            return
         self.checkout_ids = (session_id, *(known for known in self.checkout_ids if known != session_id))
         self.context = replace(
             self.context,

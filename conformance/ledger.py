@@ -251,7 +251,8 @@ class Ledger:
                 RunStatus.CANNOT_JUDGE,
                 (
                     "no request was answered 200, so the 200 contract was never exercised; give ids of existing "
-                    "sessions with --checkout-id or CONFORMANCE_CHECKOUT_IDS"
+                    "sessions with --checkout-id or CONFORMANCE_CHECKOUT_IDS, or let the gate make one with "
+                    "--create-session"
                 ),
             )
         must = [tally for tally in self.tallies.values() if tally.check.level is Level.MUST]

@@ -211,15 +211,25 @@ def _redact_whole(name: str, text: str, redact: Callable[[str], str]) -> str:
 
 
 def render_header(  # noqa: PLR0913 - keyword-only: the facts a run announces
-    *, target: str, spec: str, spec_version: str, seed: int, max_examples: int, checkout_ids: tuple[str, ...]
+    *,
+    target: str,
+    spec: str,
+    spec_version: str,
+    seed: int,
+    max_examples: int,
+    checkout_ids: tuple[str, ...],
+    product_id: str | None = None,
 ) -> list[str]:
     """What a run is about to judge, printed before its first request."""
-    ids = ", ".join(checkout_ids) if checkout_ids else "none (the 200 contract cannot be judged without one)"
-    return [
+    none = "none given" if product_id else "none (the 200 contract cannot be judged without one)"
+    lines = [
         f"target: {target}",
         f"spec: {spec} (version {spec_version}); seed {seed}; {max_examples} generated ids",
-        f"known sessions ({len(checkout_ids)}): {ids}",
+        f"known sessions ({len(checkout_ids)}): {', '.join(checkout_ids) or none}",
     ]
+    if product_id:
+        lines.append(f"and one the gate creates first: POST /checkouts with product {product_id}, quantity 1")
+    return lines
 
 
 def render_table(record: RunRecord) -> list[str]:
@@ -287,6 +297,30 @@ def _one_line(text: str, limit: int) -> str:
 # --- Markdown -------------------------------------------------------------------------
 
 
+def _markdown_group(group: FindingGroup) -> list[str]:
+    example = group.example
+    ids = ", ".join(f"`{_md(checkout_id)}`" for checkout_id in group.checkout_ids[:5])
+    more = len(group.checkout_ids) - 5 + group.ids_dropped
+    lines = [
+        f"### {group.outcome.upper()} `{group.check}`, {_times(group.count)} ({group.id})",
+        "",
+        f"- Received: {_md(example.received)}",
+        f"- Expected: {_md(example.expected)}",
+        f"- Request: {example.request.method} {_md(example.request.url)} ({example.purpose}, {example.credential})",
+    ]
+    if ids:  # a create asks for no id
+        lines.append(f"- Ids: {ids}" + (f" and {more} more" if more > 0 else ""))
+    if example.why:
+        lines.append(f"- Why this request: {_md(example.why)}")
+    if example.location:
+        lines.append(f"- Location: `{_md(example.location)}`")
+    if example.body_excerpt:
+        excerpt = example.body_excerpt.splitlines()[:EXCERPT_LINES]
+        lines += ["", "```", *excerpt, "```"]
+    lines += ["", "```sh", example.curl, *([group.replay] if group.replay else []), "```", ""]
+    return lines
+
+
 def render_markdown(record: RunRecord) -> str:
     """A CI step summary: the verdict, the grouped findings with an excerpt, then the check table."""
     run, result = record.run, record.result
@@ -303,25 +337,7 @@ def render_markdown(record: RunRecord) -> str:
     if record.groups:
         lines += ["", "## Findings, grouped by cause", ""]
     for group in record.groups[:SHOWN_GROUPS]:
-        example = group.example
-        ids = ", ".join(f"`{_md(checkout_id)}`" for checkout_id in group.checkout_ids[:5])
-        more = len(group.checkout_ids) - 5 + group.ids_dropped
-        lines += [
-            f"### {group.outcome.upper()} `{group.check}`, {_times(group.count)} ({group.id})",
-            "",
-            f"- Received: {_md(example.received)}",
-            f"- Expected: {_md(example.expected)}",
-            f"- Request: {example.request.method} {_md(example.request.url)} ({example.purpose}, {example.credential})",
-            f"- Ids: {ids}" + (f" and {more} more" if more > 0 else ""),
-        ]
-        if example.why:
-            lines.append(f"- Why this request: {_md(example.why)}")
-        if example.location:
-            lines.append(f"- Location: `{_md(example.location)}`")
-        if example.body_excerpt:
-            excerpt = example.body_excerpt.splitlines()[:EXCERPT_LINES]
-            lines += ["", "```", *excerpt, "```"]
-        lines += ["", "```sh", example.curl, *([group.replay] if group.replay else []), "```", ""]
+        lines += _markdown_group(group)
     if len(record.groups) > SHOWN_GROUPS:
         lines.append(f"_{len(record.groups) - SHOWN_GROUPS} more groups are cut here; summary.json holds them all._")
     lines += [

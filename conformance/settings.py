@@ -190,7 +190,11 @@ def _product_id(flags: Flags, environ: Mapping[str, str], base_url: str | None) 
             raise BadInputError("--product-id was given without --create-session", "add --create-session")
         return None
     given, source = flags.product_id, "--product-id"
-    if given is None and base_url is not None and environ.get(ENV_PRODUCT_ID, "").strip():
+    if given is None and base_url is not None and _set_but_empty(ENV_PRODUCT_ID, environ):
+        raise BadInputError(
+            f"{ENV_PRODUCT_ID} is set but empty", "set it to a product of this test-mode account (pdt_...), or unset it"
+        )
+    if given is None and base_url is not None and ENV_PRODUCT_ID in environ:
         given, source = environ[ENV_PRODUCT_ID], ENV_PRODUCT_ID
     if given is None:
         if base_url is None:

@@ -74,26 +74,41 @@ def test_a_short_lag_is_waited_out_and_reported_as_a_should(tmp_path: Path) -> N
     assert strict.exit_code == 1
 
 
-@pytest.mark.parametrize(
-    ("reply", "shown"),
-    [
-        (Reply.error(422, "PRODUCT_NOT_FOUND", "no product pdt_x"), "status 422: "),
-        (Reply.error(500, "INTERNAL", "Something went wrong"), "status 500: "),
-        (Reply.json(200, {"checkout_url": "https://x.invalid"}), "status 200: "),
-        (Reply(200, delay_seconds=30.0), "no complete response within the 1 s request timeout"),
-    ],
-    ids=["unknown product", "server error", "no session_id", "no answer"],
-)
-def test_a_create_that_fails_is_sent_once_and_the_run_cannot_judge(tmp_path: Path, reply: Reply, shown: str) -> None:
-    # A retry after a timeout or an error could create a second session: there is no idempotency key.
-    api = CountingCreates(reply)
-    outcome = _created(api, tmp_path, request_timeout=1.0)
+def test_a_create_refused_with_a_4xx_is_sent_once_and_the_run_cannot_judge(tmp_path: Path) -> None:
+    # An unknown product or a key that may not create: the run's input, not the server's fault.
+    api = CountingCreates(Reply.error(422, "PRODUCT_NOT_FOUND", "no product pdt_x"))
+    outcome = _created(api, tmp_path)
     assert outcome.exit_code == 3
-    assert outcome.record.result.reason.startswith("creating a checkout session (POST /checkouts) failed (")
-    assert shown in outcome.record.result.reason
+    assert outcome.record.result.reason.startswith(
+        "creating a checkout session (POST /checkouts) was refused (status 422: "
+    )
     assert "--product-id names a product of this test-mode account" in outcome.record.result.reason
     assert api.creates == 1
-    assert outcome.record.exchanges.total <= 2  # the preflight and the create: nothing else was sent
+    assert failed_checks(outcome) == set()  # a documented refusal is no failure of the server
+    assert outcome.record.exchanges.total == 2  # the preflight and the create: nothing else was sent
+
+
+@pytest.mark.parametrize(
+    ("reply", "failed"),
+    [
+        (Reply.error(500, "INTERNAL", "Something went wrong"), {"response.no_server_error", "session.created"}),
+        (Reply.json(200, {"checkout_url": "https://x.invalid"}), {"session.created"}),
+        (Reply.json(200, {"session_id": 123}), {"session.created"}),
+        (Reply(200, delay_seconds=30.0), {"transport.reply"}),
+    ],
+    ids=["server error", "no session_id", "session_id not a string", "no answer"],
+)
+def test_a_create_that_breaks_the_contract_is_sent_once_and_fails_the_run(
+    tmp_path: Path, reply: Reply, failed: set[str]
+) -> None:
+    # A retry after a timeout or an error could create a second session: there is no idempotency key. The
+    # run goes on with the ids it was given.
+    api = CountingCreates(reply)
+    outcome = _created(api, tmp_path, request_timeout=1.0)
+    assert outcome.exit_code == 1, outcome.record.result.reason
+    assert failed_checks(outcome) == failed
+    assert api.creates == 1
+    assert outcome.record.exchanges.by_status.get("200", 0) > 0  # the given sessions were still judged
 
 
 def test_the_create_request_is_minimal_and_its_curl_sends_the_same_body() -> None:
@@ -135,7 +150,7 @@ def test_a_run_that_creates_records_and_replays_without_a_request(tmp_path: Path
         ({"product_id": "pdt_x"}, {}, "--product-id was given without --create-session"),
         ({"create_session": True}, {}, "--create-session needs a product for the session's cart"),
         ({"create_session": True, "product_id": "pdt a"}, {}, "the product id from --product-id is empty or has"),
-        ({"create_session": True}, {"CONFORMANCE_PRODUCT_ID": " "}, "--create-session needs a product"),
+        ({"create_session": True}, {"CONFORMANCE_PRODUCT_ID": " "}, "CONFORMANCE_PRODUCT_ID is set but empty"),
     ],
 )
 def test_what_a_create_needs_is_checked_before_any_request(

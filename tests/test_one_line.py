@@ -89,6 +89,7 @@ def test_bad_flags_are_one_line_naming_the_fix(args: list[str], cause: str) -> N
         (["--sarif", "{tmp}"], "--sarif {tmp} is a folder, not a file"),
         (["--report-dir", "{tmp}", "--sarif", "{tmp}/summary.json"], "is where the run writes its summary.json"),
         (["--report-dir", "{tmp}/taken"], "{tmp}/taken/report.html is a folder, where the run writes its report.html"),
+        (["--report-dir", "{tmp}/new", "--sarif", "{tmp}/new"], "--sarif {tmp}/new is a folder, not a file"),
     ],
 )
 def test_output_paths_that_would_lose_or_misplace_a_report_are_refused_before_any_request(
@@ -100,6 +101,14 @@ def test_output_paths_that_would_lose_or_misplace_a_report_are_refused_before_an
     result = conformance("run", "--sandbox", *spec, *(arg.format(tmp=tmp_path) for arg in args), cwd=tmp_path)
     _one_line_error(result, 2, cause.format(tmp=tmp_path))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["taken"]  # nothing was written
+
+
+def test_an_output_inside_a_file_is_refused_before_the_run_and_the_rendering(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    cause = f"is inside {afile}, which is a file; pass a path in a folder for"
+    _one_line_error(conformance("run", "--sandbox", "--sarif", str(afile / "x.sarif")), 2, cause + " --sarif")
+    _one_line_error(conformance("report", "reports/summary.json", "--output", str(afile / "x")), 2, cause + " --output")
 
 
 def test_a_rendering_never_overwrites_the_summary_it_reads(tmp_path: Path) -> None:

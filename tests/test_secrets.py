@@ -237,3 +237,15 @@ def test_a_mistyped_key_flag_is_refused_without_echoing_its_value(spelling: str)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("conformance: error: unrecognized arguments: ")
     assert leaks(key, outputs(result)) == []
+
+
+@pytest.mark.parametrize("spelling", ["--api-key-file {key}", "--api-key-file={key}"])
+def test_a_key_given_where_its_file_belongs_is_not_echoed_as_a_path(spelling: str) -> None:
+    key = "sk_test_given_as_a_path_0042"
+    result = conformance("run", "--base-url", "http://127.0.0.1:9", *spelling.format(key=key).split(" "), env={})
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr
+        == "conformance: error: --api-key-file [REDACTED] cannot be read (FileNotFoundError); fix the path\n"
+    )
+    assert leaks(key, outputs(result)) == []

@@ -619,7 +619,7 @@ class CreatedSessionLate(_CreatedSessionLag):
 
 
 class CreatedWith201(CheckoutApi):
-    """A create is answered 201 Created with the session, where the spec documents 200 for POST /checkouts."""
+    """A create is answered 201 Created with the session, where Dodo's public spec documents 200 for it."""
 
     def created_reply(self, session: CheckoutSession) -> Reply:
         return replace(super().created_reply(session), status=201)
