@@ -132,6 +132,8 @@ def test_a_run_that_creates_records_and_replays_without_a_request(tmp_path: Path
         "--report-dir", str(tmp_path / "recorded"), "--max-examples", "5",
     )  # fmt: skip
     assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    # Announced before the first request, like the ids given.
+    assert f"and one the gate creates first: POST /checkouts with product {PRODUCT}, quantity 1" in recorded.stdout
     assert json.loads((cassettes / "run.json").read_text(encoding="utf-8"))["product_id"] == PRODUCT
     replayed = conformance(
         "run", "--replay", "--cassette-dir", str(cassettes), "--report-dir", str(tmp_path / "replayed")
