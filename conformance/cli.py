@@ -136,8 +136,10 @@ def _possible_secrets(argv: list[str] | None) -> list[str]:
         try:
             candidates.append(Path(key_file).read_text(encoding="utf-8", errors="replace")[:4096])
         except OSError:
-            # No such file: perhaps the key itself, given where its file belongs. The error names the path.
-            candidates.append(key_file)
+            # Not a readable file: perhaps the key itself, given where its file belongs, since the error names
+            # the path. A value with a folder in it reads as a path and stays readable.
+            if os.sep not in key_file:
+                candidates.append(key_file)
     secrets = []
     for candidate in candidates:
         for line in (candidate, *candidate.splitlines()):
