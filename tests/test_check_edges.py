@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from support import make_exchange
 
-from conformance.checks import REGISTRY, CheckFailure, Context, NotApplicable, _same_value, rfc3339_instant
+from conformance.checks import REGISTRY, CheckFailure, Context, NotApplicable, _same_value, judge, rfc3339_instant
 from conformance.spec import Contract
 
 NEW_YEAR_2026 = 1767225600  # 2026-01-01T00:00:00Z, seconds since the epoch
@@ -171,3 +172,71 @@ def test_each_check_judges_only_its_own_exchanges_up_to_its_boundaries(
     else:
         judged = "failed" if failure is not None else "passed"
     assert judged == outcome
+
+
+def test_a_head_that_breaks_http_syntax_is_named_in_the_failure(context: Context) -> None:
+    exchange = make_exchange(body={"id": "cks_known0000000000000000"})
+    assert exchange.response is not None
+    broken = replace(exchange, response=replace(exchange.response, framing=("obs-fold in 'X'", "a NUL in 'Y'")))
+    with pytest.raises(CheckFailure) as failed:
+        REGISTRY["transport.reply"].function(context, broken)
+    assert failed.value.received == "a response with obs-fold in 'X'; a NUL in 'Y'"
+    REGISTRY["transport.reply"].function(context, exchange)  # the same head, well formed: passes
+
+
+def test_a_create_is_judged_by_its_own_checks_and_every_read_by_all(context: Context) -> None:
+    create = make_exchange(body={"session_id": "cks_new"}, purpose="session created by the gate", checkout_id="")
+    assert {verdict.check.id for verdict in judge(context, create)} == {
+        "transport.reply", "response.no_server_error", "session.created",
+    }  # fmt: skip
+    fresh = make_exchange(
+        body={"id": "cks_CreatedByTheGate0000001", "created_at": "2026-01-01T00:00:00Z"},
+        purpose="session just created", checkout_id="cks_CreatedByTheGate0000001",
+    )  # fmt: skip
+    judged = {verdict.check.id for verdict in judge(context, fresh)}
+    assert {"response.schema", "session.id_echoed", "session.created_at_once", "session.created_unpaid"} <= judged
+
+
+@dataclass
+class _Error:
+    path: list[str]
+    message: str
+    context: tuple[()] = ()
+
+
+class _ManyErrors:
+    """A jsonschema stand-in that finds eleven things wrong."""
+
+    def iter_errors(self, value: object) -> list[_Error]:
+        del value
+        return [_Error([f"field{number:02d}"], "is wrong") for number in range(11)]
+
+
+def test_past_five_errors_the_failure_counts_exactly_how_many_more(contract: Contract) -> None:
+    stand_in = replace(contract, validator=_ManyErrors(), fast_validator=_StricterValidator())  # type: ignore[arg-type]
+    failure = _judged("response.schema", Context(contract=stand_in, known_ids=frozenset()), body={"id": "x"})
+    assert failure is not None
+    assert failure.received.endswith("/field04: is wrong; and 6 more")
+
+
+def test_where_the_spec_describes_the_create_its_answer_is_validated_against_it(
+    tmp_path: Any, contract: Contract
+) -> None:
+    from conformance.spec import load_contract  # noqa: PLC0415
+
+    document = dict(contract.document)
+    document["paths"] = {
+        **document["paths"],
+        "/checkouts": {"post": {"responses": {"200": {"content": {"application/json": {"schema": {
+            "type": "object", "required": ["session_id"],
+            "properties": {"session_id": {"type": "string"}, "checkout_url": {"type": ["string", "null"]}},
+        }}}}}}},
+    }  # fmt: skip
+    spec = tmp_path / "with-create.json"
+    spec.write_text(json.dumps(document), encoding="utf-8")
+    context = Context(contract=load_contract(spec), known_ids=frozenset())
+    create = {"purpose": "session created by the gate", "checkout_id": ""}
+    failure = _judged("session.created", context, body={"session_id": "cks_new", "checkout_url": 5}, **create)
+    assert failure is not None
+    assert failure.received == "/checkout_url: 5 is not of type 'string', 'null'"
+    assert _judged("session.created", context, body={"session_id": "cks_new", "checkout_url": None}, **create) is None
