@@ -213,11 +213,17 @@ def test_every_verdict_and_status_is_counted_once(contract: Contract, context: C
 
 
 def test_the_verdict_counts_exactly_the_must_checks_that_judged_something(contract: Contract, context: Context) -> None:
-    ledger = _ledger(contract, context, [{"body": GOOD_BODY}])
+    # A SHOULD check judged something too (the 404's error body): it is not counted among the MUST checks.
+    unknown = {"status": 404, "body": ERROR_BODY, "purpose": "invented id", "checkout_id": "cks_x"}
+    ledger = _ledger(contract, context, [{"body": GOOD_BODY}, unknown])
+    assert ledger.tallies["errors.json_body"].passed == 1
     applied = {
-        verdict.check.id for verdict in judge(context, make_exchange(body=GOOD_BODY)) if verdict.check.level == "MUST"
+        verdict.check.id
+        for exchange in (make_exchange(body=GOOD_BODY), make_exchange(**unknown))
+        for verdict in judge(context, exchange)
+        if verdict.check.level == "MUST"
     }
-    assert ledger.run_status()[1] == f"all {len(applied)} applicable MUST checks passed over 1 exchanges"
+    assert ledger.run_status()[1] == f"all {len(applied)} applicable MUST checks passed over 2 exchanges"
 
 
 def test_the_first_failure_is_timed_once(contract: Contract, context: Context) -> None:
