@@ -316,6 +316,10 @@ class _Run:
             self._gate_failed(scenario, error)
 
     def _gate_failed(self, scenario: str, error: Exception) -> None:
+        if _while_interrupted(error):
+            # Ctrl-C landed inside a library (Hypothesis, vcrpy), whose own clean-up then failed on the state it
+            # left: that error is the interruption's, and the run ends as interrupted (130), not as a broken gate.
+            raise KeyboardInterrupt from error
         missing = _missing_recording(error, self.settings.cassette_dir)
         if missing is not None:
             self.ledger.cannot_judge = self.ledger.cannot_judge or missing
@@ -480,6 +484,18 @@ def _abort_on_crash(send: Callable[[Any], None]) -> Callable[[Any], None]:
             raise _Crash(error) from error
 
     return guarded
+
+
+def _while_interrupted(error: BaseException) -> bool:
+    """Whether an error was raised while a KeyboardInterrupt was being handled, however deep."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__context__
+    return False
 
 
 def _missing_recording(error: Exception, cassette_dir: Path) -> str | None:

@@ -62,3 +62,34 @@ def test_every_option_is_declared_once_and_offered_by_both_front_ends() -> None:
         assert option.flag in cli_help, option.flag
         assert (option.pytest_flag or option.flag) in pytest_help, option.flag
     assert set(Flags.__dataclass_fields__) == {option.dest for option in RUN_OPTIONS}
+
+
+def test_an_error_raised_while_ctrl_c_is_handled_ends_the_run_as_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C inside a library can make its own clean-up fail: that error is the interruption's (130), while
+    # the same error on its own is the gate's failure (3).
+    from support import KEY, judge  # noqa: PLC0415
+
+    from conformance.gate import Gate  # noqa: PLC0415
+    from conformance.sandbox import CheckoutApi, seeded_sessions  # noqa: PLC0415
+
+    def interrupted(self: Gate) -> None:
+        del self
+        try:
+            raise KeyboardInterrupt  # noqa: TRY301 - Ctrl-C as it lands, inside the scenario
+        except KeyboardInterrupt:
+            message = "state the interrupt left behind"
+            raise AssertionError(message) from None
+
+    def broken(self: Gate) -> None:
+        del self
+        message = "a bug of the gate"
+        raise AssertionError(message)
+
+    monkeypatch.setattr(Gate, "edge_ids", interrupted)
+    assert judge(CheckoutApi(KEY, seeded_sessions()), tmp_path / "interrupted").exit_code == 130
+    monkeypatch.setattr(Gate, "edge_ids", broken)
+    outcome = judge(CheckoutApi(KEY, seeded_sessions()), tmp_path / "broken")
+    assert outcome.exit_code == 3
+    assert outcome.record.result.reason == "the gate itself failed: edge_ids: AssertionError: a bug of the gate"

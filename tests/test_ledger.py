@@ -214,7 +214,7 @@ def test_every_verdict_and_status_is_counted_once(contract: Contract, context: C
 
 def test_the_verdict_counts_exactly_the_must_checks_that_judged_something(contract: Contract, context: Context) -> None:
     # A SHOULD check judged something too (the 404's error body): it is not counted among the MUST checks.
-    unknown = {"status": 404, "body": ERROR_BODY, "purpose": "invented id", "checkout_id": "cks_x"}
+    unknown: dict[str, Any] = {"status": 404, "body": ERROR_BODY, "purpose": "invented id", "checkout_id": "cks_x"}
     ledger = _ledger(contract, context, [{"body": GOOD_BODY}, unknown])
     assert ledger.tallies["errors.json_body"].passed == 1
     applied = {
