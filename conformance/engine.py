@@ -9,6 +9,7 @@ or discards the recording and returns the outcome.
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -28,10 +29,11 @@ from conformance.redaction import Redactor
 from conformance.report import REPORT_FILES, build_record, render_closing, render_header, write_reports
 from conformance.settings import DEFAULT_CONCURRENCY, Mode, read_key_file, refuse_live_mode
 from conformance.spec import load_contract, schemathesis_schema
-from conformance.transport import TargetSilent
+from conformance.transport import STOP_REQUESTED, TargetSilent
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from types import FrameType
 
     from conformance.cassettes import Recording
     from conformance.record import RunRecord
@@ -211,7 +213,7 @@ class _Run:
         self.stopped_early: str | None = None
 
     def execute(self) -> Outcome:
-        with self._target() as (base_url, api_key):
+        with ctrl_c_sticks(), self._target() as (base_url, api_key):
             self.redact.add(api_key)
             schema = schemathesis_schema(self.plan.contract, seed=self.plan.seed, max_examples=self.plan.max_examples)
             operation = schema["/checkouts/{id}"]["GET"]
@@ -425,6 +427,33 @@ class _Run:
             concurrency=self.plan.concurrency,
         )
         publish(self.staging, settings.cassette_dir, recording)
+
+
+@contextmanager
+def ctrl_c_sticks() -> Iterator[None]:
+    """Within a run, Ctrl-C also stops every later request, even where a library swallowed its KeyboardInterrupt.
+
+    Only where Python's own handler is in place (the main thread, SIGINT not ignored): a caller's own
+    handling is left alone.
+    """
+    STOP_REQUESTED.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        yield
+        return
+
+    def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+        STOP_REQUESTED.set()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _Progress:

@@ -41,6 +41,8 @@ _CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, BrokenPipeError, Connectio
 # Requests in a row that got no reply at all within the timeout before the run stops sending: the target
 # has stopped answering, and every further request would cost a whole timeout.
 SILENT_IN_A_ROW = 3
+# Set when Ctrl-C is pressed during a run (engine.ctrl_c_sticks); no request leaves after it.
+STOP_REQUESTED = threading.Event()
 # Exchanges in a row still answered 429 after their retries before the run stops.
 RATE_LIMITED_IN_A_ROW = 3
 
@@ -407,7 +409,11 @@ class Transport:
         return exchange
 
     def _pace(self) -> None:
-        """Keep to the rate limit and the run's time budget."""
+        """Keep to the rate limit and the run's time budget; stop when Ctrl-C was pressed."""
+        if STOP_REQUESTED.is_set():
+            # Ctrl-C landed where a library swallowed it (Hypothesis marks the example and goes on): it
+            # stops the run at the next request anyway.
+            raise KeyboardInterrupt
         self._pacer.wait_turn()
 
     def _attempt(  # noqa: PLR0911 - one return per way a request can end

@@ -93,3 +93,35 @@ def test_an_error_raised_while_ctrl_c_is_handled_ends_the_run_as_interrupted(
     outcome = judge(CheckoutApi(KEY, seeded_sessions()), tmp_path / "broken")
     assert outcome.exit_code == 3
     assert outcome.record.result.reason == "the gate itself failed: edge_ids: AssertionError: a bug of the gate"
+
+
+def test_ctrl_c_during_a_run_also_stops_every_later_request() -> None:
+    # Hypothesis can swallow a KeyboardInterrupt that lands in its own code and go on generating: the
+    # next request must raise it again, and nothing is sent.
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    from conformance.model import Purpose  # noqa: PLC0415
+    from conformance.transport import STOP_REQUESTED, Transport  # noqa: PLC0415
+
+    def press_ctrl_c_during_a_run() -> None:
+        with engine.ctrl_c_sticks():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            press_ctrl_c_during_a_run()
+        assert STOP_REQUESTED.is_set()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the caller's handler is back
+        transport = Transport("http://127.0.0.1:9", "sk_test_engine_000000", timeout=1)
+        with pytest.raises(KeyboardInterrupt):
+            transport.get_checkout("cks_x", Purpose.UNKNOWN)
+        assert transport.requests_sent == 0
+        transport.close()
+        with engine.ctrl_c_sticks():  # a new run starts with no stop asked for
+            assert not STOP_REQUESTED.is_set()
+    finally:
+        signal.signal(signal.SIGINT, before)
+        STOP_REQUESTED.clear()
