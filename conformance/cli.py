@@ -248,6 +248,7 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
     from conformance.record import RunRecord  # noqa: PLC0415
     from conformance.reproduce import default_target, find_group, replay  # noqa: PLC0415
     from conformance.settings import (  # noqa: PLC0415
+        DEFAULT_REMOTE_RATE_LIMIT,
         check_base_url,
         check_seconds,
         clean_api_key,
@@ -278,7 +279,7 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
     refuse_live_mode(base_url, contract, allowed=arguments.allow_live_mode)
     transport = Transport(
         base_url, key, timeout=arguments.request_timeout,
-        rate_per_second=None if is_loopback(base_url) else parse_rate("100/m"),
+        rate_per_second=None if is_loopback(base_url) else parse_rate(DEFAULT_REMOTE_RATE_LIMIT),
     )  # fmt: skip
     for secret in transport.derived_secrets():
         redact.add(secret)

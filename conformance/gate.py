@@ -12,9 +12,10 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from conformance.aliases import aliases
-from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, judge
+from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, judge, refused
 from conformance.errors import TargetError
 from conformance.model import Credential, Exchange, Purpose
+from conformance.transport import timed_out
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,23 +70,12 @@ def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_ID
 _WITHOUT = {Credential.MISSING: "without a key", Credential.WRONG: "with a wrong key"}
 
 
-def _refused(status: int) -> bool:
-    """A 4xx the server gives to a request it will not act on, 429 aside (a wait, judged as unjudged)."""
-    return 400 <= status < 500 and status != 429
-
-
 def _created_id(exchange: Exchange) -> str | None:
     """The session_id a create was answered with, when it was answered 2xx with one (session.created judges a 201)."""
     response = exchange.response
     if response is None or not 200 <= response.status < 300:
         return None
-    ok, body = response.parsed
-    session_id = body.get("session_id") if ok and isinstance(body, dict) else None
-    return session_id if isinstance(session_id, str) and session_id else None
-
-
-def _timed_out(exchange: Exchange) -> bool:
-    return exchange.transport_error is not None and exchange.transport_error.startswith("no complete response within")
+    return response.text_field("session_id")
 
 
 class Gate:
@@ -144,7 +134,7 @@ class Gate:
         with self._lock:
             self.ledger.record(exchange, verdicts)
             self.ledger.oracle_disagreements.update(disagreements)
-            if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and _timed_out(exchange):
+            if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and timed_out(exchange.transport_error):
                 self.silent.add(exchange.checkout_id)
             self._note_payment_id(exchange)
             if self.observed is not None:
@@ -157,9 +147,8 @@ class Gate:
             return
         if response is None or response.status != 200:
             return
-        ok, body = response.parsed
-        payment_id = body.get("payment_id") if ok and isinstance(body, dict) else None
-        if isinstance(payment_id, str) and payment_id and payment_id not in self.checkout_ids:
+        payment_id = response.text_field("payment_id")
+        if payment_id is not None and payment_id not in self.checkout_ids:
             self.payment_ids.setdefault(payment_id, None)
 
     def _answering(self, checkout_ids: list[str] | tuple[str, ...]) -> list[str]:
@@ -194,7 +183,7 @@ class Gate:
         exchange = self._observe(self.transport.create_checkout(self.product_id))
         session_id = _created_id(exchange)
         response = exchange.response
-        if session_id is None and response is not None and _refused(response.status):
+        if session_id is None and response is not None and refused(response.status):
             raise TargetError(
                 f"creating a checkout session (POST /checkouts) was refused (status {response.status}: "
                 f"{response.excerpt()})",

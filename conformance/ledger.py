@@ -97,8 +97,8 @@ class CheckTally:
         if stopped:
             return "the run stopped before this check judged anything"
         source = "the recording" if replaying else "this run"
-        if self.check.id.startswith("session.created"):
-            return f"{source} created no session of its own (--create-session)"
+        if self.check.skipped_unless is not None:
+            return f"{source} {self.check.skipped_unless}"
         return f"no exchange in {source} was one it judges"
 
     def status(self, strict: bool) -> CheckStatus:

@@ -92,6 +92,12 @@ class ReceivedResponse:
         except NotJsonError as exc:
             return False, str(exc)
 
+    def text_field(self, name: str) -> str | None:
+        """The non-empty string under `name` in a body that is a JSON object; None for anything else."""
+        ok, body = self.parsed
+        value = body.get(name) if ok and isinstance(body, dict) else None
+        return value if isinstance(value, str) and value else None
+
     def excerpt(self) -> str:
         """A printable start of the body for findings."""
         text = self.body[:EXCERPT_CHARS].decode("utf-8", errors="replace")

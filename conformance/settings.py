@@ -190,19 +190,20 @@ def _product_id(flags: Flags, environ: Mapping[str, str], base_url: str | None) 
             raise BadInputError("--product-id was given without --create-session", "add --create-session")
         return None
     given, source = flags.product_id, "--product-id"
-    if given is None and base_url is not None and _set_but_empty(ENV_PRODUCT_ID, environ):
-        raise BadInputError(
-            f"{ENV_PRODUCT_ID} is set but empty", "set it to a product of this test-mode account (pdt_...), or unset it"
-        )
-    if given is None and base_url is not None and ENV_PRODUCT_ID in environ:
-        given, source = environ[ENV_PRODUCT_ID], ENV_PRODUCT_ID
+    if given is None and base_url is None:
+        return None  # the sandbox sells products of its own; the environment is not read for it
     if given is None:
-        if base_url is None:
-            return None
-        raise BadInputError(
-            "--create-session needs a product for the session's cart",
-            f"pass --product-id pdt_... (or set {ENV_PRODUCT_ID}) with a product of this test-mode account",
-        )
+        if _set_but_empty(ENV_PRODUCT_ID, environ):
+            raise BadInputError(
+                f"{ENV_PRODUCT_ID} is set but empty",
+                "set it to a product of this test-mode account (pdt_...), or unset it",
+            )
+        if ENV_PRODUCT_ID not in environ:
+            raise BadInputError(
+                "--create-session needs a product for the session's cart",
+                f"pass --product-id pdt_... (or set {ENV_PRODUCT_ID}) with a product of this test-mode account",
+            )
+        given, source = environ[ENV_PRODUCT_ID], ENV_PRODUCT_ID
     product_id = given.strip()
     if not product_id or any(character.isspace() or not character.isprintable() for character in product_id):
         raise BadInputError(

@@ -41,6 +41,15 @@ _CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, BrokenPipeError, Connectio
 # Requests in a row that got no reply at all within the timeout before the run stops sending: the target
 # has stopped answering, and every further request would cost a whole timeout.
 SILENT_IN_A_ROW = 3
+# What a request that got no complete response in time is said to have got.
+_TIMED_OUT = "no complete response within the {seconds:g} s request timeout"
+
+
+def timed_out(transport_error: str | None) -> bool:
+    """Whether an exchange's transport error is its request timing out."""
+    return transport_error is not None and transport_error.startswith(_TIMED_OUT.partition("{")[0])
+
+
 # Set when Ctrl-C is pressed during a run (engine.ctrl_c_sticks); no request leaves after it.
 STOP_REQUESTED = threading.Event()
 # Exchanges in a row still answered 429 after their retries before the run stops.
@@ -310,7 +319,6 @@ class Transport:
         """
         url = f"{self.base_url}/checkouts"
         body = json.dumps({"product_cart": [{"product_id": product_id, "quantity": 1}]}).encode()
-        content_type = {"Content-Type": "application/json"}
         return self._send(
             "POST",
             url,
@@ -318,10 +326,7 @@ class Transport:
             purpose=Purpose.CREATE,
             credential=Credential.VALID,
             body=body,
-            extra_headers=content_type,
-            attempt=lambda: self._attempt(
-                "POST", url, {**self._headers(Credential.VALID, None)[0], **content_type}, body
-            ),
+            extra_headers={"Content-Type": "application/json"},
         )
 
     def send_case(self, case: Any) -> Exchange:  # noqa: ANN401 - a schemathesis.Case
@@ -366,10 +371,11 @@ class Transport:
         extra_headers: dict[str, str] | None = None,
     ) -> Exchange:
         headers, shown = self._headers(credential, probe)
-        request = SentRequest(method=method, url=url, headers={**shown, **(extra_headers or {})}, body=body)
+        headers, shown = {**headers, **(extra_headers or {})}, {**shown, **(extra_headers or {})}
+        request = SentRequest(method=method, url=url, headers=shown, body=body)
         response: ReceivedResponse | None = None
         error: str | None = None
-        send = attempt or (lambda: self._attempt(method, url, headers))
+        send = attempt or (lambda: self._attempt(method, url, headers, body or None))
         for number in range(1, self.retry.attempts + 1):
             self._pace()
             response, error = send()
@@ -378,7 +384,7 @@ class Transport:
             self._waiting("the target's Retry-After")(self._retry_after(response))
         rate_limited = response is not None and response.status == 429
         self._limited_in_a_row = self._limited_in_a_row + 1 if rate_limited else 0
-        silent = response is None and error is not None and error.startswith("no complete response within")
+        silent = response is None and timed_out(error)
         self._silent_in_a_row = self._silent_in_a_row + 1 if silent else 0
         if self._limited_in_a_row >= RATE_LIMITED_IN_A_ROW:
             raise RunStopped(
@@ -476,7 +482,7 @@ class Transport:
                 raise self._pacer.spent()
 
             return max(left, 0.001), spent
-        return self.timeout, lambda: (None, f"no complete response within the {self.timeout:g} s request timeout")
+        return self.timeout, lambda: (None, _TIMED_OUT.format(seconds=self.timeout))
 
     def _retry_after(self, response: ReceivedResponse) -> float:
         """Seconds to wait before a retry: Retry-After as seconds or as an HTTP date (RFC 9110 section 10.2.3)."""
