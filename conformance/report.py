@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from conformance.ledger import Ledger
 
 STATUS_MARKS = {"passed": "PASS", "failed": "FAIL", "warned": "WARN", "skipped": "SKIP"}
-REPORT_FILES = ("junit.xml", "summary.json", "summary.md", "report.html")
+# The reports every run writes, each a rendering `conformance report --format` gives again.
+REPORT_FORMATS = {"junit.xml": "junit", "summary.json": "json", "summary.md": "md", "report.html": "html"}
+REPORT_FILES = tuple(REPORT_FORMATS)
 # Groups each text renderer lists in full; the record keeps them all.
 SHOWN_GROUPS = 20
 EXCERPT_LINES = 6
@@ -175,18 +177,9 @@ def write_reports(
     record: RunRecord, report_dir: Path, redact: Callable[[str], str], sarif: Path | None = None
 ) -> list[Path]:
     """Write every report, each whole or not at all."""
-    from conformance.report_html import render_html  # noqa: PLC0415 - the page's module imports this one
-
-    outputs = {
-        report_dir / "junit.xml": render_junit(record),
-        report_dir / "summary.json": record.to_text(),
-        report_dir / "summary.md": render_markdown(record),
-        report_dir / "report.html": render_html(record),
-    }
+    outputs = {report_dir / name: FORMATS[form](record) for name, form in REPORT_FORMATS.items()}
     if sarif is not None:
-        from conformance.sarif import render_sarif  # noqa: PLC0415
-
-        outputs[sarif] = render_sarif(record)
+        outputs[sarif] = FORMATS["sarif"](record)
     for path, text in outputs.items():
         write_atomically(path, _redact_whole(path.name, text, redact))
     return list(outputs)
@@ -421,7 +414,7 @@ def _json(record: RunRecord) -> str:
 
 
 def _html(record: RunRecord) -> str:
-    from conformance.report_html import render_html  # noqa: PLC0415
+    from conformance.report_html import render_html  # noqa: PLC0415 - the page's module imports this one
 
     return render_html(record)
 
