@@ -65,6 +65,10 @@ class Reply:
         return cls.json(status, {"code": code, "message": message})
 
 
+# The answer to a request without the valid key, on every route.
+UNAUTHORIZED = Reply.error(401, "UNAUTHORIZED", "Missing or invalid bearer token")
+
+
 class CheckoutApi:
     """The behaviour of the test-mode server for this operation. Broken variants override one step."""
 
@@ -91,7 +95,7 @@ class CheckoutApi:
             reply = Reply.error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here")
             return replace(reply, headers={**reply.headers, "Allow": "GET"})
         if not self.authorized(headers.get("Authorization")):
-            return Reply.error(401, "UNAUTHORIZED", "Missing or invalid bearer token")
+            return UNAUTHORIZED
         session = self.lookup(checkout_id)
         if session is None:
             return Reply.error(404, "NOT_FOUND", "Checkout session not found")
@@ -121,7 +125,7 @@ class CheckoutApi:
     def create(self, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer POST /checkouts: a cart of known products creates a session at the details stage."""
         if not self.authorized(headers.get("Authorization")):
-            return Reply.error(401, "UNAUTHORIZED", "Missing or invalid bearer token")
+            return UNAUTHORIZED
         rejection = self.cart_rejection(body)
         if rejection is not None:
             return rejection
