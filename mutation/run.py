@@ -44,6 +44,23 @@ WORKERS = 2
 MAX_TIMEOUT_SECONDS = 280.0
 TIMEOUT_MARKER = "mutation-run: timeout"
 PLANTED_MODULE = "conformance/redaction.py"
+# The columns of the score table in mutation.md.
+COLUMNS = [
+    "module",
+    "mutants",
+    "killed",
+    "timeouts",
+    "survived",
+    "accepted",
+    "errors",
+    "score",
+    "target",
+    "met",
+    "time",
+    "measured",
+]
+# 2: each module keeps the run that measured it, so a run of some modules adds to the report of the others.
+FORMAT_VERSION = 2
 # Outcomes that are not counted: filtered as noise, or a mutant Cosmic Ray's operator failed to make.
 UNCOUNTED = ("filtered", "unmutatable")
 UNMUTATABLE = "cosmic_ray/operators/"
@@ -83,7 +100,8 @@ TABLE = (
     ),
     Target(
         "conformance/settings.py",
-        ("tests/test_live_mode.py", "tests/test_one_line.py::test_bad_flags_are_one_line_naming_the_fix",
+        ("tests/test_settings.py", "tests/test_live_mode.py",
+         "tests/test_one_line.py::test_bad_flags_are_one_line_naming_the_fix",
          "tests/test_cli.py::test_bad_input_is_one_line_with_exit_2",
          "tests/test_safety.py::test_more_bad_input_is_one_line_with_exit_2",
          "tests/test_safety.py::test_rates_are_read_per_unit",
@@ -666,21 +684,25 @@ def render(record: dict[str, Any]) -> str:
     """reports/mutation.md from the record."""
     dirty = " with uncommitted changes" if record["dirty"] else ""
     status = "every module meets its target" if record["ok"] else "NOT every module meets its target"
-    if not record["complete"]:
+    if record["pending"]:
         status = f"incomplete, still to run: {', '.join(record['pending'])}"
+    elif record["unmeasured"]:
+        status = f"incomplete, never measured: {', '.join(record['unmeasured'])}"
     lines = [
         "# Mutation testing",
         "",
         (
-            f"Wall time: **{record['wall_seconds'] / 60:.1f} min** ({record['wall_seconds']:.0f} s) on "
+            f"Last run: **{record['wall_seconds'] / 60:.1f} min** ({record['wall_seconds']:.0f} s) on "
             f"{record['workers']} workers, {record['started_at']}, commit {record['commit']}{dirty}, {record['tool']}."
         ),
+        "Rows of modules that run did not cover are kept from the earlier run named in their last column",
+        "(its commit, `+` when it had uncommitted changes, and when it started).",
         "",
         f"Result: **{status}**.",
         "Score = (killed + timeouts) / (mutants - accepted). Filtered mutants are not counted (see below).",
         "",
-        "| module | mutants | killed | timeouts | survived | accepted | errors | score | target | met | time |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        f"| {' | '.join(COLUMNS)} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for module in record["modules"]:
         lines += _score_rows(module)
@@ -719,7 +741,10 @@ def render(record: dict[str, Any]) -> str:
     if unmutatable:
         lines += ["", "## Mutants Cosmic Ray failed to make (not counted)", "", *unmutatable]
     lines += ["", "## Filtered", ""]
-    lines += [f"- {count} mutants: {why}" for why, count in sorted(record["filtered"].items())]
+    filtered = Counter(
+        m["note"] for module in record["modules"] for m in module["mutants"] if m["outcome"] == "filtered"
+    )
+    lines += [f"- {count} mutants: {why}" for why, count in sorted(filtered.items())]
     lines += [
         "",
         "## Per-mutant runs",
@@ -737,16 +762,19 @@ def render(record: dict[str, Any]) -> str:
 
 
 def _score_rows(module: dict[str, Any]) -> list[str]:
-    rows = [(module["module"], module["score"], module["target"], module["meets_target"], module["seconds"])]
+    run = module["run"]
+    measured = f"{run['commit']}{'+' if run['dirty'] else ''}, {run['started_at'].removesuffix(' UTC')}"
+    rows = [(module["module"], module["score"], module["target"], module["meets_target"], module["seconds"], measured)]
     rows += [
-        (f"{module['module']} :: {', '.join(part['functions'])}", part["score"], 1.0, part["score"]["score"] >= 1, None)
+        (f"{module['module']} :: {', '.join(part['functions'])}", part["score"], 1.0, part["score"]["score"] >= 1,
+         None, "")
         for part in module["critical"]
-    ]
+    ]  # fmt: skip
     return [
         f"| {name} | {score['mutants']} | {score['killed']} | {score['timeouts']} | {score['survived']} "
         f"| {score['accepted']} | {score['errors']} | {score['score']:.1%} | {target:.0%} "
-        f"| {'yes' if met else '**no**'} | {'' if seconds is None else f'{seconds / 60:.1f} min'} |"
-        for name, score, target, met, seconds in rows
+        f"| {'yes' if met else '**no**'} | {'' if seconds is None else f'{seconds / 60:.1f} min'} | {when} |"
+        for name, score, target, met, seconds, when in rows
     ]
 
 
@@ -771,10 +799,9 @@ def _survivor_lines(module: dict[str, Any]) -> list[str]:
 
 def summarise(results: list[ModuleResult]) -> dict[str, Any]:
     """The record the reports are written from, before accepted survivors are applied to it."""
-    filtered = Counter(mutant.note for result in results for mutant in result.mutants if mutant.outcome == "filtered")
     return {
         "format": "dodo-conformance/mutation",
-        "format_version": 1,
+        "format_version": FORMAT_VERSION,
         "tool": f"cosmic-ray {metadata.version('cosmic-ray')}",
         "modules": [
             {
@@ -809,7 +836,6 @@ def summarise(results: list[ModuleResult]) -> dict[str, Any]:
             }
             for result in results
         ],
-        "filtered": dict(filtered),
     }
 
 
@@ -863,7 +889,6 @@ def write_reports(  # noqa: PLR0913 - the record is all of these
     """Write mutation.json and mutation.md, each whole (temporary file, then rename); return the record."""
     record = {
         **summarise(results),
-        "complete": not pending,
         "pending": pending,
         "started_at": started_at,
         "wall_seconds": round(seconds, 1),
@@ -871,10 +896,44 @@ def write_reports(  # noqa: PLR0913 - the record is all of these
         "commit": commit[0],
         "dirty": commit[1],
     }
+    for module in record["modules"]:
+        module["run"] = {"started_at": started_at, "commit": commit[0], "dirty": commit[1]}
+    record["modules"] = merged(record["modules"], previous_modules(report_dir))
+    measured = {module["module"] for module in record["modules"]}
+    record["unmeasured"] = [target.module for target in TABLE if target.module not in measured]
+    record["complete"] = not pending and not record["unmeasured"]
     # Read afresh each time, so that what is accepted during a long run counts in its report.
     apply_accepted(record, load_accepted())
     _write(report_dir, record)
     return record
+
+
+def previous_modules(report_dir: Path) -> list[dict[str, Any]]:
+    """The modules of the last record in report_dir, each with the run that measured it; none if unreadable.
+
+    A run of some modules keeps the others' rows: `make mutation MODULES=...` adds to the report, it does
+    not wipe what earlier runs measured. Each row says which commit it measured.
+    """
+    source = report_dir / "mutation.json"
+    try:
+        record = json.loads(source.read_text(encoding="utf-8"))
+        modules: list[dict[str, Any]] = record["modules"]
+        for module in modules:
+            # Records before format 2 kept the run once, for all modules.
+            module.setdefault("run", {key: record[key] for key in ("started_at", "commit", "dirty")})
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if record.get("format") != "dodo-conformance/mutation":
+        return []
+    return modules
+
+
+def merged(fresh: list[dict[str, Any]], earlier: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The modules just measured and the earlier rows of the table's other modules, in the table's order."""
+    by_name = {module["module"]: module for module in earlier}
+    by_name.update({module["module"]: module for module in fresh})
+    order = [target.module for target in TABLE]
+    return [by_name[name] for name in order if name in by_name]
 
 
 def _write(report_dir: Path, record: dict[str, Any]) -> None:
@@ -891,6 +950,10 @@ def rejudge(report_dir: Path) -> int:
     if not source.is_file():
         raise HarnessError(f"{source} does not exist: run `make mutation` first")
     record: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    record["modules"] = previous_modules(report_dir)
+    measured = {module["module"] for module in record["modules"]}
+    record["unmeasured"] = [target.module for target in TABLE if target.module not in measured]
+    record["complete"] = not record["pending"] and not record["unmeasured"]
     apply_accepted(record, load_accepted())
     _write(report_dir, record)
     print(f"rewrote {report_dir / 'mutation.md'} with the accepted survivors as they are now")

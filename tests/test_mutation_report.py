@@ -1,0 +1,96 @@
+"""`make mutation MODULES=...` adds to reports/mutation.md: rows measured earlier are kept, each naming its run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def harness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mutation_run", ROOT / "mutation" / "run.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def _report(harness: ModuleType, report_dir: Path, module: str, commit: str, outcomes: list[str]) -> None:
+    target = next(target for target in harness.TABLE if target.module == module)
+    result = harness.ModuleResult(target, list(target.tests), 60.0, 5.0, seconds=90.0)
+    result.mutants = [
+        harness.Mutant(module, line, 0, "core/NumberReplacer", None, outcome, "1", "2")
+        for line, outcome in enumerate(outcomes, 1)
+    ]
+    harness.write_reports(
+        report_dir, [result], pending=[], started_at=f"2026-11-29 0{len(commit)}:00 UTC", seconds=90.0,
+        workers_count=2, commit=(commit, False),
+    )  # fmt: skip
+
+
+def _rows(report_dir: Path) -> dict[str, list[str]]:
+    rows = {}
+    for line in (report_dir / "mutation.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("| conformance/") and "::" not in cells[0]:
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_a_run_of_one_module_keeps_the_rows_of_the_others_each_with_its_own_commit(
+    harness: ModuleType, tmp_path: Path
+) -> None:
+    _report(harness, tmp_path, "conformance/hosts.py", "bbb", ["killed", "killed", "survived"])
+    _report(harness, tmp_path, "conformance/redaction.py", "aaa", ["killed"])
+    rows = _rows(tmp_path)
+    # In the table's order, whatever order they were measured in.
+    assert list(rows) == ["conformance/redaction.py", "conformance/hosts.py"]
+    assert rows["conformance/redaction.py"][1:4] == ["1", "1", "0"]
+    assert rows["conformance/redaction.py"][-1] == "aaa, 2026-11-29 03:00"
+    assert rows["conformance/hosts.py"][1:5] == ["3", "2", "0", "1"]
+    assert rows["conformance/hosts.py"][-1] == "bbb, 2026-11-29 03:00"
+    record = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
+    assert [module["run"]["commit"] for module in record["modules"]] == ["aaa", "bbb"]
+    # hosts.py's survivor is not accepted, so its 100% target is missed, and the record says so.
+    assert record["ok"] is False
+    assert not record["complete"]
+    assert "conformance/settings.py" in record["unmeasured"]
+    assert "incomplete, never measured: conformance/settings.py" in (tmp_path / "mutation.md").read_text()
+
+
+def test_measuring_a_module_again_replaces_only_its_row(harness: ModuleType, tmp_path: Path) -> None:
+    _report(harness, tmp_path, "conformance/hosts.py", "bbb", ["survived"])
+    _report(harness, tmp_path, "conformance/redaction.py", "aaa", ["killed"])
+    _report(harness, tmp_path, "conformance/hosts.py", "cccc", ["killed", "killed"])
+    rows = _rows(tmp_path)
+    assert rows["conformance/hosts.py"][1:3] == ["2", "2"]
+    assert rows["conformance/hosts.py"][-1] == "cccc, 2026-11-29 04:00"
+    assert rows["conformance/redaction.py"][-1] == "aaa, 2026-11-29 03:00"
+
+
+def test_an_unreadable_earlier_report_is_replaced_not_a_crash(harness: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "mutation.json").write_text('{"modules": [', encoding="utf-8")
+    _report(harness, tmp_path, "conformance/redaction.py", "aaa", ["killed"])
+    assert list(_rows(tmp_path)) == ["conformance/redaction.py"]
+
+
+def test_a_report_of_the_first_format_is_read_with_its_one_run_for_every_module(
+    harness: ModuleType, tmp_path: Path
+) -> None:
+    _report(harness, tmp_path, "conformance/hosts.py", "bbb", ["killed"])
+    record = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
+    for module in record["modules"]:
+        del module["run"]
+    record.update(format_version=1, commit="old", started_at="2026-11-01 10:00 UTC")
+    (tmp_path / "mutation.json").write_text(json.dumps(record), encoding="utf-8")
+    assert harness.rejudge(tmp_path) == 0
+    assert _rows(tmp_path)["conformance/hosts.py"][-1] == "old, 2026-11-01 10:00"

@@ -1,0 +1,638 @@
+"""The transport on the wire: exact bytes in, exact exchanges out, on both of its ways to send.
+
+A server here writes replies byte for byte as a test scripts them, so each test pins one promise of
+transport.py: how a body's coding is undone or refused, what a short or cut reply becomes, which
+Authorization each probe carries and how it is shown, when retries, the pace and the time budget
+stop a run. Every test here is fast (well under a second), so `make mutation` runs them per mutant.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+import pytest
+
+from conformance.errors import RunStopped
+from conformance.model import Credential, Exchange, Purpose
+from conformance.redaction import REDACTED
+from conformance.transport import (
+    BODY_CAP_BYTES,
+    STOP_REQUESTED,
+    WRONG_KEY,
+    RetryPolicy,
+    TargetSilent,
+    Transport,
+    _reason,
+)
+
+KEY = "sk_test_wire_Key_0123456789abcdef"
+JSON = {"id": "cks_1", "note": "caf\u00e9"}
+BODY = json.dumps(JSON).encode()
+# A reply step that closes the connection instead of answering.
+HANG_UP = b""
+
+
+def reply(body: bytes = BODY, status: str = "200 OK", **fields: str) -> bytes:
+    """A whole HTTP/1.1 response with a Content-Length; extra fields as Name_With_Underscores=value."""
+    head = {"Content-Type": "application/json", **{name.replace("_", "-"): value for name, value in fields.items()}}
+    if "Transfer-Encoding" not in head:
+        head.setdefault("Content-Length", str(len(body)))
+    lines = "".join(f"{name}: {value}\r\n" for name, value in head.items())
+    return f"HTTP/1.1 {status}\r\n{lines}\r\n".encode() + body
+
+
+@dataclass
+class Wire:
+    """A server on 127.0.0.1 that answers each request with the next scripted bytes, exactly as scripted."""
+
+    replies: list[bytes] = field(default_factory=list)
+    # Seconds between bytes of a reply, to make one trickle.
+    pause: float = 0.0
+    # Close each connection after its first reply, without saying so in the reply.
+    close_when_idle: bool = False
+    requests: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    base_url: str = ""
+
+    def answer(self, connection: socket.socket, stop: threading.Event) -> None:
+        buffered = b""
+        while not stop.is_set():
+            while b"\r\n\r\n" not in buffered:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                buffered += chunk
+            head, _, rest = buffered.partition(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
+            while len(rest) < length:
+                rest += connection.recv(65536)
+            self.requests.append(head + b"\r\n\r\n" + rest[:length])
+            buffered = rest[length:]
+            step = self.replies.pop(0) if self.replies else HANG_UP
+            if step == HANG_UP:
+                return
+            if self.pause:
+                for byte in step:
+                    if stop.wait(self.pause):
+                        return
+                    connection.sendall(bytes([byte]))
+            else:
+                connection.sendall(step)
+            if self.close_when_idle:
+                return
+
+    def header(self, index: int, name: str) -> str | None:
+        """A field of the index-th request received, as sent."""
+        for line in self.requests[index].split(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+            key, _, value = line.decode("latin-1").partition(":")
+            if key.lower() == name.lower():
+                return value.strip()
+        return None
+
+
+@pytest.fixture
+def wire() -> Iterator[Wire]:
+    server = Wire()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            server.connections += 1
+            accepted.append(connection)
+
+            def handle(connection: socket.socket = connection) -> None:
+                with connection, suppress(OSError):
+                    server.answer(connection, stop)
+
+            thread = threading.Thread(target=handle, daemon=True)
+            thread.start()
+            threads.append(thread)
+
+    acceptor = threading.Thread(target=serve, daemon=True)
+    acceptor.start()
+    server.base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    yield server
+    stop.set()
+    acceptor.join(timeout=5)
+    for connection in accepted:
+        with suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+    for thread in threads:
+        thread.join(timeout=5)
+    listener.close()
+
+
+def transport(wire: Wire, **options: object) -> Transport:
+    sleeps: list[float] = []
+    made = Transport(wire.base_url, KEY, timeout=options.pop("timeout", 2.0), sleep=sleeps.append, **options)  # type: ignore[arg-type]
+    made.sleeps = sleeps  # type: ignore[attr-defined]
+    return made
+
+
+# Both ways a GET leaves: through the pooled session, and on one kept-alive connection (the reuse probe).
+def pooled(made: Transport) -> Exchange:
+    return made.get_checkout("cks_1", Purpose.KNOWN)
+
+
+def one_connection(made: Transport) -> Exchange:
+    return made.read_on_one_connection(["cks_1"], "reuse")[0]
+
+
+BOTH_WAYS = pytest.mark.parametrize("send", [pooled, one_connection], ids=["pooled", "one connection"])
+
+
+# --- content codings: undone as RFC 9110 section 8.4 says, refused when they do not decode --------------
+
+
+def _deflate(data: bytes) -> bytes:
+    return zlib.compress(data)
+
+
+@BOTH_WAYS
+@pytest.mark.parametrize(
+    ("coding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("GZip", gzip.compress),
+        ("deflate", _deflate),
+        ("identity", lambda data: data),
+        # Codings listed in the order applied: the last is undone first.
+        ("deflate, gzip", lambda data: gzip.compress(_deflate(data))),
+        ("gzip ,identity, deflate", lambda data: _deflate(gzip.compress(data))),
+    ],
+)
+def test_a_coded_body_is_judged_as_its_decoded_json(
+    wire: Wire, send: Callable[[Transport], Exchange], coding: str, encode: Callable[[bytes], bytes]
+) -> None:
+    wire.replies.append(reply(encode(BODY), Content_Encoding=coding))
+    exchange = send(transport(wire))
+    assert exchange.transport_error is None
+    assert exchange.response is not None
+    assert exchange.response.body == BODY
+    assert not exchange.response.truncated
+
+
+@BOTH_WAYS
+@pytest.mark.parametrize(
+    ("coding", "coded", "error"),
+    [
+        # RFC 9110 section 8.4.1.2: deflate is the zlib format; raw deflate is what lenient clients also take.
+        ("deflate", zlib.compress(BODY)[2:-4], "not valid deflate"),
+        ("gzip", b"not gzip at all", "not valid gzip"),
+        ("gzip", gzip.compress(BODY)[:-12], "a gzip body that ends before its coded stream does"),
+        ("br", BODY, "Content-Encoding 'br', which the gate did not ask for"),
+    ],
+)
+def test_a_body_that_does_not_decode_is_a_transport_error_naming_why(
+    wire: Wire, send: Callable[[Transport], Exchange], coding: str, coded: bytes, error: str
+) -> None:
+    wire.replies.append(reply(coded, Content_Encoding=coding))
+    exchange = send(transport(wire))
+    assert exchange.response is None
+    assert exchange.transport_error is not None
+    assert exchange.transport_error.startswith("the response could not be decoded: ")
+    assert error in exchange.transport_error
+
+
+@BOTH_WAYS
+def test_a_coded_body_past_the_cap_is_cut_at_the_cap_and_marked(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    # 32 MiB and a bit of zeros, 33 KB coded: the cap holds for what the body becomes, not what is sent.
+    wire.replies.append(reply(gzip.compress(b"0" * (BODY_CAP_BYTES + 5)), Content_Encoding="gzip"))
+    exchange = send(transport(wire))
+    assert exchange.response is not None
+    assert exchange.response.truncated
+    assert len(exchange.response.body) == BODY_CAP_BYTES
+
+
+@BOTH_WAYS
+def test_a_coded_body_of_exactly_the_cap_is_whole(wire: Wire, send: Callable[[Transport], Exchange]) -> None:
+    wire.replies.append(reply(gzip.compress(b"0" * BODY_CAP_BYTES), Content_Encoding="gzip"))
+    exchange = send(transport(wire))
+    assert exchange.response is not None
+    assert not exchange.response.truncated
+    assert len(exchange.response.body) == BODY_CAP_BYTES
+
+
+# --- replies cut short, interim replies, broken heads ---------------------------------------------------
+
+
+@BOTH_WAYS
+def test_a_body_shorter_than_its_content_length_is_a_dropped_connection(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    wire.close_when_idle = True
+    wire.replies.append(reply(b'{"id": "cks_1"}', Content_Length="40"))
+    exchange = send(transport(wire))
+    assert exchange.response is None
+    assert exchange.transport_error is not None
+    assert exchange.transport_error.startswith("the connection failed or was dropped before a complete response (")
+
+
+@BOTH_WAYS
+def test_a_body_that_ends_with_the_connection_is_whole(wire: Wire, send: Callable[[Transport], Exchange]) -> None:
+    wire.close_when_idle = True
+    wire.replies.append(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + BODY)
+    exchange = send(transport(wire))
+    assert exchange.response is not None
+    assert exchange.response.body == BODY
+
+
+@BOTH_WAYS
+def test_interim_replies_before_the_answer_are_skipped(wire: Wire, send: Callable[[Transport], Exchange]) -> None:
+    wire.replies.append(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" + reply())
+    exchange = send(transport(wire))
+    assert exchange.response is not None
+    assert exchange.response.status == 200
+    assert exchange.response.body == BODY
+
+
+@BOTH_WAYS
+def test_a_head_that_breaks_http_syntax_is_kept_on_the_response(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    wire.replies.append(reply(X_Trace="a;\r\n b"))
+    exchange = send(transport(wire))
+    assert exchange.response is not None
+    assert exchange.response.framing == (
+        "the field 'X-Trace' folded onto a second line (obs-fold, RFC 9112 section 5.2)",
+    )
+
+
+@BOTH_WAYS
+def test_a_sound_head_has_no_framing_problem_even_after_a_broken_one(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    made = transport(wire)
+    wire.replies += [reply(X_Trace="a;\r\n b"), reply()]
+    assert send(made).response.framing  # type: ignore[union-attr]
+    wire.replies.append(reply())
+    exchange = send(made)
+    assert exchange.response is not None
+    assert exchange.response.framing == ()
+
+
+@BOTH_WAYS
+def test_a_reply_that_trickles_past_the_timeout_ends_at_it(wire: Wire, send: Callable[[Transport], Exchange]) -> None:
+    # Each byte comes well within a socket timeout; the whole reply would take over 20 s.
+    wire.pause = 0.1
+    wire.replies.append(reply(b" " * 200 + BODY))
+    started = time.monotonic()
+    exchange = send(transport(wire, timeout=0.5))
+    assert exchange.response is None
+    assert exchange.transport_error == "no complete response within the 0.5 s request timeout"
+    assert time.monotonic() - started < 10
+
+
+# --- one kept-alive connection ----------------------------------------------------------------------
+
+
+def test_reads_on_one_connection_share_it_and_send_the_key(wire: Wire) -> None:
+    wire.replies += [reply(), reply(), reply()]
+    exchanges = transport(wire).read_on_one_connection(["cks_1", "cks_2", "a/b"], "reuse")
+    assert [exchange.response.status for exchange in exchanges] == [200, 200, 200]  # type: ignore[union-attr]
+    assert wire.connections == 1
+    assert [request.split(b" ")[1] for request in wire.requests] == [b"/checkouts/cks_1", b"/checkouts/cks_2",
+                                                                       b"/checkouts/a%2Fb"]  # fmt: skip
+    assert {wire.header(index, "Authorization") for index in range(3)} == {f"Bearer {KEY}"}
+    assert all(exchange.purpose is Purpose.KNOWN and exchange.why == "reuse" for exchange in exchanges)
+    assert all(exchange.request.headers["Authorization"] == f"Bearer {REDACTED}" for exchange in exchanges)
+
+
+def test_a_connection_closed_while_idle_is_opened_again_once(wire: Wire) -> None:
+    # RFC 9112 section 9.3.1: the server may close an idle connection; the request goes again on a new one.
+    wire.close_when_idle = True
+    wire.replies += [reply(), reply(), reply()]
+    exchanges = transport(wire).read_on_one_connection(["cks_1", "cks_2", "cks_3"], "reuse")
+    assert [exchange.transport_error for exchange in exchanges] == [None, None, None]
+    assert wire.connections == 3
+
+
+def test_a_reply_that_says_it_closes_is_followed_by_a_new_connection(wire: Wire) -> None:
+    wire.replies += [reply(Connection="close"), reply()]
+    exchanges = transport(wire).read_on_one_connection(["cks_1", "cks_2"], "reuse")
+    assert [exchange.transport_error for exchange in exchanges] == [None, None]
+    assert wire.connections == 2
+
+
+def test_a_fresh_connection_that_drops_is_not_tried_again(wire: Wire) -> None:
+    wire.replies += [HANG_UP, reply()]
+    exchange = transport(wire).read_on_one_connection(["cks_1"], "reuse")[0]
+    assert exchange.response is None
+    assert exchange.transport_error is not None
+    assert "dropped" in exchange.transport_error
+    assert len(wire.requests) == 1
+
+
+def test_a_reply_written_twice_shifts_the_next_answer_on_the_connection(wire: Wire) -> None:
+    other = json.dumps({"id": "cks_2"}).encode()
+    wire.replies += [reply() + reply(), reply(other)]
+    exchanges = transport(wire).read_on_one_connection(["cks_1", "cks_2"], "reuse")
+    # The second answer read is the first one's copy: what a pooling client would see.
+    assert [exchange.response.body for exchange in exchanges] == [BODY, BODY]  # type: ignore[union-attr]
+
+
+# --- what each request carries, and how it is shown ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("credential", "sent", "shown"),
+    [
+        (Credential.VALID, f"Bearer {KEY}", f"Bearer {REDACTED}"),
+        (Credential.WRONG, f"Bearer {WRONG_KEY}", f"Bearer {WRONG_KEY}"),
+        (Credential.MISSING, None, None),
+    ],
+)
+def test_each_credential_sends_exactly_its_headers(
+    wire: Wire, credential: Credential, sent: str | None, shown: str | None
+) -> None:
+    wire.replies.append(reply())
+    exchange = transport(wire).get_checkout("cks_1", Purpose.UNKNOWN, credential)
+    assert wire.header(0, "Authorization") == sent
+    assert wire.header(0, "User-Agent") == "dodo-conformance"
+    assert wire.header(0, "Accept") == "application/json"
+    assert exchange.request.headers.get("Authorization") == shown
+    assert exchange.request.headers["User-Agent"] == "dodo-conformance"
+    assert exchange.credential is credential
+    assert exchange.request.method == "GET"
+    assert exchange.request.url == f"{wire.base_url}/checkouts/cks_1"
+
+
+def _near_misses(key: str) -> list[str]:
+    probes = Transport("http://127.0.0.1:9", key, timeout=1).key_probes()
+    return [probe.header.removeprefix("Bearer ") for probe in probes if probe.credential is Credential.NEAR_MISS]
+
+
+def test_the_near_misses_are_each_one_small_change_of_the_key() -> None:
+    middle = len(KEY) // 2
+    assert _near_misses(KEY) == [
+        KEY[:-1],
+        KEY + "x",
+        KEY[:-1] + "0",
+        KEY[:middle] + "0" + KEY[middle + 1 :],
+        KEY[:middle],
+        KEY.swapcase(),
+        KEY[:-1] + "\u00e9",
+    ]
+
+
+def test_a_near_miss_never_equals_the_key_whatever_the_key_ends_or_centres_on() -> None:
+    # Ends in 0 and has 0 in its middle: changing either to 0 would send the key itself.
+    key = "1230000000"
+    # A key without letters is its own swapcase: that probe is dropped, not sent as the key.
+    assert _near_misses(key) == [
+        key[:-1],
+        key + "x",
+        key[:-1] + "1",
+        key[:5] + "1" + key[6:],
+        key[:5],
+        key[:-1] + "\u00e9",
+    ]
+
+
+def test_every_probe_is_shown_without_the_key_or_its_near_miss() -> None:
+    made = Transport("http://127.0.0.1:9", KEY, timeout=1)
+    probes = made.key_probes()
+    assert [probe.header for probe in probes if probe.credential is Credential.MALFORMED] == [
+        "Bearer ", "Bearer", f"Token {KEY}", f"Basic {KEY}", KEY,
+    ]  # fmt: skip
+    for probe in probes:
+        assert probe.header != f"Bearer {KEY}"
+        assert probe.why
+        assert KEY not in probe.shown
+        assert all(near not in probe.shown for near in made.derived_secrets())
+    shown = {probe.header: probe.shown for probe in probes}
+    assert shown[f"Token {KEY}"] == f"Token {REDACTED}"
+    assert shown["Bearer "] == "Bearer "
+    assert shown[f"Bearer {KEY[:-1]}"] == f"Bearer {REDACTED} (the key without its last character)"
+    assert made.derived_secrets() == _near_misses(KEY)
+
+
+def test_a_probe_sends_its_header_and_records_it_as_shown(wire: Wire) -> None:
+    made = transport(wire)
+    probe = made.key_probes()[0]
+    wire.replies.append(reply(status="401 Unauthorized"))
+    exchange = made.get_checkout("cks_1", Purpose.UNKNOWN, probe=probe)
+    assert wire.header(0, "Authorization") == f"Bearer {KEY[:-1]}"
+    assert exchange.request.headers["Authorization"] == probe.shown
+    assert exchange.credential is Credential.NEAR_MISS
+    assert exchange.why == probe.why
+
+
+def test_a_create_posts_one_minimal_cart_as_json(wire: Wire) -> None:
+    wire.replies.append(reply(json.dumps({"session_id": "cks_new"}).encode()))
+    exchange = transport(wire).create_checkout("pdt_1")
+    request = wire.requests[0]
+    assert request.startswith(b"POST /checkouts HTTP/1.1\r\n")
+    assert json.loads(request.split(b"\r\n\r\n", 1)[1]) == {"product_cart": [{"product_id": "pdt_1", "quantity": 1}]}
+    assert wire.header(0, "Content-Type") == "application/json"
+    assert wire.header(0, "Authorization") == f"Bearer {KEY}"
+    assert exchange.purpose is Purpose.CREATE
+    assert exchange.request.method == "POST"
+    assert exchange.request.headers["Authorization"] == f"Bearer {REDACTED}"
+    assert exchange.request.headers["Content-Type"] == "application/json"
+    assert json.loads(exchange.request.body)["product_cart"][0]["product_id"] == "pdt_1"
+
+
+def test_proxy_variables_in_the_environment_are_not_followed(wire: Wire, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy would see the key; nothing listens on port 9, so following it would fail the request.
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    wire.replies.append(reply())
+    exchange = transport(wire).get_checkout("cks_1", Purpose.KNOWN)
+    assert exchange.response is not None
+    assert len(wire.requests) == 1
+
+
+# --- retries, the pace, the time budget, Ctrl-C -------------------------------------------------------------
+
+
+def test_a_429_is_retried_up_to_the_policy_and_each_send_is_counted(wire: Wire) -> None:
+    wire.replies += [reply(status="429 Too Many Requests", Retry_After="1")] * 2 + [reply()]
+    made = transport(wire, retry=RetryPolicy(attempts=3))
+    exchange = made.get_checkout("cks_1", Purpose.KNOWN)
+    assert exchange.response is not None
+    assert exchange.response.status == 200
+    assert not exchange.rate_limited
+    assert made.requests_sent == 3
+    assert made.sleeps == [1.0, 1.0]  # type: ignore[attr-defined]
+
+
+def test_a_create_is_sent_again_only_after_a_429(wire: Wire) -> None:
+    wire.replies += [reply(status="429 Too Many Requests", Retry_After="0"), reply(status="500 Oops")]
+    exchange = transport(wire).create_checkout("pdt_1")
+    assert exchange.response is not None
+    assert exchange.response.status == 500
+    assert len(wire.requests) == 2
+    wire.replies.append(HANG_UP)
+    assert transport(wire).create_checkout("pdt_1").response is None
+    assert len(wire.requests) == 3
+
+
+def test_429_on_three_requests_in_a_row_stops_the_run_and_an_answer_between_resets_the_count(wire: Wire) -> None:
+    limited = reply(status="429 Too Many Requests", Retry_After="0")
+    made = transport(wire, retry=RetryPolicy(attempts=2))
+    # Two requests limited, one answered, then three limited: only the last three are in a row.
+    wire.replies += [limited] * 4 + [reply()] + [limited] * 6
+    for _ in range(5):
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    with pytest.raises(RunStopped) as stopped:
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    assert (
+        stopped.value.error.cause
+        == "the target answered 429 to 3 requests in a row, each retried 1 times after Retry-After"
+    )
+    assert stopped.value.error.fix == "rerun later, or with a lower --rate-limit"
+
+
+def test_three_silent_requests_in_a_row_stop_sending_and_an_answer_between_resets_the_count(wire: Wire) -> None:
+    # The server reads each request and never answers it (the scripted step is a reply that never ends).
+    wire.pause = 60
+    made = transport(wire, timeout=0.2)
+    wire.replies += [b"H"] * 2
+    for _ in range(2):
+        assert made.get_checkout("cks_1", Purpose.KNOWN).response is None
+    wire.pause = 0
+    wire.replies.append(reply())
+    assert made.get_checkout("cks_1", Purpose.KNOWN).response is not None
+    wire.pause = 60
+    wire.replies += [b"H"] * 3
+    made.get_checkout("cks_1", Purpose.KNOWN)
+    made.get_checkout("cks_1", Purpose.KNOWN)
+    with pytest.raises(TargetSilent) as silent:
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    assert silent.value.reason == (
+        "the target stopped answering: 3 requests in a row got no reply within 0.2 s, so the run sent nothing more"
+    )
+    assert silent.value.exchange.transport_error == "no complete response within the 0.2 s request timeout"
+
+
+def test_a_dropped_connection_is_no_silence(wire: Wire) -> None:
+    made = transport(wire)
+    wire.replies += [HANG_UP] * 4
+    exchanges = [made.get_checkout("cks_1", Purpose.KNOWN) for _ in range(4)]
+    assert all(exchange.response is None for exchange in exchanges)
+
+
+def test_requests_leave_at_the_rate_limit(wire: Wire) -> None:
+    wire.replies += [reply()] * 3
+    made = transport(wire, rate_per_second=2.0)
+    for _ in range(3):
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    # The first leaves at once, the next half a second after it, the third a second after it (the test's
+    # sleep does not sleep, so each wait is from the first request on).
+    waits = made.sleeps  # type: ignore[attr-defined]
+    assert len(waits) == 2
+    assert 0.3 < waits[0] <= 0.5
+    assert 0.8 < waits[1] <= 1.0
+
+
+def test_a_burst_pays_for_its_turns_at_once_and_forfeits_what_it_did_not_use(wire: Wire) -> None:
+    wire.replies += [reply()] * 4
+    made = transport(wire, rate_per_second=2.0)
+    made.get_checkout("cks_1", Purpose.KNOWN)
+    with made.burst(3):
+        made.get_checkout("cks_1", Purpose.KNOWN)
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    waits = made.sleeps  # type: ignore[attr-defined]
+    assert len(waits) == 1
+    assert 0.3 < waits[0] <= 0.5
+    # The unused turn is not given to the next request: it waits for three turns' worth less what passed.
+    made.get_checkout("cks_1", Purpose.KNOWN)
+    assert len(made.sleeps) == 2  # type: ignore[attr-defined]
+    assert made.sleeps[1] > 1.0  # type: ignore[attr-defined]
+    assert made.requests_sent == 4
+
+
+def test_a_clone_shares_the_pace_and_the_count(wire: Wire) -> None:
+    wire.replies += [reply()] * 2
+    made = transport(wire, rate_per_second=2.0)
+    twin = made.clone()
+    made.get_checkout("cks_1", Purpose.KNOWN)
+    twin.get_checkout("cks_1", Purpose.KNOWN)
+    assert made.requests_sent == 2
+    assert twin.requests_sent == 2
+    assert len(made.sleeps) == 1  # type: ignore[attr-defined]
+    assert twin.base_url == made.base_url
+    assert twin.timeout == made.timeout
+
+
+def test_a_spent_time_budget_stops_the_run_before_the_next_request(wire: Wire) -> None:
+    made = transport(wire, max_time=0.0)
+    with pytest.raises(RunStopped) as stopped:
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    assert stopped.value.error.cause == "the run's time budget of 0 s ran out after 0 requests"
+    assert stopped.value.error.fix == "raise --max-time, or lower --max-examples"
+    assert wire.requests == []
+
+
+@BOTH_WAYS
+def test_a_reply_in_flight_when_the_budget_ends_stops_the_run_instead_of_failing_the_target(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    wire.pause = 60
+    wire.replies.append(reply())
+    made = transport(wire, timeout=30.0, max_time=0.5)
+    started = time.monotonic()
+    with pytest.raises(RunStopped) as stopped:
+        send(made)
+    assert "time budget of 0.5 s ran out after 1 requests" in stopped.value.error.cause
+    assert time.monotonic() - started < 10
+
+
+def test_a_budget_longer_than_the_timeout_leaves_a_silent_reply_a_timeout(wire: Wire) -> None:
+    wire.pause = 60
+    wire.replies.append(reply())
+    exchange = transport(wire, timeout=0.2, max_time=60.0).get_checkout("cks_1", Purpose.KNOWN)
+    assert exchange.transport_error == "no complete response within the 0.2 s request timeout"
+
+
+def test_after_ctrl_c_no_request_leaves(wire: Wire) -> None:
+    made = transport(wire)
+    STOP_REQUESTED.set()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            made.get_checkout("cks_1", Purpose.KNOWN)
+    finally:
+        STOP_REQUESTED.clear()
+    assert wire.requests == []
+    assert made.requests_sent == 0
+
+
+# --- the reason a failure is given ---------------------------------------------------------------------------
+
+
+def test_a_failure_is_named_by_its_innermost_cause_on_its_first_line_within_200_characters() -> None:
+    # As Python chains them when one error is raised while another is handled.
+    outer, middle, inner = RuntimeError("outermost"), OSError("while reading"), ConnectionResetError("reset\nby peer")
+    outer.__context__, middle.__context__ = middle, inner
+    assert _reason(outer) == "reset"
+    assert _reason(TimeoutError()) == "TimeoutError"
+    assert _reason(ValueError("x" * 300)) == "x" * 200
