@@ -115,7 +115,16 @@ TABLE = (
         # The run's verdict, from which the exit code follows (engine.EXIT_CODES maps it one to one).
         critical=("run_status", "_run_status", "status", "check_status"),
     ),
-    Target("conformance/transport.py", ("tests/test_transport.py", "tests/test_detection.py")),
+    # Wire-level tests only: test_detection.py's whole-gate runs take 20 s a mutant and judge the same code.
+    Target(
+        "conformance/transport.py",
+        ("tests/test_transport_wire.py", "tests/test_transport.py",
+         "tests/test_detection.py::test_each_break_of_http_syntax_in_a_head_is_named",
+         "tests/test_detection.py::test_valid_but_unusual_heads_have_no_problem",
+         "tests/test_detection.py::test_retry_after_is_read_as_seconds_bounded_and_defaulted",
+         "tests/test_detection.py::test_retry_after_as_an_http_date_waits_until_that_date",
+         "tests/test_detection.py::test_the_key_probes_never_send_the_key_itself_and_show_no_near_miss"),
+    ),
     Target("conformance/cassettes.py", ("tests/test_cassettes.py",)),
     Target("conformance/report.py", ("tests/test_reports.py", "tests/test_report_page.py")),
     Target(
