@@ -129,7 +129,12 @@ TABLE = (
     Target("conformance/report.py", ("tests/test_reports.py", "tests/test_report_page.py")),
     Target(
         "conformance/selftest.py",
-        (("tests/test_selftest.py::"
+        ("tests/test_selftest.py::test_the_printed_table_shows_each_variant_in_aligned_columns_and_the_score",
+         "tests/test_selftest.py::test_the_sdk_oracle_lists_each_body_the_spec_and_the_sdk_judge_differently",
+         "tests/test_selftest.py::test_a_judged_variant_lists_exactly_the_failed_and_the_warned_checks_of_its_run",
+         "tests/test_selftest.py::test_a_conformant_variant_judged_passes_with_nothing_caught",
+         "tests/test_selftest.py::test_a_variant_that_breaks_the_gate_is_scored_could_not_judge_never_caught",
+         ("tests/test_selftest.py::"
           "test_only_a_failed_run_catches_a_fault_and_only_a_passing_run_clears_a_conformant_variant"),
          "tests/test_selftest.py::test_the_score_counts_misses_and_false_alarms",
          "tests/test_selftest.py::test_the_kill_rate_is_a_share_kept_to_four_places",

@@ -5,16 +5,29 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import conformance, spec_with, start, wait_for
+from support import KEY, SPEC, conformance, spec_with, start, wait_for
 
 from conformance.checks import REGISTRY, Level
 from conformance.oracles import sdk_accepts
-from conformance.sandbox.variants import VARIANTS
-from conformance.selftest import VariantResult, judged_as_a_correct_gate_would, passed, score
+from conformance.sandbox import CheckoutApi, Reply, Sandbox, seeded_sessions
+from conformance.sandbox.variants import VARIANTS, BareErrors, UnknownPaymentStatus, Variant
+from conformance.selftest import (
+    VariantResult,
+    _judge,
+    _sdk_disagreements,
+    judged_as_a_correct_gate_would,
+    passed,
+    render,
+    score,
+)
+from conformance.spec import Contract
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +199,132 @@ def test_ctrl_c_stops_the_selftest_without_judging_the_variants_still_queued(tmp
         return False
 
     wait_for(group_gone, "every worker of the selftest to end")
+
+
+# --- one variant judged in this process, and the table the selftest prints ---------------------------------------
+
+
+class BrokenBodyAndBareErrors(UnknownPaymentStatus, BareErrors):
+    """A fault (a status IntentStatus does not list) beside a mere warning (error bodies the spec leaves open)."""
+
+
+def test_a_judged_variant_lists_exactly_the_failed_and_the_warned_checks_of_its_run(tmp_path: Path) -> None:
+    variant = Variant("broken-and-bare", BrokenBodyAndBareErrors, conformant=False)
+    started = time.perf_counter()
+    result = _judge(variant, SPEC, tmp_path, max_examples=5)
+    took = time.perf_counter() - started
+    summary = json.loads((tmp_path / "selftest" / "broken-and-bare" / "summary.json").read_text(encoding="utf-8"))
+    statuses = {item["id"]: item["status"] for item in summary["checks"]}
+    assert result.caught_by == [name for name, status in statuses.items() if status == "failed"] == ["response.schema"]
+    assert result.warned == [name for name, status in statuses.items() if status == "warned"] == ["errors.json_body"]
+    assert "passed" in statuses.values()
+    assert (result.name, result.expected, result.exit_code, result.status) == (
+        "broken-and-bare", "fails", 1, "non-conformant",
+    )  # fmt: skip
+    assert result.as_expected
+    assert (
+        result.description == "A fault (a status IntentStatus does not list) beside a mere warning (error bodies"
+        " the spec leaves open)."
+    )
+    assert result.requests_sent == summary["run"]["requests_sent"] > 0
+    assert result.first_detection_seconds == summary["run"]["first_failure_after_seconds"]
+    assert result.first_detection_seconds is not None
+    assert 0 < result.duration_seconds <= took
+    assert result.duration_seconds == round(result.duration_seconds, 3)
+
+
+def test_a_conformant_variant_judged_passes_with_nothing_caught(tmp_path: Path) -> None:
+    result = _judge(VARIANTS["reference"], SPEC, tmp_path, max_examples=5)
+    assert (result.expected, result.exit_code, result.status, result.as_expected) == ("passes", 0, "conforms", True)
+    assert result.caught_by == result.warned == []
+    assert result.first_detection_seconds is None
+    assert result.oracle_disagreements == []
+
+
+def test_a_variant_that_breaks_the_gate_is_scored_could_not_judge_never_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance import engine  # noqa: PLC0415 - the module _judge imports
+
+    def broken(*_: object, **__: object) -> None:
+        message = "boom"
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(engine, "run", broken)
+    result = _judge(VARIANTS["unknown-payment-status"], SPEC, tmp_path, max_examples=5)
+    assert (result.exit_code, result.status) == (3, "the gate broke: RuntimeError: boom")
+    assert not result.as_expected
+    assert (result.caught_by, result.warned, result.requests_sent) == ([], [], 0)
+    assert result.first_detection_seconds is None
+    assert result.schemathesis_disagreements == []
+
+
+class SomeSessionsUnreadable(CheckoutApi):
+    """The first seeded session is a 404, the second not JSON, the third without its offset, the rest as they are."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        first, second, third = self.seeded_ids[:3]
+        if target.endswith(first):
+            return Reply.error(404, "NOT_FOUND", "gone")
+        if target.endswith(second):
+            return Reply(200, b"{not json", {"Content-Type": "application/json"})
+        if reply.status == 200 and target.endswith(third):
+            body = json.loads(reply.body)
+            return Reply.json(200, {**body, "created_at": body["created_at"][:19]})
+        return reply
+
+
+def test_the_sdk_oracle_lists_each_body_the_spec_and_the_sdk_judge_differently(contract: Contract) -> None:
+    api = SomeSessionsUnreadable(KEY, seeded_sessions())
+    with Sandbox(api=api) as sandbox:
+        disagreements = _sdk_disagreements(sandbox, KEY, contract)
+        without_offset = json.loads(
+            api.handle("GET", f"/checkouts/{api.seeded_ids[2]}", {"Authorization": f"Bearer {KEY}"}).body
+        )
+    assert not contract.validator.is_valid(without_offset)
+    if sdk_accepts(without_offset):
+        # Whatever the SDK decides one day, a disagreement is listed with both verdicts and the body.
+        assert len(disagreements) == 1
+        assert disagreements[0].startswith(f"{api.seeded_ids[2]}: the spec rejects it, the SDK accepts it: {{")
+    else:
+        assert disagreements == []
+
+
+def _row(name: str, *, expected: str = "fails", as_expected: bool = True, **fields: Any) -> dict[str, Any]:
+    result = VariantResult(name, "", expected, 1, "non-conformant", [], [], None, 1.0, as_expected, [], [])
+    return {**asdict(result), **fields}
+
+
+def test_the_printed_table_shows_each_variant_in_aligned_columns_and_the_score() -> None:
+    record = {
+        **score([]),
+        "faults": 3, "caught": 2, "kill_rate": 0.6667, "conformant": 1, "false_alarms": 1, "sdk_oracle": True,
+        "variants": [
+            _row("three-checks", caught_by=["a.one", "b.two", "c.three"], first_detection_seconds=0.123),
+            _row("two", caught_by=["a.one", "b.two"]),
+            _row("missed", as_expected=False, exit_code=0, status="conforms"),
+            _row("alarm", expected="passes", as_expected=False, schemathesis_disagreements=["s1", "s2", "s3", "s4"],
+                 oracle_disagreements=["o1"]),
+        ],
+    }  # fmt: skip
+    assert render(record) == [
+        "VARIANT       EXPECTED  RESULT              OK   CAUGHT BY         FIRST (s)",
+        "three-checks  fails     non-conformant (1)  yes  a.one, b.two ...  0.12",
+        "two           fails     non-conformant (1)  yes  a.one, b.two      -",
+        "missed        fails     conforms (0)        NO   -                 -",
+        "alarm         passes    non-conformant (1)  NO   -                 -",
+        "",
+        "kill rate: 2/3 faults caught (67%)",
+        "false alarms: 1/1 conformant variants failed",
+        "oracle: alarm: o1",
+        "schemathesis oracle: alarm: s1",
+        "schemathesis oracle: alarm: s2",
+        "schemathesis oracle: alarm: s3",
+    ]
+    without_sdk = render({**record, "sdk_oracle": False, "kill_rate": None, "variants": []})
+    assert without_sdk[-3:] == [
+        "kill rate: 2/3 faults caught",
+        "false alarms: 1/1 conformant variants failed",
+        "oracle: the dodopayments SDK is not installed, so no body was compared with it",
+    ]
