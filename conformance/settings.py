@@ -359,6 +359,13 @@ def _replay_settings(flags: Flags) -> Settings:
             "--replay replays the session the recording created, if it created one, and creates none",
             "drop --create-session and --product-id",
         )
+    if flags.request_timeout != DEFAULT_REQUEST_TIMEOUT:
+        # A short one only cut replies read from disk, which then looked like a recording that lacks them.
+        raise BadInputError(
+            "--request-timeout limits how long a server takes to reply, and a replay reads every reply from the "
+            "cassettes",
+            "drop --request-timeout; the recording was judged with its own",
+        )
     return Settings(
         spec=flags.spec,
         base_url=None,

@@ -177,6 +177,8 @@ def test_a_rejected_key_cannot_be_judged(tmp_path: Path, serve: Any) -> None:
             "--api-key-file /nonexistent/key cannot be read",
         ),
         (["run", "--seed", "abc"], "invalid int value"),
+        # A short timeout cut replies read from disk, which then read as "no recording".
+        (["run", "--replay", "--request-timeout", "0.001"], "a replay reads every reply from the cassettes; drop"),
     ],
 )
 def test_bad_input_is_one_line_with_exit_2(args: list[str], cause: str) -> None:
