@@ -137,8 +137,8 @@ def _possible_secrets(argv: list[str] | None) -> list[str]:
             candidates.append(Path(key_file).read_text(encoding="utf-8", errors="replace")[:4096])
         except OSError:
             # Not a readable file: perhaps the key itself, given where its file belongs, since the error names
-            # the path. A value with a folder in it reads as a path and stays readable.
-            if os.sep not in key_file:
+            # the path. Only what reads as a path stays readable in it.
+            if not _reads_as_a_path(key_file):
                 candidates.append(key_file)
     secrets = []
     for candidate in candidates:
@@ -152,6 +152,14 @@ def _possible_secrets(argv: list[str] | None) -> list[str]:
             secrets.append(value)
     # Shorter strings are refused as keys, and redacting them would blot out words of the messages.
     return [secret for secret in secrets if len(secret) >= MIN_KEY_LENGTH]
+
+
+def _reads_as_a_path(value: str) -> bool:
+    """Whether a value that names no readable file still reads as a path, not as a key (which may hold '/')."""
+    if value.startswith(("/", ".", "~")):
+        return True
+    first, separator, _ = value.partition(os.sep)
+    return bool(separator) and Path(first).exists()
 
 
 def _flag_values_that_may_be_keys(args: list[str]) -> list[str]:

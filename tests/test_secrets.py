@@ -239,9 +239,20 @@ def test_a_mistyped_key_flag_is_refused_without_echoing_its_value(spelling: str)
     assert leaks(key, outputs(result)) == []
 
 
+@pytest.mark.parametrize("path", ["/nonexistent/key", "./missing.key", "tests/missing.key", "~/missing.key"])
+def test_a_key_file_path_that_cannot_be_read_is_named(path: str) -> None:
+    result = conformance("run", "--base-url", "http://127.0.0.1:9", "--api-key-file", path, env={})
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr
+        == f"conformance: error: --api-key-file {Path(path)} cannot be read (FileNotFoundError); fix the path\n"
+    )
+
+
 @pytest.mark.parametrize("spelling", ["--api-key-file {key}", "--api-key-file={key}"])
-def test_a_key_given_where_its_file_belongs_is_not_echoed_as_a_path(spelling: str) -> None:
-    key = "sk_test_given_as_a_path_0042"
+# A key may hold '/' (base64 does): only a value that reads as a path is shown as one.
+@pytest.mark.parametrize("key", ["sk_test_given_as_a_path_0042", "sk_test_given/as+a/path_0042"])
+def test_a_key_given_where_its_file_belongs_is_not_echoed_as_a_path(spelling: str, key: str) -> None:
     result = conformance("run", "--base-url", "http://127.0.0.1:9", *spelling.format(key=key).split(" "), env={})
     assert result.returncode == 2, result.stderr
     assert (
