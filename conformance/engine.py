@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -449,11 +450,22 @@ def ctrl_c_sticks() -> Iterator[None]:
         STOP_REQUESTED.set()
         signal.default_int_handler(signum, frame)
 
+    previous_hook = sys.unraisablehook
+
+    def quiet_ctrl_c(unraisable: Any) -> None:  # noqa: ANN401 - sys.UnraisableHookArgs, private to typeshed
+        # Ctrl-C that lands in a garbage-collector callback (Hypothesis has one) cannot be raised from it:
+        # Python would print it as an ignored exception, with a traceback. The next request stops the run.
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and STOP_REQUESTED.is_set():
+            return
+        previous_hook(unraisable)
+
     signal.signal(signal.SIGINT, on_ctrl_c)
+    sys.unraisablehook = quiet_ctrl_c
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
 
 
 class _Progress:

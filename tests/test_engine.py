@@ -125,3 +125,42 @@ def test_ctrl_c_during_a_run_also_stops_every_later_request() -> None:
     finally:
         signal.signal(signal.SIGINT, before)
         STOP_REQUESTED.clear()
+
+
+def test_ctrl_c_inside_a_garbage_collector_callback_prints_no_traceback_and_still_stops_the_run(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Hypothesis times the collector with a gc callback; a Ctrl-C landing there was printed as "Exception
+    # ignored in: <function gc_callback>" with a traceback, under a run that then ended 130 anyway.
+    import gc  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from conformance.model import Purpose  # noqa: PLC0415
+    from conformance.transport import STOP_REQUESTED, Transport  # noqa: PLC0415
+
+    def press_ctrl_c(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            signal.raise_signal(signal.SIGINT)
+
+    before, hook_before = signal.getsignal(signal.SIGINT), sys.unraisablehook
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    transport = Transport("http://127.0.0.1:9", "sk_test_engine_000000", timeout=1)
+    try:
+        with engine.ctrl_c_sticks():
+            gc.callbacks.append(press_ctrl_c)
+            try:
+                gc.collect()
+            finally:
+                gc.callbacks.remove(press_ctrl_c)
+            assert STOP_REQUESTED.is_set()
+            with pytest.raises(KeyboardInterrupt):
+                transport.get_checkout("cks_x", Purpose.UNKNOWN)
+        assert transport.requests_sent == 0
+        assert capfd.readouterr().err == ""
+        # Outside a run, ignored exceptions are reported by whoever reported them before (here pytest).
+        assert sys.unraisablehook is hook_before
+    finally:
+        transport.close()
+        signal.signal(signal.SIGINT, before)
+        STOP_REQUESTED.clear()
