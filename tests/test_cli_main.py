@@ -155,3 +155,47 @@ def test_each_line_of_a_key_file_and_the_value_of_an_assignment_in_it_may_be_the
 )
 def test_an_unreadable_key_file_may_be_the_key_itself_unless_it_reads_as_a_path(value: str, secret: bool) -> None:
     assert (value in cli._possible_secrets(["run", "--api-key-file", value])) is secret  # noqa: SLF001
+
+
+def test_what_a_command_writes_without_a_newline_still_reaches_the_terminal_redacted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def unfinished(*_: object) -> int:
+        sys.stdout.write(f"half a line {KEY}")
+        sys.stderr.write(f"and {KEY}")
+        return 0
+
+    monkeypatch.setenv("DODO_PAYMENTS_API_KEY", KEY)
+    monkeypatch.setattr(cli, "_list_checks", unfinished)
+    assert cli.main(["checks"]) == 0
+    assert capsys.readouterr() == ("half a line [REDACTED]", "and [REDACTED]")
+
+
+@pytest.mark.usefixtures("no_key")
+def test_the_process_arguments_are_read_without_the_program_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/conformance", "sandbox", "--api-key", "sk_sandbox_made_up_key"])
+    assert "sk_sandbox_made_up_key" not in cli._possible_secrets(None)  # noqa: SLF001
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/conformance", "--api-key", KEY])
+    assert KEY in cli._possible_secrets(None)  # noqa: SLF001
+
+
+@pytest.mark.usefixtures("no_key")
+def test_a_flag_with_nothing_after_it_or_a_flag_after_it_takes_no_value() -> None:
+    secrets = cli._possible_secrets(["run", "--api-key", "--allow-live-mode", "--max-time", "--api-key"])  # noqa: SLF001
+    assert secrets == []
+
+
+@pytest.mark.usefixtures("no_key")
+def test_a_key_file_path_or_an_assigned_value_holding_equals_signs_is_read_whole(tmp_path: Path) -> None:
+    key_file = tmp_path / "a=b.key"
+    key_file.write_text("DODO_PAYMENTS_API_KEY=sk_test_with=equals_42\n", encoding="utf-8")
+    secrets = cli._possible_secrets(["run", f"--api-key-file={key_file}"])  # noqa: SLF001
+    assert "sk_test_with=equals_42" in secrets
+
+
+@pytest.mark.usefixtures("no_key")
+def test_only_the_file_after_api_key_file_is_read(tmp_path: Path) -> None:
+    other = tmp_path / "notes.txt"
+    other.write_text("sk_not_a_key_but_a_note_42\n", encoding="utf-8")
+    for flag in ("--api-key", "--allow-live-mode", "--spec"):
+        assert "sk_not_a_key_but_a_note_42" not in cli._possible_secrets(["run", flag, str(other)])  # noqa: SLF001
