@@ -139,7 +139,7 @@ TABLE = (
          "tests/test_detection.py::test_retry_after_as_an_http_date_waits_until_that_date",
          "tests/test_detection.py::test_the_key_probes_never_send_the_key_itself_and_show_no_near_miss"),
     ),
-    Target("conformance/cassettes.py", ("tests/test_cassettes.py",)),
+    Target("conformance/cassettes.py", ("tests/test_cassette_units.py", "tests/test_cassettes.py")),
     Target("conformance/report.py", ("tests/test_reports.py", "tests/test_report_page.py")),
     Target(
         "conformance/selftest.py",
