@@ -636,3 +636,15 @@ def test_a_failure_is_named_by_its_innermost_cause_on_its_first_line_within_200_
     assert _reason(outer) == "reset"
     assert _reason(TimeoutError()) == "TimeoutError"
     assert _reason(ValueError("x" * 300)) == "x" * 200
+
+
+def test_by_default_a_429_is_sent_three_times_waiting_a_second_without_retry_after_and_ten_at_most(
+    wire: Wire,
+) -> None:
+    wire.replies += [reply(status="429 Too Many Requests"), reply(status="429 Too Many Requests", Retry_After="60")]
+    wire.replies += [reply(status="429 Too Many Requests")]
+    made = transport(wire)
+    exchange = made.get_checkout("cks_1", Purpose.KNOWN)
+    assert exchange.rate_limited
+    assert len(wire.requests) == 3
+    assert made.sleeps == [1.0, 10.0]  # type: ignore[attr-defined]
