@@ -115,3 +115,101 @@ def test_a_key_file_that_is_not_utf8_is_named_as_such_not_as_a_wrong_path(tmp_pa
         str(refused.value)
         == f"--api-key-file {key_file} is not UTF-8 text; save the key in the file as plain text, on one line"
     )
+
+
+# --- defaults as the README's flag table states them -----------------------------------------------------------
+
+
+def _readme_defaults() -> dict[str, str]:
+    from support import ROOT  # noqa: PLC0415
+
+    table = (ROOT / "README.md").read_text(encoding="utf-8").split("| `--base-url URL` |", 1)[1].split("\n\n", 1)[0]
+    rows = [line.strip("|").split("|") for line in ("| `--base-url URL` |" + table).splitlines()]
+    return {cells[0].strip().strip("`").split(" ")[0]: cells[2].strip() for cells in rows}
+
+
+def test_a_run_given_only_a_target_uses_the_defaults_the_readme_states() -> None:
+    from conformance.cli import _parse  # noqa: PLC0415
+    from conformance.options import flags_from  # noqa: PLC0415
+    from conformance.settings import Mode  # noqa: PLC0415
+
+    readme = _readme_defaults()
+    arguments = _parse(["run", "--base-url", "http://127.0.0.1:9"])
+    settings = build_settings(flags_from(lambda name: getattr(arguments, name)), environ={"DODO_PAYMENTS_API_KEY": KEY})
+    remote = build_settings(
+        flags_from(lambda name: getattr(_parse(["run", "--base-url", "https://test.example"]), name)),
+        environ={"DODO_PAYMENTS_API_KEY": KEY},
+    )
+    assert readme["--max-examples"] == str(settings.max_examples) == "100"
+    assert readme["--seed"] == str(settings.seed)
+    assert readme["--request-timeout"] == f"{settings.request_timeout:g}"
+    assert readme["--max-time"] == f"{settings.max_time:g}"
+    assert readme["--concurrency"] == str(settings.concurrency)
+    assert readme["--spec"] == f"`{settings.spec}`"
+    assert readme["--report-dir"] == f"`{settings.report_dir}`"
+    assert readme["--cassette-dir"] == f"`{settings.cassette_dir}`"
+    assert readme["--rate-limit"] == "`100/m` off this machine, none on loopback"
+    assert settings.rate_per_second is None
+    assert remote.rate_per_second == 100 / 60
+    assert {readme[flag] for flag in ("--strict", "--record", "--replay", "--oracle", "--allow-live-mode")} == {"off"}
+    assert (settings.strict, settings.oracle, settings.allow_live_mode, settings.mode) == (
+        False,
+        False,
+        False,
+        Mode.LIVE,
+    )
+    assert settings.create_session is False
+    assert settings.excluded_checks == ()
+    assert settings.sarif is None
+    # Flags made in code (the selftest, the plugin's tests) start from the same defaults.
+    assert build_settings(Flags(**TARGET), environ={}) == settings.__class__(
+        **{**settings.__dict__, "api_key": TARGET["api_key"]}
+    )
+
+
+KEY = "sk_test_settings_key"
+
+
+@pytest.mark.parametrize("key", ["sk_test_!bang_ok", "sk_test_~tilde_ok", "!!!!!!!!", "~~~~~~~~"])
+def test_every_printable_ascii_character_but_space_may_be_in_a_key(key: str) -> None:
+    assert _settings(api_key=key).api_key == key
+
+
+@pytest.mark.parametrize("key", ["sk_test_\x7fdel_key", "sk_test_\x01soh_key", "sk_test_caf\u00e9_key"])
+def test_a_key_with_a_control_or_non_ascii_character_is_refused_unshown(key: str) -> None:
+    with pytest.raises(BadInputError) as refused:
+        _settings(api_key=key)
+    assert "has a control character or a character outside printable ASCII" in refused.value.cause
+    assert key not in str(refused.value)
+
+
+@pytest.mark.parametrize(("concurrency", "ok"), [(-1, False), (0, True), (10, True), (11, False)])
+def test_concurrency_runs_from_0_to_10(concurrency: int, ok: bool) -> None:
+    if ok:
+        assert _settings(concurrency=concurrency).concurrency == concurrency
+    else:
+        with pytest.raises(BadInputError, match=f"--concurrency is {concurrency}; give 0"):
+            _settings(concurrency=concurrency)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [{"base_url": "http://127.0.0.1:9"}, {"api_key": "sk_test_settings_key"}, {"api_key_file": "key.txt"},
+     {"checkout_ids": ("cks_1",)}, {"sandbox": True}],
+)  # fmt: skip
+def test_a_replay_takes_no_target_key_or_ids_of_its_own(given: dict[str, Any]) -> None:
+    with pytest.raises(BadInputError, match="--replay takes its target, key and checkout ids from the recording"):
+        build_settings(Flags(replay=True, **given), environ={})
+
+
+@pytest.mark.parametrize("timeout", [0.001, 9.0, 11.0, 3600.0])
+def test_a_replay_refuses_any_request_timeout_but_the_default(timeout: float) -> None:
+    with pytest.raises(BadInputError, match="a replay reads every reply from the cassettes"):
+        build_settings(Flags(replay=True, request_timeout=timeout), environ={})
+    assert build_settings(Flags(replay=True), environ={}).request_timeout == 10.0
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/?a=1", "http://127.0.0.1:9/#top", "http://127.0.0.1:9?a"])
+def test_a_base_url_with_a_query_or_a_fragment_is_refused(url: str) -> None:
+    with pytest.raises(BadInputError, match="has a query or fragment"):
+        _settings(base_url=url)
