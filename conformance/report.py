@@ -129,7 +129,7 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
 def _group_order(group: object) -> tuple[int, int]:
     # Failures before warnings; within each, the most frequent cause first.
     first = getattr(group, "first")  # noqa: B009 - a ledger FindingGroup
-    return ( -1 if str(first.outcome) == "failed" else 1, -getattr(group, "count"))  # noqa: B009
+    return (0 if str(first.outcome) == "failed" else 1, -getattr(group, "count"))  # noqa: B009
 
 
 def _said(verdict: Verdict) -> str:
