@@ -148,12 +148,14 @@ TABLE = (
          "tests/test_selftest.py::test_a_judged_variant_lists_exactly_the_failed_and_the_warned_checks_of_its_run",
          "tests/test_selftest.py::test_a_conformant_variant_judged_passes_with_nothing_caught",
          "tests/test_selftest.py::test_a_variant_that_breaks_the_gate_is_scored_could_not_judge_never_caught",
+         "tests/test_selftest.py::test_a_selftest_of_two_variants_prints_a_line_for_each_and_writes_its_whole_record",
          ("tests/test_selftest.py::"
           "test_only_a_failed_run_catches_a_fault_and_only_a_passing_run_clears_a_conformant_variant"),
          "tests/test_selftest.py::test_the_score_counts_misses_and_false_alarms",
          "tests/test_selftest.py::test_the_kill_rate_is_a_share_kept_to_four_places",
          "tests/test_selftest.py::test_a_conformant_variant_the_gate_fails_is_a_false_alarm_and_fails_the_selftest",
-         "tests/test_selftest.py::test_a_fault_the_gate_misses_lowers_the_kill_rate_and_fails_the_selftest"),
+         "tests/test_selftest.py::test_a_fault_the_gate_misses_lowers_the_kill_rate_and_fails_the_selftest",
+         "tests/test_selftest.py::test_ctrl_c_stops_the_selftest_without_judging_the_variants_still_queued"),
         critical=("judged_as_a_correct_gate_would", "score", "passed"),
     ),
 )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from conformance.selftest import (
     judged_as_a_correct_gate_would,
     passed,
     render,
+    run_selftest,
     score,
 )
 from conformance.spec import Contract
@@ -328,3 +330,30 @@ def test_the_printed_table_shows_each_variant_in_aligned_columns_and_the_score()
         "false alarms: 1/1 conformant variants failed",
         "oracle: the dodopayments SDK is not installed, so no body was compared with it",
     ]
+
+
+def test_a_selftest_of_two_variants_prints_a_line_for_each_and_writes_its_whole_record(tmp_path: Path) -> None:
+    # Without 'succeeded' in IntentStatus the reference's sessions break the spec: a false alarm, beside a fault
+    # that is still caught.
+    spec = spec_with(tmp_path, lambda schemas: schemas["IntentStatus"]["enum"].remove("succeeded"))
+    lines: list[str] = []
+    started = time.perf_counter()
+    record = run_selftest(
+        spec, tmp_path / "out", jobs=2, max_examples=5, variants=["unknown-payment-status", "reference"],
+        progress=lines.append,
+    )  # fmt: skip
+    took = time.perf_counter() - started
+    assert (record["format"], record["format_version"]) == ("dodo-conformance/selftest", 2)
+    assert (record["max_examples"], record["request_timeout_seconds"]) == (5, 10.0)
+    assert [item["name"] for item in record["variants"]] == ["unknown-payment-status", "reference"]
+    assert (record["faults"], record["caught"], record["conformant"], record["false_alarms"]) == (1, 1, 1, 1)
+    assert record["sdk_oracle"] is True
+    assert max(item["duration_seconds"] for item in record["variants"]) < record["duration_seconds"] <= took
+    assert (tmp_path / "out" / "selftest.json").read_text(encoding="utf-8") == json.dumps(record, indent=2) + "\n"
+    assert sorted(line.split("] ", 1)[0] for line in lines) == ["[ 1/2", "[ 2/2"]
+    shown = {line.split("] ", 1)[1].rsplit(", ", 1)[0] for line in lines}
+    assert shown == {
+        "unknown-payment-status: non-conformant (exit 1), as expected",
+        "reference: non-conformant (exit 1), NOT as expected",
+    }
+    assert all(re.fullmatch(r"\[ [12]/2\] .*, \d+\.\d s", line) for line in lines)
