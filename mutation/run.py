@@ -140,7 +140,9 @@ TABLE = (
          "tests/test_detection.py::test_the_key_probes_never_send_the_key_itself_and_show_no_near_miss"),
     ),
     Target("conformance/cassettes.py", ("tests/test_cassette_units.py", "tests/test_cassettes.py")),
-    Target("conformance/report.py", ("tests/test_reports.py", "tests/test_report_page.py")),
+    Target(
+        "conformance/report.py", ("tests/test_report_record.py", "tests/test_reports.py", "tests/test_report_page.py")
+    ),
     Target(
         "conformance/selftest.py",
         ("tests/test_selftest.py::test_the_printed_table_shows_each_variant_in_aligned_columns_and_the_score",
