@@ -7,6 +7,7 @@ is report_html.py; the SARIF log is sarif.py.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -292,7 +293,7 @@ def _one_line(text: str, limit: int) -> str:
 
 def _markdown_group(group: FindingGroup) -> list[str]:
     example = group.example
-    ids = ", ".join(f"`{_md(checkout_id)}`" for checkout_id in group.checkout_ids[:5])
+    ids = ", ".join(_code(checkout_id) for checkout_id in group.checkout_ids[:5])
     more = len(group.checkout_ids) - 5 + group.ids_dropped
     lines = [
         f"### {group.outcome.upper()} `{group.check}`, {_times(group.count)} ({group.id})",
@@ -306,11 +307,11 @@ def _markdown_group(group: FindingGroup) -> list[str]:
     if example.why:
         lines.append(f"- Why this request: {_md(example.why)}")
     if example.location:
-        lines.append(f"- Location: `{_md(example.location)}`")
+        lines.append(f"- Location: {_code(example.location)}")
     if example.body_excerpt:
         excerpt = example.body_excerpt.splitlines()[:EXCERPT_LINES]
-        lines += ["", "```", *excerpt, "```"]
-    lines += ["", "```sh", example.curl, *([group.replay] if group.replay else []), "```", ""]
+        lines += ["", *_fenced(excerpt)]
+    lines += ["", *_fenced([example.curl, *([group.replay] if group.replay else [])], "sh"), ""]
     return lines
 
 
@@ -357,8 +358,32 @@ def render_markdown(record: RunRecord) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+# What in server-controlled text could make summary.md link, embed or break out of its structure (a CI step
+# summary renders it): links and images, raw HTML, code spans, table cells. Emphasis is left alone.
+_MARKDOWN_ACTIVE = str.maketrans({character: f"\\{character}" for character in "\\`[]<>!|"})
+
+
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown line: on one line, and unable to link, embed an image or open raw HTML."""
+    return text.replace("\n", " ").translate(_MARKDOWN_ACTIVE)
+
+
+def _code(text: str) -> str:
+    """An inline code span holding `text` exactly, whatever backticks it holds (CommonMark 6.1)."""
+    flat = text.replace("\n", " ")
+    ticks = "`" * (_longest_backtick_run(flat) + 1)
+    padding = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{ticks}{padding}{flat}{padding}{ticks}"
+
+
+def _fenced(lines: list[str], info: str = "") -> list[str]:
+    """A fenced code block no line inside can close: its fence is longer than any backtick run in it."""
+    fence = "`" * max(3, max((_longest_backtick_run(line) for line in lines), default=0) + 1)
+    return [f"{fence}{info}", *lines, fence]
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall("`+", text)), default=0)
 
 
 # --- JUnit ----------------------------------------------------------------------------

@@ -367,7 +367,8 @@ def test_the_markdown_lists_each_group_with_how_often_where_it_pointed_and_how_t
         f"### FAILED `response.status_documented`, 2 times ({redirect.id})\n"
         "\n"
         "- Received: status 302\n"
-        f"- Expected: {redirect.example.expected}\n"
+        # Brackets escaped: a received or expected text must not make a link in a CI step summary.
+        "- Expected: one of the documented statuses \\[200, 404, 422, 500\\]\n"
         f"- Request: GET http://127.0.0.1:9/checkouts/{KNOWN_ID} (known session, valid key)\n"
         f"- Ids: `{KNOWN_ID}`\n"
         "- Location: `/elsewhere`\n"
@@ -579,3 +580,25 @@ def test_a_whole_text_redaction_that_would_break_summary_json_is_left_out_of_it(
     assert '**non-conformant** (exit 1): the key "[redacted]" was echoed' in (tmp_path / "summary.md").read_text(
         encoding="utf-8"
     )
+
+
+def test_server_controlled_text_cannot_link_embed_or_leave_its_block_in_the_markdown(
+    contract: Contract, context: Context
+) -> None:
+    # A CI step summary renders summary.md: a body that closed its code fence could show an image from
+    # anywhere, and an id or Location with a backtick broke out of its code span.
+    body = "line one\n```\n![pixel](http://tracker.example/p.png)\n<img src=x>"
+    exchanges = [
+        {"status": 500, "body_text": body, "headers": {"Content-Type": "text/plain"}, "checkout_id": "cks_`tick"},
+        {"status": 302, "headers": {"Location": "/a`b"}},
+    ]
+    record = _record(_ledger(contract, context, exchanges, "response.status_documented", "response.no_server_error"))
+    section = _findings_section(render_markdown(record))
+    assert "````\nline one\n```\n![pixel](http://tracker.example/p.png)\n<img src=x>\n````\n" in section
+    assert "- Ids: ``cks_`tick``\n" in section
+    assert "- Location: ``/a`b``\n" in section
+    # Outside the blocks, the excerpt quoted in a line is escaped: it renders as the text it is.
+    received = next(line for line in section.splitlines() if line.startswith("- Received: status 500"))
+    assert "\\!\\[pixel\\](http://tracker.example/p.png)" in received
+    assert "\\<img src=x\\>" in received
+    assert "\\`\\`\\`" in received
