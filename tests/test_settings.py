@@ -211,3 +211,152 @@ def test_a_replay_refuses_any_request_timeout_but_the_default(timeout: float) ->
 def test_a_base_url_with_a_query_or_a_fragment_is_refused(url: str) -> None:
     with pytest.raises(BadInputError, match="has a query or fragment"):
         _settings(base_url=url)
+
+
+# --- the live-mode refusal, called as the engine calls it ------------------------------------------------------
+
+
+LIVE = "https://live.dodopayments.com"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "allowed", "creates", "refused"),
+    [
+        (LIVE, False, False, "is Dodo's live mode, where requests act on real money and real customers"),
+        (LIVE, True, False, None),
+        (LIVE, True, True, "is Dodo's live mode, where a created checkout session is a real checkout page"),
+        (LIVE, False, True, "is Dodo's live mode, where a created checkout session is a real checkout page"),
+        ("https://test.dodopayments.com", False, True, None),
+        ("http://127.0.0.1:9", False, True, None),
+        (None, False, True, None),  # the bundled sandbox
+    ],
+)
+def test_a_live_host_is_refused_unless_allowed_and_a_create_there_whatever_the_flags(
+    contract: Any, base_url: str | None, allowed: bool, creates: bool, refused: str | None
+) -> None:
+    from conformance.settings import refuse_live_mode  # noqa: PLC0415
+
+    if refused is None:
+        refuse_live_mode(base_url, contract, allowed=allowed, creates=creates)
+        return
+    with pytest.raises(BadInputError) as error:
+        refuse_live_mode(base_url, contract, allowed=allowed, creates=creates)
+    assert error.value.cause == f"live.dodopayments.com {refused}" + (
+        ", so the gate sends nothing there"
+        if "real money" in refused
+        else ", so the gate never creates one there, whatever the flags"
+    )
+
+
+def test_reading_a_live_host_when_allowed_creates_nothing_unless_asked(contract: Any) -> None:
+    from conformance.settings import refuse_live_mode  # noqa: PLC0415
+
+    refuse_live_mode(LIVE, contract, allowed=True)
+
+
+# --- the product of a created session -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "product"),
+    [
+        ({"create_session": True, "product_id": "  pdt_1 "}, {}, "pdt_1"),
+        ({"create_session": True}, {"CONFORMANCE_PRODUCT_ID": " pdt_env "}, "pdt_env"),
+        ({"create_session": True, "product_id": "pdt_flag"}, {"CONFORMANCE_PRODUCT_ID": "pdt_env"}, "pdt_flag"),
+        ({}, {"CONFORMANCE_PRODUCT_ID": "pdt_env"}, None),  # no session created: the variable is not read
+    ],
+)
+def test_the_product_of_a_created_session_comes_from_the_flag_then_the_environment(
+    flags: dict[str, Any], environ: dict[str, str], product: str | None
+) -> None:
+    assert _settings(environ, **flags).product_id == product
+
+
+def test_the_sandbox_picks_its_own_product_whatever_the_environment_says() -> None:
+    sandbox = build_settings(Flags(sandbox=True, create_session=True), environ={"CONFORMANCE_PRODUCT_ID": "pdt_x"})
+    assert sandbox.product_id is None
+    assert (
+        build_settings(Flags(sandbox=True, create_session=True, product_id="pdt_1"), environ={}).product_id == "pdt_1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "cause"),
+    [
+        ({"product_id": "pdt_1"}, {}, "--product-id was given without --create-session"),
+        ({"create_session": True}, {}, "--create-session needs a product for the session's cart"),
+        ({"create_session": True}, {"CONFORMANCE_PRODUCT_ID": " "}, "CONFORMANCE_PRODUCT_ID is set but empty"),
+        (
+            {"create_session": True, "product_id": " "},
+            {},
+            "the product id from --product-id is empty or has whitespace",
+        ),
+        ({"create_session": True, "product_id": "pdt 1"}, {}, "the product id from --product-id is empty or has"),
+        ({"create_session": True, "product_id": "pdt_\x00"}, {}, "the product id from --product-id is empty or has"),
+        ({"create_session": True, "product_id": "pdt_\x7f"}, {}, "the product id from --product-id is empty or has"),
+        ({"create_session": True}, {"CONFORMANCE_PRODUCT_ID": "a b"}, "the product id from CONFORMANCE_PRODUCT_ID"),
+    ],
+)
+def test_a_product_that_cannot_be_one_is_refused_naming_where_it_came_from(
+    flags: dict[str, Any], environ: dict[str, str], cause: str
+) -> None:
+    with pytest.raises(BadInputError) as refused:
+        _settings(environ, **flags)
+    assert refused.value.cause.startswith(cause)
+
+
+@pytest.mark.parametrize("given", [{"create_session": True}, {"product_id": "pdt_1"}])
+def test_a_replay_creates_no_session(given: dict[str, Any]) -> None:
+    with pytest.raises(BadInputError, match="--replay replays the session the recording created"):
+        build_settings(Flags(replay=True, **given), environ={})
+
+
+# --- smaller boundaries ----------------------------------------------------------------------------------------
+
+
+def test_which_runs_use_the_bundled_sandbox() -> None:
+    assert build_settings(Flags(sandbox=True), environ={}).uses_sandbox
+    assert not _settings().uses_sandbox
+    replay = build_settings(Flags(replay=True), environ={})
+    assert not replay.uses_sandbox
+    assert (replay.allow_live_mode, replay.create_session, replay.product_id) == (False, False, None)
+
+
+def test_the_target_may_come_from_the_environment() -> None:
+    settings = build_settings(Flags(api_key=KEY), environ={"DODO_PAYMENTS_BASE_URL": " http://127.0.0.1:9/ "})
+    assert settings.base_url == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(("flags", "ok"), [({"max_examples": 1}, True), ({"max_examples": 0}, False),
+                                           ({"max_time": 7 * 24 * 3600.0}, True),
+                                           ({"max_time": 7 * 24 * 3600.0 + 1}, False),
+                                           ({"rate_limit": "1/s"}, True), ({"rate_limit": "0.5/m"}, True),
+                                           ({"rate_limit": "0/s"}, False)])  # fmt: skip
+def test_limits_are_accepted_up_to_their_bound_and_refused_past_it(flags: dict[str, Any], ok: bool) -> None:
+    if ok:
+        _settings(**flags)
+    else:
+        with pytest.raises(BadInputError):
+            _settings(**flags)
+
+
+def test_the_first_unknown_check_id_is_named() -> None:
+    with pytest.raises(BadInputError, match=r"--exclude-check 'first\.unknown' is not a check id"):
+        _settings(excluded_checks=("first.unknown", "second.unknown"))
+
+
+def test_a_base_url_with_a_control_character_that_is_not_whitespace_is_refused() -> None:
+    with pytest.raises(BadInputError, match="has whitespace or a control character inside it"):
+        _settings(base_url="http://127.0.0.1:9/\x7f")
+
+
+@pytest.mark.parametrize("text", ["", "  \n"])
+def test_an_empty_key_file_is_named_as_empty(tmp_path: Any, text: str) -> None:
+    from conformance.settings import read_key_file  # noqa: PLC0415
+
+    key_file = tmp_path / "key"
+    key_file.write_text(text, encoding="utf-8")
+    with pytest.raises(BadInputError, match=f"--api-key-file {key_file} is empty"):
+        read_key_file(key_file)
+    key_file.write_text(f"{KEY}\n", encoding="utf-8")
+    assert read_key_file(key_file) == KEY
