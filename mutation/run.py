@@ -243,6 +243,8 @@ class ModuleResult:
     baseline_seconds: float
     seconds: float = 0.0
     mutants: list[Mutant] = field(default_factory=list)
+    # Mutants that never ran because the run was stopped (Ctrl-C, SIGTERM) while this module was being judged.
+    not_run: int = 0
     # Functions Cosmic Ray made no mutant in: it has no operator for calls, strings or whole statements.
     unreached: list[str] = field(default_factory=list)
 
@@ -514,13 +516,17 @@ def cosmic_ray(*args: str, cwd: Path) -> None:
         raise HarnessError(f"{shlex.join(command)} exited {completed.returncode}\n{_tail(completed.stderr)}")
 
 
+def session_database(session_dir: Path, target: Target) -> Path:
+    """Where Cosmic Ray keeps a module's mutants and their outcomes."""
+    return session_dir / f"{target.module.replace('/', '_').removesuffix('.py')}.sqlite"
+
+
 def run_session(  # noqa: PLR0913 - one session is all of these
     target: Target, *, tests: list[str], timeout: float, copy: Path, urls: list[str], session_dir: Path
 ) -> Path:
     """Create, filter and execute the Cosmic Ray session of one module; return its database."""
-    name = target.module.replace("/", "_").removesuffix(".py")
-    config = session_dir / f"{name}.toml"
-    database = session_dir / f"{name}.sqlite"
+    database = session_database(session_dir, target)
+    config = database.with_suffix(".toml")
     settings = {
         "module-path": target.module,
         # Our own runner enforces `timeout` and kills what the tests started; this is only a backstop.
@@ -633,8 +639,11 @@ def filter_session(database: Path, module: Path, only: tuple[str, ...] = ()) -> 
     return len(items), filtered
 
 
-def read_session(database: Path, source: str) -> list[Mutant]:
-    """Every mutant of a session and its outcome, ordered by position."""
+def read_session(database: Path, source: str, *, stopped: bool = False) -> tuple[list[Mutant], int]:
+    """Every mutant of a session that ran and its outcome, ordered by position, and how many never ran.
+
+    Mutants that never ran are an error of the harness, unless the run was `stopped` on purpose.
+    """
     from cosmic_ray.work_db import WorkDB, use_db  # noqa: PLC0415
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome  # noqa: PLC0415
 
@@ -642,7 +651,7 @@ def read_session(database: Path, source: str) -> list[Mutant]:
     mutants = []
     with use_db(str(database), WorkDB.Mode.open) as db:
         pending = len(db.pending_work_items)
-        if pending:
+        if pending and not stopped:
             raise HarnessError(f"{database.name}: {pending} mutants never ran")
         for item, result in db.completed_work_items:
             (mutation,) = item.mutations
@@ -678,7 +687,7 @@ def read_session(database: Path, source: str) -> list[Mutant]:
         if mutant.outcome not in UNCOUNTED:
             seen[mutant.module, mutant.original, mutant.mutated] += 1
             mutant.occurrence = seen[mutant.module, mutant.original, mutant.mutated]
-    return mutants
+    return mutants, pending
 
 
 def unreached_functions(mutants: list[Mutant], module: Path) -> list[str]:
@@ -798,7 +807,10 @@ def render(record: dict[str, Any]) -> str:
 def _score_rows(module: dict[str, Any]) -> list[str]:
     run = module["run"]
     measured = f"{run['commit']}{'+' if run['dirty'] else ''}, {run['started_at'].removesuffix(' UTC')}"
-    rows = [(module["module"], module["score"], module["target"], module["meets_target"], module["seconds"], measured)]
+    name = module["module"]
+    if module.get("not_run", 0):
+        name += f" (stopped: {module['not_run']} of {module['score']['mutants'] + module['not_run']} not run)"
+    rows = [(name, module["score"], module["target"], module["meets_target"], module["seconds"], measured)]
     rows += [
         (f"{module['module']} :: {', '.join(part['functions'])}", part["score"], 1.0, part["score"]["score"] >= 1,
          None, "")
@@ -845,6 +857,7 @@ def summarise(results: list[ModuleResult]) -> dict[str, Any]:
                 "timeout_seconds": round(result.timeout_seconds, 1),
                 "baseline_seconds": round(result.baseline_seconds, 1),
                 "seconds": round(result.seconds, 1),
+                "not_run": result.not_run,
                 "score": {**asdict(result.score()), "score": round(result.score().score, 4)},
                 "critical": [
                     {
@@ -886,7 +899,8 @@ def apply_accepted(record: dict[str, Any], accepted: dict[tuple[str, str, str, i
             (module["score"], module["target"], None),
             *((p["score"], 1.0, p["functions"]) for p in module["critical"]),
         ]
-        module["meets_target"] = module["score"]["errors"] == 0
+        # A module whose run was stopped part way has not been judged whole.
+        module["meets_target"] = module["score"]["errors"] == 0 and not module.get("not_run", 0)
         for score, target, functions in parts:
             score["accepted"] = sum(
                 1 for m in module["mutants"] if m["accepted"] and (functions is None or m["function"] in functions)
@@ -1030,15 +1044,23 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
                 module_tests = tests[target.module]
                 result = ModuleResult(target, module_tests, timeout_for(module_tests), times[tuple(module_tests)])
                 module_started = time.monotonic()
-                database = run_session(
-                    target,
-                    tests=module_tests,
-                    timeout=result.timeout_seconds,
-                    copy=copies[0],
-                    urls=urls,
-                    session_dir=session_dir,
-                )
-                result.mutants = read_session(database, (copies[0] / target.module).read_text(encoding="utf-8"))
+                stopped: BaseException | None = None
+                try:
+                    database = run_session(
+                        target,
+                        tests=module_tests,
+                        timeout=result.timeout_seconds,
+                        copy=copies[0],
+                        urls=urls,
+                        session_dir=session_dir,
+                    )
+                except (KeyboardInterrupt, SystemExit) as stop:
+                    # Stopped mid-module: what ran is kept in the report, with how many never ran.
+                    database, stopped = session_database(session_dir, target), stop
+                    if not database.is_file():
+                        raise
+                source = (copies[0] / target.module).read_text(encoding="utf-8")
+                result.mutants, result.not_run = read_session(database, source, stopped=stopped is not None)
                 result.unreached = unreached_functions(result.mutants, copies[0] / target.module)
                 result.seconds = time.monotonic() - module_started
                 score = result.score()
@@ -1057,6 +1079,9 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
                     workers_count=workers_count,
                     commit=commit,
                 )
+                if stopped is not None:
+                    print(f"stopped: wrote what ran to {report_dir / 'mutation.md'}", flush=True)
+                    raise stopped
     print(f"wrote {report_dir / 'mutation.md'} in {record['wall_seconds'] / 60:.1f} min")
     return _exit_code(record)
 

@@ -94,3 +94,21 @@ def test_a_report_of_the_first_format_is_read_with_its_one_run_for_every_module(
     (tmp_path / "mutation.json").write_text(json.dumps(record), encoding="utf-8")
     assert harness.rejudge(tmp_path) == 0
     assert _rows(tmp_path)["conformance/hosts.py"][-1] == "old, 2026-11-01 10:00"
+
+
+def test_a_module_stopped_part_way_keeps_what_ran_and_is_not_judged_whole(harness: ModuleType, tmp_path: Path) -> None:
+    target = next(target for target in harness.TABLE if target.module == "conformance/hosts.py")
+    result = harness.ModuleResult(target, list(target.tests), 60.0, 5.0, seconds=30.0, not_run=7)
+    result.mutants = [harness.Mutant(target.module, 1, 0, "core/NumberReplacer", None, "killed", "1", "2")]
+    harness.write_reports(
+        tmp_path, [result], pending=[], started_at="2026-11-29 05:00 UTC", seconds=30.0, workers_count=2,
+        commit=("eee", False),
+    )  # fmt: skip
+    row = _rows(tmp_path)
+    assert list(row) == ["conformance/hosts.py (stopped: 7 of 8 not run)"]
+    cells = row["conformance/hosts.py (stopped: 7 of 8 not run)"]
+    # Every mutant that ran was killed, yet the module is not judged to meet its target.
+    assert cells[7:10] == ["100.0%", "100%", "**no**"]
+    record = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
+    assert record["modules"][0]["not_run"] == 7
+    assert record["ok"] is False
