@@ -778,19 +778,38 @@ class _SecurePool(urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _SecureConnection
 
 
+class _UndecodedConnection(_Connection):
+    """A connection whose response body reads as sent, content codings and all.
+
+    vcrpy records by sending the request again on such a real connection and calling `read()` on its
+    response, without the `decode_content=False` the gate's own requests carry: urllib3 then undid the
+    gzip while Content-Encoding still said gzip, and every coded reply of a recording failed to decode.
+    """
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - urllib3's own signature
+        super().request(*args, **{**kwargs, "decode_content": False})
+
+
+class _UndecodedSecureConnection(_SecureConnection):
+    """The same over TLS."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - urllib3's own signature
+        super().request(*args, **{**kwargs, "decode_content": False})
+
+
 def vcr_patches() -> tuple[tuple[type, str, type], ...]:
     """What vcrpy must swap to record and replay the gate's own connection pools (vcrpy swaps urllib3's own)."""
     import vcr.stubs  # noqa: PLC0415 - only with cassettes; imported late so pytest can rewrite what it loads
 
     class RecordedConnection(vcr.stubs.VCRHTTPConnection, _Connection):  # type: ignore[misc] # vcrpy is untyped
-        """Records through a real `_Connection`; replays without one."""
+        """Records through a real connection that leaves the body as sent; replays without one."""
 
-        _baseclass = _Connection
+        _baseclass = _UndecodedConnection
 
     class RecordedSecureConnection(vcr.stubs.VCRHTTPSConnection, _SecureConnection):  # type: ignore[misc]
         """The same over TLS."""
 
-        _baseclass = _SecureConnection
+        _baseclass = _UndecodedSecureConnection
 
     return ((_Pool, "ConnectionCls", RecordedConnection), (_SecurePool, "ConnectionCls", RecordedSecureConnection))
 

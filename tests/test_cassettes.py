@@ -297,18 +297,28 @@ def test_the_shipped_cassettes_replay_offline(tmp_path: Path) -> None:
 class KeyReflector(CheckoutApi):
     """A server that repeats the key it was sent in a header and in the body, as a careless one might."""
 
+    gzip = False
+
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
         reply = super().handle(method, target, headers)
         echoed = headers.get("Authorization", "")
         if reply.status != 200:
             return replace(reply, headers={**reply.headers, "X-Echo": echoed})
         body = {**json.loads(reply.body), "debug": f"authorized as {echoed}"}
-        return Reply.json(200, body) if not echoed else replace(Reply.json(200, body), headers={
+        answer = Reply.json(200, body) if not echoed else replace(Reply.json(200, body), headers={
             "Content-Type": "application/json", "X-Echo": echoed})  # fmt: skip
+        return replace(answer, gzip=self.gzip)
 
 
-def test_the_key_is_scrubbed_wherever_the_server_echoes_it(tmp_path: Path) -> None:
-    with Sandbox(api=KeyReflector(KEY, seeded_sessions())) as sandbox:
+class GzipKeyReflector(KeyReflector):
+    """The same, with every 200 body gzip-coded: a key inside a coded body is scrubbed too."""
+
+    gzip = True
+
+
+@pytest.mark.parametrize("reflector", [KeyReflector, GzipKeyReflector], ids=["plain", "gzip"])
+def test_the_key_is_scrubbed_wherever_the_server_echoes_it(tmp_path: Path, reflector: type[KeyReflector]) -> None:
+    with Sandbox(api=reflector(KEY, seeded_sessions())) as sandbox:
         result = conformance(
             "run", "--record", "--base-url", sandbox.base_url, "--cassette-dir", str(tmp_path / "cassettes"),
             "--report-dir", str(tmp_path / "reports"), "--max-examples", "5", *id_args(sandbox.checkout_ids),
