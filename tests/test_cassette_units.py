@@ -71,6 +71,7 @@ def test_a_whole_recording_is_read_as_it_was_written(tmp_path: Path) -> None:
         ({"format": "something/else"}, "is not a recording's metadata (format dodo-conformance/recording)"),
         ({"format": ...}, "is not a recording's metadata (format dodo-conformance/recording)"),
         ({"format_version": 1}, "is a recording of format version 1, and this gate replays version 2 only"),
+        ({"format_version": 3}, "is a recording of format version 3, and this gate replays version 2 only"),
         ({"seed": ...}, "is not a recording's metadata ("),
         ({"surprise": 1}, "is not a recording's metadata ("),
         ({"seed": "7"}, "has a value of the wrong kind"),
@@ -245,3 +246,58 @@ def test_publishing_a_recording_replaces_the_cassettes_and_removes_stale_ones(tm
     assert len(load_interactions(target / "known_sessions.yaml")) == 1
     assert read_recording(target) == recording
     assert not staging.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "cause"),
+    [
+        (None, "cannot be read ([Errno 21] Is a directory"),
+        (b"\xff\xfe not text", "cannot be read ('utf-8' codec can't decode byte 0xff"),
+        # Whole YAML, but a response without a status code a replay could give.
+        ((b"interactions:\n- request: {method: GET, uri: 'http://x/checkouts/a', body: null, headers: {}}\n"
+          b"  response: {status: {code: abc, message: OK}, headers: {}, body: {string: ''}}\nversion: 1\n"),
+         "is malformed or truncated (ValueError: invalid literal for int()"),
+    ],
+)  # fmt: skip
+def test_a_cassette_that_cannot_be_replayed_is_named_with_the_first_line_of_why(
+    tmp_path: Path, content: bytes | None, cause: str
+) -> None:
+    path = tmp_path / "known_sessions.yaml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(BadInputError) as refused:
+        load_interactions(path)
+    assert refused.value.cause.startswith(f"cassette {path} ")
+    assert cause in refused.value.cause
+    assert "\n" not in str(refused.value)
+
+
+def test_a_yaml_error_is_named_by_its_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "known_sessions.yaml"
+    path.write_text("interactions:\n- request: [\n", encoding="utf-8")
+    with pytest.raises(BadInputError) as refused:
+        load_interactions(path)
+    # PyYAML's message runs over several lines, where the first says what went wrong.
+    assert refused.value.cause.endswith(" is malformed or truncated (ParserError: while parsing a flow node)")
+
+
+def test_a_key_that_sorts_before_the_redaction_mark_is_scrubbed_from_a_binary_body_too() -> None:
+    # '[REDACTED]' sorts after a key that starts with a capital: a compare by order instead of equality kept
+    # the body as sent.
+    key = "AKIA_SECRET_0123456789"
+    body = b"\x00" + key.encode() + b"\xff"
+    config = vcr_config(BASE, [key])
+    assert config["before_record_request"](_request(f"{BASE}/checkouts", body=body)).body == b"\x00[REDACTED]\xff"
+    response = {"status": {"code": 200}, "headers": {}, "body": {"string": body}}
+    assert config["before_record_response"](response)["body"]["string"] == b"\x00[REDACTED]\xff"
+
+
+def test_a_recording_is_published_into_a_folder_that_does_not_exist_yet(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    _cassette(staging / "known_sessions.yaml", [f"{RECORDED_ORIGIN}/checkouts/a"])
+    recording = new_recording("t", "1.0", 1, 1, ("cks_1",))
+    publish(staging, tmp_path / "a" / "b" / "cassettes", recording)
+    assert read_recording(tmp_path / "a" / "b" / "cassettes") == recording
