@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import pytest
 
@@ -648,3 +649,33 @@ def test_by_default_a_429_is_sent_three_times_waiting_a_second_without_retry_aft
     assert exchange.rate_limited
     assert len(wire.requests) == 3
     assert made.sleeps == [1.0, 10.0]  # type: ignore[attr-defined]
+
+
+def test_the_time_a_reply_took_is_its_own_in_milliseconds(wire: Wire) -> None:
+    wire.pause = 0.002  # about 0.3 s for the whole reply, byte by byte
+    wire.replies.append(reply(b" " * 60 + BODY))
+    made = transport(wire)
+    started = time.perf_counter()
+    exchange = made.get_checkout("cks_1", Purpose.KNOWN)
+    took_ms = (time.perf_counter() - started) * 1000
+    assert exchange.response is not None
+    assert 100 <= exchange.response.elapsed_ms <= took_ms
+    wire.replies.append(reply(b" " * 60 + BODY))
+    started = time.perf_counter()
+    again = made.read_on_one_connection(["cks_1"], "reuse")[0]
+    took_ms = (time.perf_counter() - started) * 1000
+    assert again.response is not None
+    assert 100 <= again.response.elapsed_ms <= took_ms
+
+
+def test_a_generated_case_is_sent_with_the_key_and_its_id_decoded(wire: Wire, operation: object) -> None:
+    # As generated, a path parameter is percent-encoded already (see cassettes/generated_ids.yaml); the
+    # exchange names the id itself.
+    case = operation.Case(path_parameters={"id": quote("a b%", safe="")})  # type: ignore[attr-defined]
+    wire.replies.append(reply())
+    exchange = transport(wire).send_case(case)
+    assert wire.requests[0].startswith(b"GET /checkouts/a%20b%25 HTTP/1.1\r\n")
+    assert wire.header(0, "Authorization") == f"Bearer {KEY}"
+    assert exchange.checkout_id == "a b%"
+    assert exchange.purpose is Purpose.GENERATED
+    assert exchange.case is case
