@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -51,12 +52,19 @@ _MAIN_WITH_CTRL_C = (
 )
 
 
+def _ctrl_c_as_a_terminal_leaves_it() -> None:
+    # Run in the child before Python starts: a Ctrl-C that arrives before the interpreter installs its
+    # handler then ends the process (-2), as it would from a terminal, instead of being ignored.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args: list[str], **popen: Any) -> subprocess.Popen[str]:
     """Start the CLI in its own process, as a terminal would, with text pipes for stdout and stderr."""
     return subprocess.Popen(
         [sys.executable, "-c", _MAIN_WITH_CTRL_C, *args],
-        **{"cwd": ROOT, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen},
-    )
+        **{"cwd": ROOT, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True,
+           "preexec_fn": _ctrl_c_as_a_terminal_leaves_it, **popen},
+    )  # fmt: skip
 
 
 def _in_process(args: list[str], cwd: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
