@@ -727,3 +727,12 @@ def test_decoding_a_coded_body_holds_no_more_than_the_cap_in_memory() -> None:
         tracemalloc.stop()
     assert len(decoded) == BODY_CAP_BYTES + 1
     assert peak < 3 * BODY_CAP_BYTES
+
+
+@BOTH_WAYS
+def test_a_plain_body_of_exactly_the_cap_is_whole(wire: Wire, send: Callable[[Transport], Exchange]) -> None:
+    wire.replies.append(reply(b"0" * BODY_CAP_BYTES))
+    exchange = send(transport(wire))
+    assert exchange.response is not None
+    assert not exchange.response.truncated
+    assert len(exchange.response.body) == BODY_CAP_BYTES
