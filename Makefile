@@ -71,4 +71,5 @@ lint: bootstrap
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) node_modules reports/*.json reports/*.md reports/*.html reports/*.xml
+	rm -rf $(VENV) node_modules
+	find reports -maxdepth 1 -type f \( -name '*.json' -o -name '*.md' -o -name '*.html' -o -name '*.xml' \) ! -name 'mutation.*' -delete
