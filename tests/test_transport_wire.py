@@ -736,3 +736,19 @@ def test_a_plain_body_of_exactly_the_cap_is_whole(wire: Wire, send: Callable[[Tr
     assert exchange.response is not None
     assert not exchange.response.truncated
     assert len(exchange.response.body) == BODY_CAP_BYTES
+
+
+def test_a_server_error_after_a_429_is_no_rate_limit_and_is_not_sent_again(wire: Wire) -> None:
+    wire.replies += [reply(status="429 Too Many Requests", Retry_After="0"), reply(status="503 Unavailable")]
+    exchange = transport(wire).get_checkout("cks_1", Purpose.KNOWN)
+    assert exchange.response is not None
+    assert exchange.response.status == 503
+    assert not exchange.rate_limited
+    assert len(wire.requests) == 2
+
+
+def test_a_key_ending_in_a_character_below_0_still_gets_a_near_miss_of_its_last_character() -> None:
+    key = "sk_test_key_ending-"  # '-' sorts before '0'
+    assert key[:-1] + "0" in _near_misses(key)
+    middle = "sk_tes-t_key"  # its middle character (index 6) sorts before '0' too
+    assert middle[:6] + "0" + middle[7:] in _near_misses(middle)
