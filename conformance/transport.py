@@ -778,23 +778,24 @@ class _SecurePool(urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _SecureConnection
 
 
-class _UndecodedConnection(_Connection):
-    """A connection whose response body reads as sent, content codings and all.
+class _ReadAsSent:
+    """Makes a connection's response body read as sent, content codings and all.
 
-    vcrpy records by sending the request again on such a real connection and calling `read()` on its
+    vcrpy records by sending the request again on a real connection and calling `read()` on its
     response, without the `decode_content=False` the gate's own requests carry: urllib3 then undid the
     gzip while Content-Encoding still said gzip, and every coded reply of a recording failed to decode.
     """
 
     def request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - urllib3's own signature
-        super().request(*args, **{**kwargs, "decode_content": False})
+        super().request(*args, **{**kwargs, "decode_content": False})  # type: ignore[misc] # a mixin of a connection
 
 
-class _UndecodedSecureConnection(_SecureConnection):
+class _UndecodedConnection(_ReadAsSent, _Connection):
+    """The connection a recording reads through."""
+
+
+class _UndecodedSecureConnection(_ReadAsSent, _SecureConnection):
     """The same over TLS."""
-
-    def request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - urllib3's own signature
-        super().request(*args, **{**kwargs, "decode_content": False})
 
 
 def vcr_patches() -> tuple[tuple[type, str, type], ...]:

@@ -889,7 +889,10 @@ def summarise(results: list[ModuleResult]) -> dict[str, Any]:
 
 
 def apply_accepted(record: dict[str, Any], accepted: dict[tuple[str, str, str, int], str]) -> None:
-    """Mark accepted survivors, score every module and decide `ok`; a record can be re-judged this way later."""
+    """Mark accepted survivors, score every module, decide `ok` and whether every row of the table is there.
+
+    A record can be re-judged this way later.
+    """
     used = set()
     for module in record["modules"]:
         for mutant in module["mutants"]:
@@ -914,6 +917,8 @@ def apply_accepted(record: dict[str, Any], accepted: dict[tuple[str, str, str, i
     names = [module["module"] for module in record["modules"]]
     record["stale_accepted"] = [" | ".join(map(str, key)) for key in accepted if key not in used and key[0] in names]
     record["ok"] = all(module["meets_target"] for module in record["modules"])
+    record["unmeasured"] = [target.module for target in TABLE if target.module not in names]
+    record["complete"] = not record["pending"] and not record["unmeasured"]
 
 
 def _tail(text: str, lines: int = 30) -> str:
@@ -949,9 +954,6 @@ def write_reports(  # noqa: PLR0913 - the record is all of these
     for module in record["modules"]:
         module["run"] = {"started_at": started_at, "commit": commit[0], "dirty": commit[1]}
     record["modules"] = merged(record["modules"], previous_modules(report_dir))
-    measured = {module["module"] for module in record["modules"]}
-    record["unmeasured"] = [target.module for target in TABLE if target.module not in measured]
-    record["complete"] = not pending and not record["unmeasured"]
     # Read afresh each time, so that what is accepted during a long run counts in its report.
     apply_accepted(record, load_accepted())
     _write(report_dir, record)
@@ -1001,9 +1003,6 @@ def rejudge(report_dir: Path) -> int:
         raise HarnessError(f"{source} does not exist: run `make mutation` first")
     record: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
     record["modules"] = previous_modules(report_dir)
-    measured = {module["module"] for module in record["modules"]}
-    record["unmeasured"] = [target.module for target in TABLE if target.module not in measured]
-    record["complete"] = not record["pending"] and not record["unmeasured"]
     apply_accepted(record, load_accepted())
     _write(report_dir, record)
     print(f"rewrote {report_dir / 'mutation.md'} with the accepted survivors as they are now")
