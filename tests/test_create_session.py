@@ -11,11 +11,9 @@ from typing import Any
 import pytest
 from support import KEY, conformance, failed_checks, judge
 
-from conformance.errors import BadInputError
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
 from conformance.sandbox import CheckoutApi, Reply, seeded_products, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
-from conformance.settings import Flags, build_settings
 
 PRODUCT = seeded_products()[0].id
 
@@ -146,31 +144,7 @@ def test_a_run_that_creates_records_and_replays_without_a_request(tmp_path: Path
     assert [check["passed"] for check in record["checks"]] == [check["passed"] for check in original["checks"]]
 
 
-@pytest.mark.parametrize(
-    ("flags", "environ", "cause"),
-    [
-        ({"product_id": "pdt_x"}, {}, "--product-id was given without --create-session"),
-        ({"create_session": True}, {}, "--create-session needs a product for the session's cart"),
-        ({"create_session": True, "product_id": "pdt a"}, {}, "the product id from --product-id is empty or has"),
-        ({"create_session": True}, {"CONFORMANCE_PRODUCT_ID": " "}, "CONFORMANCE_PRODUCT_ID is set but empty"),
-    ],
-)
-def test_what_a_create_needs_is_checked_before_any_request(
-    flags: dict[str, Any], environ: dict[str, str], cause: str
-) -> None:
-    with pytest.raises(BadInputError) as refused:
-        build_settings(Flags(base_url="http://127.0.0.1:9", api_key=KEY, **flags), environ=environ)
-    assert str(refused.value).startswith(cause)
-
-
-def test_the_product_comes_from_the_environment_too_and_the_sandbox_picks_its_own() -> None:
-    environ = {"CONFORMANCE_PRODUCT_ID": " pdt_from_env "}
-    remote = build_settings(Flags(base_url="http://127.0.0.1:9", api_key=KEY, create_session=True), environ=environ)
-    assert remote.product_id == "pdt_from_env"
-    assert build_settings(Flags(sandbox=True, create_session=True), environ=environ).product_id is None
-    with pytest.raises(BadInputError) as refused:
-        build_settings(Flags(replay=True, create_session=True), environ={})
-    assert "--replay replays the session the recording created" in str(refused.value)
+# Where the product comes from, and what is refused before any request, is in test_settings.py (its mutation row).
 
 
 @pytest.mark.parametrize("allow", [[], ["--allow-live-mode"]])
