@@ -278,7 +278,9 @@ class Transport:
                     _CURRENT.framing = ()
                     raw = connection.getresponse()
                     try:
-                        body = _decoded(_read_whole(raw), raw.getheader("Content-Encoding"))
+                        coded = _read_whole(raw)
+                        cut = len(coded) > BODY_CAP_BYTES
+                        body = _decoded(coded, raw.getheader("Content-Encoding"), cut=cut)
                     except _CodingError as exc:
                         connection.close()
                         return None, f"the response could not be decoded: {exc}"
@@ -299,13 +301,14 @@ class Transport:
                 return timed_out()
             # vcrpy's recorded responses know nothing of the connection; a recorded one never closes it. A
             # body cut at the cap leaves the rest on the connection, which then cannot carry another request.
-            if getattr(raw, "will_close", False) or len(body) > BODY_CAP_BYTES:
+            truncated = cut or len(body) > BODY_CAP_BYTES
+            if getattr(raw, "will_close", False) or truncated:
                 connection.close()
             return (
                 ReceivedResponse(
                     status=raw.status, reason=raw.reason or "", headers=dict(raw.getheaders()),
                     body=body[:BODY_CAP_BYTES], elapsed_ms=(time.perf_counter() - started) * 1000,
-                    truncated=len(body) > BODY_CAP_BYTES, framing=_CURRENT.framing,
+                    truncated=truncated, framing=_CURRENT.framing,
                 ),
                 None,
             )  # fmt: skip
@@ -502,7 +505,7 @@ def _read_whole(raw: http.client.HTTPResponse) -> bytes:
     body = bytearray()
     while len(body) <= BODY_CAP_BYTES:
         # Read straight off the socket (see _UnbufferedResponse), a read returns what has arrived so far.
-        chunk = raw.read(64 * 1024)
+        chunk = raw.read(min(64 * 1024, BODY_CAP_BYTES + 1 - len(body)))
         if not chunk:
             break
         body += chunk
@@ -516,11 +519,12 @@ class _CodingError(ValueError):
     """A body whose Content-Encoding does not decode."""
 
 
-def _decoded(body: bytes, header: str | None) -> bytes:
+def _decoded(body: bytes, header: str | None, *, cut: bool = False) -> bytes:
     """The body without its content codings, last applied first (RFC 9110 section 8.4); at most one byte past the cap.
 
     Stricter than requests, which also takes raw deflate for `deflate`: RFC 9110 section 8.4.1.2
-    defines it as the zlib format.
+    defines it as the zlib format. A body `cut` at the cap ends before its coded stream by our doing, not
+    the server's: that is no error.
     """
     codings = [coding.strip().lower() for coding in (header or "").split(",") if coding.strip()]
     for coding in reversed(codings):
@@ -538,7 +542,7 @@ def _decoded(body: bytes, header: str | None) -> bytes:
         except zlib.error as exc:
             message = f"a body that is not valid {coding} ({exc}; RFC 9110 section 8.4.1)"
             raise _CodingError(message) from None
-        if not decoder.eof and len(decoded) <= BODY_CAP_BYTES:
+        if not decoder.eof and not cut and len(decoded) <= BODY_CAP_BYTES:
             message = f"a {coding} body that ends before its coded stream does"
             raise _CodingError(message)
         body = decoded
@@ -552,8 +556,9 @@ def _read_capped(raw: requests.Response) -> tuple[bytes, bool]:
         coded += chunk
         if len(coded) > BODY_CAP_BYTES:
             break
-    body = _decoded(bytes(coded[: BODY_CAP_BYTES + 1]), raw.headers.get("Content-Encoding"))
-    truncated = len(coded) > BODY_CAP_BYTES or len(body) > BODY_CAP_BYTES
+    cut = len(coded) > BODY_CAP_BYTES
+    body = _decoded(bytes(coded[: BODY_CAP_BYTES + 1]), raw.headers.get("Content-Encoding"), cut=cut)
+    truncated = cut or len(body) > BODY_CAP_BYTES
     return body[:BODY_CAP_BYTES], truncated
 
 

@@ -37,6 +37,9 @@ from conformance.transport import (
 KEY = "sk_test_wire_Key_0123456789abcdef"
 JSON = {"id": "cks_1", "note": "caf\u00e9"}
 BODY = json.dumps(JSON).encode()
+# The README's promise: a body up to 32 MiB is judged whole. Written out, not imported, so that a change of
+# BODY_CAP_BYTES breaks the tests that pin the promise.
+README_CAP = 32 * 1024 * 1024
 # A reply step that closes the connection instead of answering.
 HANG_UP = b""
 
@@ -732,12 +735,12 @@ def test_decoding_a_coded_body_holds_no_more_than_the_cap_in_memory() -> None:
 
 
 @BOTH_WAYS
-def test_a_plain_body_of_exactly_the_cap_is_whole(wire: Wire, send: Callable[[Transport], Exchange]) -> None:
-    wire.replies.append(reply(b"0" * BODY_CAP_BYTES))
+def test_a_plain_body_of_exactly_the_documented_cap_is_whole(wire: Wire, send: Callable[[Transport], Exchange]) -> None:
+    wire.replies.append(reply(b"0" * README_CAP))
     exchange = send(transport(wire))
     assert exchange.response is not None
     assert not exchange.response.truncated
-    assert len(exchange.response.body) == BODY_CAP_BYTES
+    assert len(exchange.response.body) == README_CAP
 
 
 def test_a_server_error_after_a_429_is_no_rate_limit_and_is_not_sent_again(wire: Wire) -> None:
@@ -754,3 +757,70 @@ def test_a_key_ending_in_a_character_below_0_still_gets_a_near_miss_of_its_last_
     assert key[:-1] + "0" in _near_misses(key)
     middle = "sk_tes-t_key"  # its middle character (index 6) sorts before '0' too
     assert middle[:6] + "0" + middle[7:] in _near_misses(middle)
+
+
+@BOTH_WAYS
+def test_a_gzip_body_of_exactly_the_cap_without_its_trailer_is_still_cut_short(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    # The whole cap decodes, but the stream's end (its CRC and length) never came: the server cut it.
+    wire.replies.append(reply(gzip.compress(bytes(README_CAP), mtime=0)[:-8], Content_Encoding="gzip"))
+    exchange = send(transport(wire))
+    assert exchange.response is None
+    assert exchange.transport_error is not None
+    assert "a gzip body that ends before its coded stream does" in exchange.transport_error
+
+
+@pytest.fixture(scope="module")
+def incompressible_gzip() -> bytes:
+    """A gzip body whose coded bytes pass the cap while what they decode to has not reached it yet."""
+    import random  # noqa: PLC0415
+
+    noise = random.Random(0).randbytes(README_CAP + 4096)  # noqa: S311 - the same bytes each run, no secret
+    return gzip.compress(noise, compresslevel=1, mtime=0)
+
+
+@BOTH_WAYS
+def test_a_coded_body_the_gate_stops_reading_at_the_cap_is_truncated_not_undecodable(
+    wire: Wire, send: Callable[[Transport], Exchange], incompressible_gzip: bytes
+) -> None:
+    # The gate reads one coded byte past the cap and decodes that: its stream is unfinished because the gate
+    # stopped, so the body is unjudged (truncated), not a coding error of the server's; and the rest of it, still
+    # on the connection, must not be read as the next reply.
+    assert len(incompressible_gzip) > README_CAP
+    made = transport(wire)
+    wire.replies += [reply(incompressible_gzip, Content_Encoding="gzip"), reply()]
+    exchange = send(made)
+    assert exchange.transport_error is None
+    assert exchange.response is not None
+    assert exchange.response.truncated
+    following = send(made)
+    assert following.response is not None
+    assert following.response.body == BODY
+
+
+@BOTH_WAYS
+def test_a_field_folded_with_a_bare_line_feed_is_named_as_folded(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    # http.client splits lines at LF alone: the fold reaches the value as "a;\n b", with no CR in it.
+    wire.replies.append(reply(X_Trace="a;\n b"))
+    exchange = send(transport(wire))
+    assert exchange.response is not None
+    assert exchange.response.framing == (
+        "the field 'X-Trace' folded onto a second line (obs-fold, RFC 9112 section 5.2)",
+    )
+
+
+@BOTH_WAYS
+def test_every_reply_that_trickles_past_the_timeout_ends_at_it_not_only_the_first(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    # The watchdog that cuts a trickle has waited idle between the two: it must still be there for the second.
+    wire.pause = 0.1
+    made = transport(wire, timeout=0.5)
+    for _ in range(2):
+        wire.replies.append(reply(b" " * 200 + BODY))
+        exchange = send(made)
+        assert exchange.response is None
+        assert exchange.transport_error == "no complete response within the 0.5 s request timeout"
