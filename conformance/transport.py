@@ -496,7 +496,8 @@ class Transport:
         elif value:
             with suppress(TypeError, ValueError, IndexError, OverflowError):
                 when = parsedate_to_datetime(value)
-                wait = (when - datetime.now(tz=when.tzinfo or UTC)).total_seconds()
+                # A date in "-0000" comes back naive; an HTTP-date is always UTC (RFC 9110 section 5.6.7).
+                wait = (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
         return min(max(wait, 0.0), self.retry.max_wait_seconds)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from urllib.parse import quote
 
 import pytest
@@ -824,3 +826,36 @@ def test_every_reply_that_trickles_past_the_timeout_ends_at_it_not_only_the_firs
         exchange = send(made)
         assert exchange.response is None
         assert exchange.transport_error == "no complete response within the 0.5 s request timeout"
+
+
+def test_a_reply_past_the_cap_on_one_connection_closes_it_so_the_next_reads_its_own_reply(wire: Wire) -> None:
+    # The body's rest is still on the connection: the next request must go on a new one, not read that rest.
+    wire.replies += [reply(b"0" * (README_CAP + 5)), reply()]
+    first, second = transport(wire).read_on_one_connection(["cks_1", "cks_2"], "reuse")
+    assert first.response is not None
+    assert first.response.truncated
+    assert second.response is not None
+    assert second.response.body == BODY
+    assert wire.connections == 2
+
+
+def test_a_retry_after_date_without_a_zone_is_read_as_utc_whatever_the_machines_zone(wire: Wire) -> None:
+    # RFC 5322's "-0000" says nothing of the zone; Python reads it as a naive time. It is compared with UTC,
+    # not with the clock of a machine that runs nine hours ahead (POSIX TZ "JST-9" needs no zone database).
+    soon = formatdate(time.time() + 4)
+    assert soon.endswith("-0000")
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "JST-9"
+    time.tzset()
+    try:
+        wire.replies += [reply(status="429 Too Many Requests", Retry_After=soon), reply()]
+        made = transport(wire)
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    finally:
+        if before is None:
+            os.environ.pop("TZ")
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+    assert len(made.sleeps) == 1  # type: ignore[attr-defined]
+    assert 2.0 <= made.sleeps[0] <= 4.0  # type: ignore[attr-defined]
