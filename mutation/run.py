@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -754,6 +755,21 @@ def render(record: dict[str, Any]) -> str:
     lines += ["", "## Surviving mutants not accepted", ""]
     survivors = [_survivor_lines(module) for module in record["modules"]]
     lines += [line for block in survivors for line in block] or ["None.", ""]
+    rechecked = [
+        f"- {module['module']}:{mutant['line']} `{mutant['original']}` -> `{mutant['mutated']}`"
+        for module in record["modules"]
+        for mutant in module.get("rechecked", {}).get("killed", [])
+    ]
+    if any("rechecked" in module for module in record["modules"]):
+        lines += [
+            "## Survivors killed when run again",
+            "",
+            "`mutation/run.py recheck` ran a row's survivors again, on the same source, against the tests of the",
+            "commit its last column names; the mutants that row's run had killed were not run again.",
+            "",
+            *(rechecked or ["None."]),
+            "",
+        ]
     lines += ["## Accepted survivors", ""]
     lines += [
         f"- {mutant['module']}:{mutant['line']} `{mutant['original']}` -> `{mutant['mutated']}`: {mutant['accepted']}"
@@ -809,6 +825,9 @@ def render(record: dict[str, Any]) -> str:
 def _score_rows(module: dict[str, Any]) -> list[str]:
     run = module["run"]
     measured = f"{run['commit']}{'+' if run['dirty'] else ''}, {run['started_at'].removesuffix(' UTC')}"
+    if "rechecked" in module:
+        again = module["rechecked"]
+        measured += f"; survivors run again at {again['commit']}{'+' if again['dirty'] else ''}"
     name = module["module"]
     if module.get("not_run", 0):
         name += f" (stopped: {module['not_run']} of {module['score']['mutants'] + module['not_run']} not run)"
@@ -1087,6 +1106,119 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
     return _exit_code(record)
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# A recheck: the survivors of a row run again against the tests as they are now.
+
+
+def reapplied(source: str, mutant: dict[str, Any]) -> str | None:
+    """`source` with a recorded one-line mutant made again from its text; None when its line no longer reads so."""
+    lines = source.splitlines(keepends=True)
+    index = mutant["line"] - 1
+    if not 0 <= index < len(lines) or lines[index].strip() != mutant["original"]:
+        return None
+    line = lines[index]
+    indent = line[: len(line) - len(line.lstrip())]
+    lines[index] = f"{indent}{mutant['mutated']}\n"
+    mutated = "".join(lines)
+    try:
+        ast.parse(mutated)
+    except SyntaxError:
+        return None
+    return mutated
+
+
+def changed_since(module: str, commit: str) -> bool:
+    """Whether the module in the working tree differs from the commit its row measured (or that commit is unknown)."""
+    diff = subprocess.run(["git", "diff", "--quiet", commit, "--", module], cwd=ROOT, capture_output=True, check=False)
+    return diff.returncode != 0
+
+
+def rechecked_row(row: dict[str, Any], killed: list[tuple[dict[str, Any], str]], run: dict[str, Any]) -> None:
+    """Move the survivors a recheck killed out of the row's survivors and into its counts, noting the recheck."""
+    for mutant, outcome in killed:
+        row["mutants"].remove(mutant)
+        parts = [row["score"]] + [p["score"] for p in row["critical"] if mutant["function"] in p["functions"]]
+        for score in parts:
+            score["survived"] -= 1
+            score["killed" if outcome == "killed" else "timeouts"] += 1
+    row["rechecked"] = {
+        **run,
+        "killed": [
+            {key: mutant[key] for key in ("line", "operator", "function", "original", "mutated", "occurrence")}
+            for mutant, _ in killed
+        ],
+    }
+
+
+def recheck(modules: list[str], report_dir: Path, workers_count: int) -> int:
+    """Run each survivor not accepted again, against the row's tests as they are now; write the reports.
+
+    Only a module whose source is as its row measured it can be rechecked: the recorded mutants are made again
+    from their lines' text. Mutants the row counted as killed are not run again.
+    """
+    started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    commit = _commit()
+    accepted = load_accepted()
+    rows = previous_modules(report_dir)
+    if not rows:
+        raise HarnessError(f"{report_dir / 'mutation.json'} has no rows to recheck: run `make mutation` first")
+    chosen = [row for row in rows if not modules or row["module"] in modules]
+    missing = sorted(set(modules) - {row["module"] for row in chosen})
+    if missing:
+        raise HarnessError(f"no row to recheck for {', '.join(missing)}: measure it whole first")
+    for row in chosen:
+        if row["run"]["dirty"] or changed_since(row["module"], row["run"]["commit"]):
+            raise HarnessError(
+                f"{row['module']} is not as its row measured it (commit {row['run']['commit']}): its mutants cannot be "
+                f"made again; measure it whole with `make mutation MODULES={row['module']}`"
+            )
+    targets = {target.module: target for target in TABLE}
+    files = tracked_files()
+    with tempfile.TemporaryDirectory(prefix="mutation-recheck-") as scratch:
+        copies = [Path(scratch) / f"copy-{index}" for index in range(workers_count)]
+        for copy in copies:
+            make_copy(copy, files)
+        for row in chosen:
+            tests = existing_tests(targets[row["module"]])
+            survivors = [
+                m for m in row["mutants"]
+                if m["outcome"] == "survived"
+                and (m["module"], m["original"], m["mutated"], m["occurrence"]) not in accepted
+            ]  # fmt: skip
+            times = baselines(copies, [tuple(tests)])
+            timeout = min(MAX_TIMEOUT_SECONDS, max(60.0, 2 * times[tuple(tests)] + 30))
+            check_planted(copies, tests, timeout)
+            outcomes = in_copies(copies, [partial(_run_again, mutant, tests, timeout) for mutant in survivors])
+            killed = [(m, outcome) for m, outcome in zip(survivors, outcomes, strict=True) if outcome != "survived"]
+            for mutant, outcome in zip(survivors, outcomes, strict=True):
+                print(f"{row['module']}:{mutant['line']} `{mutant['mutated']}`: {outcome}", flush=True)
+            rechecked_row(row, killed, {"started_at": started_at, "commit": commit[0], "dirty": commit[1]})
+            print(f"{row['module']}: {len(killed)} of {len(survivors)} survivors killed on recheck", flush=True)
+    record = json.loads((report_dir / "mutation.json").read_text(encoding="utf-8"))
+    record["modules"] = merged(chosen, rows)
+    apply_accepted(record, accepted)
+    _write(report_dir, record)
+    print(f"wrote {report_dir / 'mutation.md'}")
+    return _exit_code(record)
+
+
+def _run_again(mutant: dict[str, Any], tests: list[str], timeout: float, copy: Path) -> str:
+    """killed, timeout or survived: one recorded mutant made again in a copy and judged by `tests`."""
+    module = copy / mutant["module"]
+    original = module.read_text(encoding="utf-8")
+    mutated = reapplied(original, mutant)
+    if mutated is None:
+        return "survived (could not be made again from its text)"
+    module.write_text(mutated, encoding="utf-8")
+    try:
+        code, output, _ = run_in_copy(copy, test_command(tests, timeout))
+    finally:
+        module.write_text(original, encoding="utf-8")
+    if code == 0:
+        return "survived"
+    return "timeout" if TIMEOUT_MARKER in output else "killed"
+
+
 def _terminate(_signal: int, _frame: object) -> None:
     raise SystemExit(128 + signal.SIGTERM)
 
@@ -1104,6 +1236,10 @@ def main(argv: list[str] | None = None) -> int:
     pytest_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     worker_parser = sub.add_parser("worker", help="a Cosmic Ray http worker on loopback, in the current directory")
     worker_parser.add_argument("--port", type=int, required=True)
+    recheck_parser = sub.add_parser("recheck", help="run the survivors of the last run again against today's tests")
+    recheck_parser.add_argument("--modules", nargs="*", default=[], help="module paths (default: every row)")
+    recheck_parser.add_argument("--workers", type=int, default=WORKERS)
+    recheck_parser.add_argument("--report-dir", type=Path, default=ROOT / "reports")
     report_parser = sub.add_parser("report", help="re-judge the last run with mutation/accepted.toml as it is now")
     report_parser.add_argument("--report-dir", type=Path, default=ROOT / "reports")
     arguments = sys.argv[1:] if argv is None else argv
@@ -1116,6 +1252,9 @@ def main(argv: list[str] | None = None) -> int:
     # Stopped from outside, the run still stops its workers and removes its copies (the `finally`s).
     signal.signal(signal.SIGTERM, _terminate)
     try:
+        if args.command == "recheck":
+            names = [name for value in args.modules for name in value.replace(",", " ").split()]
+            return recheck(names, args.report_dir, args.workers)
         return rejudge(args.report_dir) if args.command == "report" else _run(args)
     except HarnessError as error:
         print(f"error: {error}", file=sys.stderr)

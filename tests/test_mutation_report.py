@@ -112,3 +112,62 @@ def test_a_module_stopped_part_way_keeps_what_ran_and_is_not_judged_whole(harnes
     record = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
     assert record["modules"][0]["not_run"] == 7
     assert record["ok"] is False
+
+
+def test_a_recorded_mutant_is_made_again_only_where_its_line_still_reads_as_recorded(harness: ModuleType) -> None:
+    source = "def f(x):\n    if x > 0:\n        return 1\n    return 2\n"
+    mutant = {"line": 2, "original": "if x > 0:", "mutated": "if x >= 0:"}
+    assert harness.reapplied(source, mutant) == "def f(x):\n    if x >= 0:\n        return 1\n    return 2\n"
+    # The line moved or changed: nothing is made, rather than a different mutant.
+    assert harness.reapplied(source, {**mutant, "line": 3}) is None
+    assert harness.reapplied(source, {**mutant, "line": 9}) is None
+    # Lines joined from a multi-line diff, or a result that does not parse, are not made either.
+    assert harness.reapplied(source, {**mutant, "original": "if x > 0: / return 1"}) is None
+    assert harness.reapplied(source, {**mutant, "mutated": "if x >= 0"}) is None
+
+
+def test_survivors_killed_on_a_recheck_move_into_the_counts_and_the_row_says_when(
+    harness: ModuleType, tmp_path: Path
+) -> None:
+    # settings.py has a critical part (refuse_live_mode): a kill inside it counts there too.
+    target = next(target for target in harness.TABLE if target.module == "conformance/settings.py")
+    result = harness.ModuleResult(target, list(target.tests), 60.0, 5.0, seconds=90.0)
+    result.mutants = [
+        harness.Mutant(target.module, 1, 0, "core/NumberReplacer", "refuse_live_mode", "survived", "a = 1", "a = 2"),
+        harness.Mutant(target.module, 2, 0, "core/NumberReplacer", "other", "survived", "b = 1", "b = 2"),
+        harness.Mutant(target.module, 3, 0, "core/NumberReplacer", "other", "killed", "c = 1", "c = 2"),
+    ]
+    harness.write_reports(
+        tmp_path, [result], pending=[], started_at="2026-11-29 05:00 UTC", seconds=90.0, workers_count=2,
+        commit=("aaa", False),
+    )  # fmt: skip
+    record = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))
+    row = record["modules"][0]
+    first = next(mutant for mutant in row["mutants"] if mutant["line"] == 1)
+    harness.rechecked_row(
+        row, [(first, "killed")], {"started_at": "2026-11-29 06:00 UTC", "commit": "bbb", "dirty": False}
+    )
+    harness.apply_accepted(record, {})
+    harness._write(tmp_path, record)  # noqa: SLF001
+    again = json.loads((tmp_path / "mutation.json").read_text(encoding="utf-8"))["modules"][0]
+    assert (again["score"]["killed"], again["score"]["survived"], again["score"]["score"]) == (2, 1, 0.6667)
+    assert again["critical"][0]["score"]["score"] == 1.0
+    assert [mutant["line"] for mutant in again["mutants"] if mutant["outcome"] == "survived"] == [2]
+    assert again["rechecked"]["killed"][0]["original"] == "a = 1"
+    cells = _rows(tmp_path)["conformance/settings.py"]
+    assert cells[-1] == "aaa, 2026-11-29 05:00; survivors run again at bbb"
+    page = (tmp_path / "mutation.md").read_text(encoding="utf-8")
+    assert "## Survivors killed when run again" in page
+    assert "- conformance/settings.py:1 `a = 1` -> `a = 2`" in page
+    assert "conformance/settings.py:2 in `other`" in page
+
+
+def test_a_recheck_refuses_a_module_changed_since_its_row_was_measured(
+    harness: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Commit 0000000 names no commit: its diff fails, so the module reads as changed and nothing is run.
+    _report(harness, tmp_path, "conformance/hosts.py", "0000000", ["survived"])
+    assert harness.main(["recheck", "--modules", "conformance/hosts.py", "--report-dir", str(tmp_path)]) == 2
+    assert "conformance/hosts.py is not as its row measured it (commit 0000000)" in capsys.readouterr().err
+    assert harness.main(["recheck", "--modules", "conformance/cli.py", "--report-dir", str(tmp_path)]) == 2
+    assert "no row to recheck for conformance/cli.py" in capsys.readouterr().err
