@@ -1178,6 +1178,9 @@ def recheck(modules: list[str], report_dir: Path, workers_count: int) -> int:
         copies = [Path(scratch) / f"copy-{index}" for index in range(workers_count)]
         for copy in copies:
             make_copy(copy, files)
+        planted_tests = existing_tests(targets[PLANTED_MODULE])
+        times = baselines(copies, [tuple(planted_tests)])
+        check_planted(copies, planted_tests, min(MAX_TIMEOUT_SECONDS, max(60.0, 2 * times[tuple(planted_tests)] + 30)))
         for row in chosen:
             tests = existing_tests(targets[row["module"]])
             survivors = [
@@ -1187,7 +1190,6 @@ def recheck(modules: list[str], report_dir: Path, workers_count: int) -> int:
             ]  # fmt: skip
             times = baselines(copies, [tuple(tests)])
             timeout = min(MAX_TIMEOUT_SECONDS, max(60.0, 2 * times[tuple(tests)] + 30))
-            check_planted(copies, tests, timeout)
             outcomes = in_copies(copies, [partial(_run_again, mutant, tests, timeout) for mutant in survivors])
             killed = [(m, outcome) for m, outcome in zip(survivors, outcomes, strict=True) if outcome != "survived"]
             for mutant, outcome in zip(survivors, outcomes, strict=True):
