@@ -357,3 +357,54 @@ def test_a_selftest_of_two_variants_prints_a_line_for_each_and_writes_its_whole_
         "reference: non-conformant (exit 1), NOT as expected",
     }
     assert all(re.fullmatch(r"\[ [12]/2\] .*, \d+\.\d s", line) for line in lines)
+
+
+def test_the_schemathesis_oracle_judges_beside_the_gate_in_every_judged_variant(tmp_path: Path) -> None:
+    # NaN in a body: the gate's strict JSON reading fails it, Schemathesis' looser one passes it. Each variant is
+    # judged with the oracle on, so that the selftest's record shows where the two differ.
+    result = _judge(VARIANTS["nan-in-body"], SPEC, tmp_path, max_examples=5)
+    assert result.exit_code == 1
+    assert result.schemathesis_disagreements
+    assert all(
+        "response.schema fails it, Schemathesis' response_schema_conformance passes it" in text
+        for text in result.schemathesis_disagreements
+    )
+
+
+def test_an_error_while_judging_ends_the_running_variant_at_once(tmp_path: Path) -> None:
+    # The error (Ctrl-C, or a crash) comes as the first variant is reported. The second is already running in the
+    # one worker: it is ended, not waited for, so no report of it is written.
+    quick = [name for name, variant in VARIANTS.items() if not variant.api.holds_replies][:3]
+
+    def fail(_line: str) -> None:
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_selftest(SPEC, tmp_path, jobs=1, max_examples=5, variants=quick, progress=fail)
+    assert len(list((tmp_path / "selftest").glob("*/summary.json"))) == 1
+    assert not (tmp_path / "selftest.json").exists()
+
+
+class SeededAnsweredWith201(CheckoutApi):
+    """Every seeded session comes whole and valid, but with 201 Created rather than 200."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        return Reply(201, reply.body, reply.headers) if reply.status == 200 else reply
+
+
+@pytest.mark.parametrize(("api", "listed"), [(CheckoutApi, True), (SeededAnsweredWith201, False)])
+def test_the_sdk_oracle_lists_a_body_only_the_sdk_rejects_and_reads_only_200_replies(
+    contract: Contract, monkeypatch: pytest.MonkeyPatch, api: type[CheckoutApi], *, listed: bool
+) -> None:
+    # The seeded bodies are valid per the spec; an SDK that rejects every body stands in for a stricter one, so that
+    # the other direction of a disagreement shows. Only a 200 is a session read: a 201's body is not compared.
+    monkeypatch.setattr("conformance.oracles.sdk_accepts", lambda _body: False)
+    served = api(KEY, seeded_sessions())
+    with Sandbox(api=served) as sandbox:
+        disagreements = _sdk_disagreements(sandbox, KEY, contract)
+    if listed:
+        assert len(disagreements) == len(served.seeded_ids)
+        assert all(": the spec accepts it, the SDK rejects it: {" in text for text in disagreements)
+    else:
+        assert disagreements == []
