@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 NODE_STAMP := node_modules/.installed
 
-.PHONY: bootstrap node run test lint selftest bench cassettes upgrade mutation clean
+.PHONY: bootstrap node run test lint selftest bench cassettes upgrade mutation mutation-recheck clean
 
 ## Set up .venv: Python, pip and venv are all `make run` needs.
 bootstrap: $(STAMP)
@@ -59,6 +59,10 @@ bench: bootstrap
 ## MODULES="conformance/redaction.py conformance/hosts.py" runs only those rows of the table in mutation/run.py.
 mutation: bootstrap
 	$(BIN)/python mutation/run.py $(if $(MODULES),--modules $(MODULES))
+
+## Run only the survivors of the last measurement again, against the tests as they are now (MODULES= as above).
+mutation-recheck: bootstrap
+	$(BIN)/python mutation/run.py recheck $(if $(MODULES),--modules $(MODULES))
 
 ## Re-record the shipped cassettes from the bundled sandbox.
 cassettes: bootstrap
