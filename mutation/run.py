@@ -1199,10 +1199,11 @@ def recheck(modules: list[str], report_dir: Path, workers_count: int) -> int:
                 print(f"{row['module']}:{mutant['line']} `{mutant['mutated']}`: {outcome}", flush=True)
             rechecked_row(row, killed, {"started_at": started_at, "commit": commit[0], "dirty": commit[1]})
             print(f"{row['module']}: {len(killed)} of {len(survivors)} survivors killed on recheck", flush=True)
-    record = json.loads((report_dir / "mutation.json").read_text(encoding="utf-8"))
-    record["modules"] = merged(chosen, rows)
-    apply_accepted(record, accepted)
-    _write(report_dir, record)
+            # Written after each row, so that a recheck stopped part way keeps the rows it finished.
+            record = json.loads((report_dir / "mutation.json").read_text(encoding="utf-8"))
+            record["modules"] = merged([row], previous_modules(report_dir))
+            apply_accepted(record, accepted)
+            _write(report_dir, record)
     print(f"wrote {report_dir / 'mutation.md'}")
     return _exit_code(record)
 
