@@ -240,3 +240,26 @@ def test_where_the_spec_describes_the_create_its_answer_is_validated_against_it(
     assert failure is not None
     assert failure.received == "/checkout_url: 5 is not of type 'string', 'null'"
     assert _judged("session.created", context, body={"session_id": "cks_new", "checkout_url": None}, **create) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "judged"),
+    [
+        # Any 4xx but 429 refuses the gate's cart or key: the run's input, not the server's fault.
+        (400, None), (404, None), (428, None), (430, None), (451, None), (499, None),
+        # 429 asked for a wait that the retries did not get; 3xx and 5xx are no answer to a create.
+        (429, "failed"), (399, "failed"), (500, "failed"), (201, "failed"),
+        (200, "passed"),
+    ],
+)  # fmt: skip
+def test_a_create_refused_with_any_4xx_but_429_is_not_judged_and_every_other_status_but_200_fails(
+    context: Context, status: int, judged: str | None
+) -> None:
+    create = {"purpose": "session created by the gate", "checkout_id": "", "status": status}
+    try:
+        failure = _judged("session.created", context, body={"session_id": "cks_new"}, **create)
+    except NotApplicable:
+        outcome = None
+    else:
+        outcome = "failed" if failure is not None else "passed"
+    assert outcome == judged
