@@ -1194,7 +1194,11 @@ def recheck(modules: list[str], report_dir: Path, workers_count: int) -> int:
             times = baselines(copies, [tuple(tests)])
             timeout = min(MAX_TIMEOUT_SECONDS, max(60.0, 2 * times[tuple(tests)] + 30))
             outcomes = in_copies(copies, [partial(_run_again, mutant, tests, timeout) for mutant in survivors])
-            killed = [(m, outcome) for m, outcome in zip(survivors, outcomes, strict=True) if outcome != "survived"]
+            killed = [
+                (m, outcome.split(" ", 1)[0])
+                for m, outcome in zip(survivors, outcomes, strict=True)
+                if not outcome.startswith("survived")
+            ]
             for mutant, outcome in zip(survivors, outcomes, strict=True):
                 print(f"{row['module']}:{mutant['line']} `{mutant['mutated']}`: {outcome}", flush=True)
             rechecked_row(row, killed, {"started_at": started_at, "commit": commit[0], "dirty": commit[1]})
@@ -1209,7 +1213,11 @@ def recheck(modules: list[str], report_dir: Path, workers_count: int) -> int:
 
 
 def _run_again(mutant: dict[str, Any], tests: list[str], timeout: float, copy: Path) -> str:
-    """killed, timeout or survived: one recorded mutant made again in a copy and judged by `tests`."""
+    """killed, timeout or survived: one recorded mutant made again in a copy and judged by `tests`.
+
+    A kill counts only when the tests fail on the mutant twice: on a busy machine a test can fail once for
+    reasons of its own, and a survivor taken for killed would hide a gap in the tests.
+    """
     module = copy / mutant["module"]
     original = module.read_text(encoding="utf-8")
     mutated = reapplied(original, mutant)
@@ -1217,12 +1225,19 @@ def _run_again(mutant: dict[str, Any], tests: list[str], timeout: float, copy: P
         return "survived (could not be made again from its text)"
     module.write_text(mutated, encoding="utf-8")
     try:
-        code, output, _ = run_in_copy(copy, test_command(tests, timeout))
+        runs = []
+        for _ in range(2):
+            code, output, _seconds = run_in_copy(copy, test_command(tests, timeout))
+            runs.append((code, output))
+            if code == 0:
+                break
     finally:
         module.write_text(original, encoding="utf-8")
-    if code == 0:
-        return "survived"
-    return "timeout" if TIMEOUT_MARKER in output else "killed"
+    if runs[-1][0] == 0:
+        return "survived" if len(runs) == 1 else "survived (the tests failed once, then passed)"
+    failed = sorted({line for _, output in runs for line in output.splitlines() if line.startswith("FAILED ")})
+    outcome = "timeout" if all(TIMEOUT_MARKER in output for _, output in runs) else "killed"
+    return f"{outcome} ({'; '.join(failed)[:300]})" if failed else outcome
 
 
 def _terminate(_signal: int, _frame: object) -> None:
