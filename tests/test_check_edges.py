@@ -248,7 +248,7 @@ def test_where_the_spec_describes_the_create_its_answer_is_validated_against_it(
         # Any 4xx but 429 refuses the gate's cart or key: the run's input, not the server's fault.
         (400, None), (404, None), (428, None), (430, None), (451, None), (499, None),
         # 429 asked for a wait that the retries did not get; 3xx and 5xx are no answer to a create.
-        (429, "failed"), (399, "failed"), (500, "failed"), (201, "failed"),
+        (429, "failed"), (399, "failed"), (500, "failed"), (503, "failed"), (201, "failed"),
         (200, "passed"),
     ],
 )  # fmt: skip
