@@ -12,13 +12,15 @@ import gzip
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -113,6 +115,26 @@ class Wire:
 
 @pytest.fixture
 def wire() -> Iterator[Wire]:
+    with _serving(None) as server:
+        yield server
+
+
+# A certificate for 127.0.0.1 only, made for these tests and valid until 2126; its key guards nothing.
+TLS_DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def tls_wire(monkeypatch: pytest.MonkeyPatch) -> Iterator[Wire]:
+    """The same server behind TLS, with its certificate the one a client trusts (OpenSSL's SSL_CERT_FILE)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS_DATA / "loopback-test-only.crt", TLS_DATA / "loopback-test-only.key")
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS_DATA / "loopback-test-only.crt"))
+    with _serving(context) as server:
+        yield server
+
+
+@contextmanager
+def _serving(tls: ssl.SSLContext | None) -> Iterator[Wire]:
     server = Wire()
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
@@ -131,7 +153,7 @@ def wire() -> Iterator[Wire]:
 
             def handle(connection: socket.socket = connection) -> None:
                 with connection, suppress(OSError):
-                    server.answer(connection, stop)
+                    server.answer(tls.wrap_socket(connection, server_side=True) if tls else connection, stop)
 
             thread = threading.Thread(target=handle, daemon=True)
             thread.start()
@@ -139,7 +161,7 @@ def wire() -> Iterator[Wire]:
 
     acceptor = threading.Thread(target=serve, daemon=True)
     acceptor.start()
-    server.base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{listener.getsockname()[1]}"
     yield server
     stop.set()
     acceptor.join(timeout=5)
@@ -211,9 +233,11 @@ def test_a_coded_body_is_judged_as_its_decoded_json(
         ("gzip", b"not gzip at all", "not valid gzip"),
         ("gzip", gzip.compress(BODY, mtime=0)[:-12], "a gzip body that ends before its coded stream does"),
         ("br", BODY, "Content-Encoding 'br', which the gate did not ask for"),
+        # Sorts after "deflate": a coding is named, not ordered.
+        ("zstd", BODY, "Content-Encoding 'zstd', which the gate did not ask for"),
     ],
     # Named, not shown: each xdist worker collects the parameters, and they must name the same tests.
-    ids=["raw deflate", "not gzip", "cut gzip", "br"],
+    ids=["raw deflate", "not gzip", "cut gzip", "br", "zstd"],
 )
 def test_a_body_that_does_not_decode_is_a_transport_error_naming_why(
     wire: Wire, send: Callable[[Transport], Exchange], coding: str, coded: bytes, error: str
@@ -859,3 +883,37 @@ def test_a_retry_after_date_without_a_zone_is_read_as_utc_whatever_the_machines_
         time.tzset()
     assert len(made.sleeps) == 1  # type: ignore[attr-defined]
     assert 2.0 <= made.sleeps[0] <= 4.0  # type: ignore[attr-defined]
+
+
+def test_reads_on_one_connection_over_tls_are_read_over_tls(tls_wire: Wire) -> None:
+    # The gate's real target is https: the kept-alive probe must speak TLS to it, not plain HTTP.
+    tls_wire.replies += [reply(), reply()]
+    exchanges = transport(tls_wire).read_on_one_connection(["cks_1", "cks_2"], "reuse")
+    assert [exchange.transport_error for exchange in exchanges] == [None, None]
+    assert [exchange.response.body for exchange in exchanges] == [BODY, BODY]  # type: ignore[union-attr]
+    assert tls_wire.connections == 1
+
+
+@BOTH_WAYS
+def test_a_reply_cut_at_exactly_the_cap_before_its_content_length_is_a_dropped_connection(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    # Exactly the cap arrives, then the connection ends, ten bytes short of what Content-Length promised.
+    wire.close_when_idle = True
+    wire.replies.append(reply(b"0" * README_CAP, Content_Length=str(README_CAP + 10)))
+    exchange = send(transport(wire))
+    assert exchange.response is None
+    assert exchange.transport_error is not None
+    assert exchange.transport_error.startswith("the connection failed or was dropped before a complete response (")
+
+
+def test_the_stop_after_429s_in_a_row_says_how_many_times_each_was_retried(wire: Wire) -> None:
+    made = transport(wire, retry=RetryPolicy(attempts=3, default_wait_seconds=0.0))
+    wire.replies += [reply(status="429 Too Many Requests", Retry_After="0")] * 9
+    for _ in range(2):
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    with pytest.raises(RunStopped) as stopped:
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    assert "the target answered 429 to 3 requests in a row, each retried 2 times after Retry-After" in str(
+        stopped.value
+    )
