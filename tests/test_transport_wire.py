@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from support import wait_for
 
 from conformance.errors import RunStopped
 from conformance.model import Credential, Exchange, Purpose
@@ -66,7 +67,12 @@ class Wire:
     pause: float = 0.0
     # Close each connection after its first reply, without saying so in the reply.
     close_when_idle: bool = False
+    # Send the first this many bytes of each reply, then hold the rest back for hold_seconds.
+    hold_after: int | None = None
+    hold_seconds: float = 0.0
     requests: list[bytes] = field(default_factory=list)
+    # Per reply sent: whether all of it was delivered (False: the client closed before taking it all).
+    delivered: list[bool] = field(default_factory=list)
     connections: int = 0
     base_url: str = ""
 
@@ -92,17 +98,29 @@ class Wire:
             self.requests.append(head + b"\r\n\r\n" + rest[:length])
             buffered = rest[length:]
             step = self.replies.pop(0) if self.replies else HANG_UP
-            if step == HANG_UP:
+            if step == HANG_UP or not self.send(connection, step, stop) or self.close_when_idle:
                 return
-            if self.pause:
-                for byte in step:
-                    if stop.wait(self.pause):
-                        return
-                    connection.sendall(bytes([byte]))
-            else:
+
+    def send(self, connection: socket.socket, step: bytes, stop: threading.Event) -> bool:
+        """Send one scripted reply as the server is set to; False when the server is stopping meanwhile."""
+        if self.pause:
+            for byte in step:
+                if stop.wait(self.pause):
+                    return False
+                connection.sendall(bytes([byte]))
+        elif self.hold_after is not None:
+            connection.sendall(step[: self.hold_after])
+            if stop.wait(self.hold_seconds):
+                return False
+            connection.sendall(step[self.hold_after :])
+        else:
+            try:
                 connection.sendall(step)
-            if self.close_when_idle:
-                return
+            except OSError:
+                self.delivered.append(False)
+                raise
+            self.delivered.append(True)
+        return True
 
     def header(self, index: int, name: str) -> str | None:
         """A field of the index-th request received, as sent."""
@@ -297,7 +315,9 @@ def test_a_body_that_ends_with_the_connection_is_whole(wire: Wire, send: Callabl
 
 @BOTH_WAYS
 def test_interim_replies_before_the_answer_are_skipped(wire: Wire, send: Callable[[Transport], Exchange]) -> None:
-    wire.replies.append(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" + reply())
+    # 199 is unassigned, yet a 1xx all the same (RFC 9110 section 15.2).
+    interim = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 199 Later\r\n\r\n"
+    wire.replies.append(interim + reply())
     exchange = send(transport(wire))
     assert exchange.response is not None
     assert exchange.response.status == 200
@@ -917,3 +937,86 @@ def test_the_stop_after_429s_in_a_row_says_how_many_times_each_was_retried(wire:
     assert "the target answered 429 to 3 requests in a row, each retried 2 times after Retry-After" in str(
         stopped.value
     )
+
+
+def test_the_first_silent_requests_of_a_run_count_from_none(wire: Wire) -> None:
+    # No answer yet at all: the run still stops at the third silent request, not sooner.
+    wire.pause = 60
+    made = transport(wire, timeout=0.2)
+    wire.replies += [b"H"] * 3
+    for _ in range(2):
+        assert made.get_checkout("cks_1", Purpose.KNOWN).response is None
+    with pytest.raises(TargetSilent):
+        made.get_checkout("cks_1", Purpose.KNOWN)
+
+
+def test_a_key_ending_in_0_after_another_character_gets_a_near_miss_of_its_last_character() -> None:
+    key = "sk_test_key_10"
+    assert key[:-1] + "1" in _near_misses(key)
+
+
+@BOTH_WAYS
+def test_the_reason_phrase_is_kept_as_sent(wire: Wire, send: Callable[[Transport], Exchange]) -> None:
+    wire.replies.append(reply(status="200 Fine Thanks"))
+    exchange = send(transport(wire))
+    assert exchange.response is not None
+    assert exchange.response.reason == "Fine Thanks"
+
+
+def test_a_redirect_is_judged_as_the_answer_never_followed(wire: Wire) -> None:
+    # Following it would read another resource (or host) and judge that as this session.
+    wire.replies += [reply(status="302 Found", Location=f"{wire.base_url}/checkouts/elsewhere"), reply()]
+    exchange = transport(wire).get_checkout("cks_1", Purpose.KNOWN)
+    assert exchange.response is not None
+    assert exchange.response.status == 302
+    assert len(wire.requests) == 1
+
+
+def test_a_burst_lets_exactly_its_size_leave_without_waiting(wire: Wire) -> None:
+    wire.replies += [reply()] * 3
+    made = transport(wire, rate_per_second=2.0)
+    with made.burst(2):
+        for _ in range(2):
+            made.get_checkout("cks_1", Purpose.KNOWN)
+        assert made.sleeps == []  # type: ignore[attr-defined]
+        # The third is past what the burst paid for: it waits for its own turn, a whole interval on.
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    assert len(made.sleeps) == 1  # type: ignore[attr-defined]
+    assert 0.8 < made.sleeps[0] <= 1.0  # type: ignore[attr-defined]
+
+
+def test_the_gate_stops_taking_a_body_past_the_cap_instead_of_downloading_it_all(wire: Wire) -> None:
+    # Twice the cap: what the gate stopped reading, the server cannot deliver (the connection is closed on it).
+    wire.replies.append(reply(b"0" * (2 * README_CAP)))
+    exchange = transport(wire).get_checkout("cks_1", Purpose.KNOWN)
+    assert exchange.response is not None
+    assert exchange.response.truncated
+    wait_for(lambda: wire.delivered != [], "the server to finish sending or fail to")
+    assert wire.delivered == [False]
+
+
+def test_closing_a_transport_ends_its_watchdog(wire: Wire) -> None:
+    wire.replies.append(reply())
+    made = transport(wire)
+    made.get_checkout("cks_1", Purpose.KNOWN)
+    watchdog = made._watchdog._thread  # noqa: SLF001 - the thread a long CI job would otherwise pile up
+    assert watchdog is not None
+    assert watchdog.is_alive()
+    made.close()
+    wait_for(lambda: not watchdog.is_alive(), "the watchdog's thread to end", timeout=60)
+
+
+@BOTH_WAYS
+def test_a_body_held_back_exactly_at_the_cap_is_still_cut_there_and_marked(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    # The server sends the head and exactly the cap, then the rest a little later: the gate must still read one
+    # byte past the cap to know the body goes on. (The pause only shapes the stream; nothing here waits on it.)
+    body = b"0" * (README_CAP + 5)
+    whole = reply(body)
+    wire.hold_after, wire.hold_seconds = len(whole) - 5, 0.3
+    wire.replies.append(whole)
+    exchange = send(transport(wire))
+    assert exchange.transport_error is None
+    assert exchange.response is not None
+    assert exchange.response.truncated
