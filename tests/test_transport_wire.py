@@ -1020,3 +1020,23 @@ def test_a_body_held_back_exactly_at_the_cap_is_still_cut_there_and_marked(
     assert exchange.transport_error is None
     assert exchange.response is not None
     assert exchange.response.truncated
+
+
+@BOTH_WAYS
+def test_a_field_holding_the_last_control_character_below_space_is_named(
+    wire: Wire, send: Callable[[Transport], Exchange]
+) -> None:
+    # 0x1f, the unit separator: every character below 0x20 but the tab is a control character.
+    wire.replies.append(reply(X_Trace="a\x1fb"))
+    exchange = send(transport(wire))
+    assert exchange.response is not None
+    assert exchange.response.framing == ("the field 'X-Trace' holds a control character (RFC 9110 section 5.5)",)
+
+
+def test_a_request_whose_turn_would_end_past_the_time_budget_is_not_sent(wire: Wire) -> None:
+    # One request every 2 s, and 1 s of budget: the first turn already ends past it.
+    made = transport(wire, max_time=1.0, rate_per_second=0.5)
+    with pytest.raises(RunStopped) as stopped:
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    assert stopped.value.error.cause == "the run's time budget of 1 s ran out after 0 requests"
+    assert wire.requests == []
