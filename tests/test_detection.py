@@ -20,7 +20,7 @@ from conformance.aliases import FULL_FAMILY_IDS, _rules, aliases
 from conformance.model import Credential, Purpose, ReceivedResponse
 from conformance.sandbox import CheckoutApi, Reply, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
-from conformance.transport import Transport, framing_problems
+from conformance.transport import RetryPolicy, Transport, framing_problems
 
 IDS = tuple(session.id for session in seeded_sessions())
 
@@ -250,15 +250,16 @@ def test_retry_after_is_read_as_seconds_bounded_and_defaulted(header: str | None
 
 
 def test_retry_after_as_an_http_date_waits_until_that_date() -> None:
-    transport = Transport("http://127.0.0.1:9", KEY, timeout=1)
-    soon = formatdate(time.time() + 4, usegmt=True)
+    # A minute ahead, so that a busy machine's pauses cannot bring the wait near either bound.
+    transport = Transport("http://127.0.0.1:9", KEY, timeout=1, retry=RetryPolicy(max_wait_seconds=120.0))
+    soon = formatdate(time.time() + 60, usegmt=True)
     past = formatdate(time.time() - 60, usegmt=True)
     waits = [
         transport._retry_after(ReceivedResponse(429, "", {"Retry-After": value}, b"", 1.0))  # noqa: SLF001
         for value in (soon, past)
     ]
     transport.close()
-    assert 2.0 <= waits[0] <= 4.0
+    assert 30.0 <= waits[0] <= 60.0
     assert waits[1] == 0.0
 
 
