@@ -394,6 +394,27 @@ def in_copies(copies: list[Path], jobs: list[Callable[[Path], Any]]) -> list[Any
         return list(pool.map(run, jobs))
 
 
+def timeout_for(baseline_seconds: float) -> float:
+    """A mutant's time limit: twice its tests' unmutated time and half a minute, within Cosmic Ray's bounds."""
+    return min(MAX_TIMEOUT_SECONDS, max(60.0, 2 * baseline_seconds + 30))
+
+
+def planted_tests() -> list[str]:
+    """The tests that must kill the planted mutant: the redaction row's."""
+    planted_target = next((t for t in TABLE if t.module == PLANTED_MODULE), None)
+    return existing_tests(planted_target) if planted_target else ["tests/test_secrets.py"]
+
+
+def accepted_key(mutant: dict[str, Any]) -> tuple[str, str, str, int]:
+    """A recorded mutant's key in mutation/accepted.toml (Mutant.key, for a mutant read back from a record)."""
+    return (mutant["module"], mutant["original"], mutant["mutated"], mutant["occurrence"])
+
+
+def module_names(values: list[str]) -> list[str]:
+    """Module paths from the command line, space- or comma-separated (as MODULES= passes them)."""
+    return [name for value in values for name in value.replace(",", " ").split()]
+
+
 def baselines(copies: list[Path], test_sets: list[tuple[str, ...]]) -> dict[tuple[str, ...], float]:
     """Run each distinct set of tests unmutated; they must pass. Returns each set's time."""
 
@@ -918,7 +939,7 @@ def apply_accepted(record: dict[str, Any], accepted: dict[tuple[str, str, str, i
     used = set()
     for module in record["modules"]:
         for mutant in module["mutants"]:
-            key = (mutant["module"], mutant["original"], mutant["mutated"], mutant["occurrence"])
+            key = accepted_key(mutant)
             mutant["accepted"] = accepted.get(key) if mutant["outcome"] == "survived" else None
             if mutant["accepted"]:
                 used.add(key)
@@ -1052,20 +1073,16 @@ def mutate(chosen: list[Target], report_dir: Path, workers_count: int) -> int:
         for copy in copies:
             make_copy(copy, files)
         test_sets = list(dict.fromkeys(tuple(tests[target.module]) for target in chosen))
-        planted_target = next((t for t in TABLE if t.module == PLANTED_MODULE), None)
-        planted_tests = existing_tests(planted_target) if planted_target else ["tests/test_secrets.py"]
-        times = baselines(copies, list(dict.fromkeys([*test_sets, tuple(planted_tests)])))
-
-        def timeout_for(tests: list[str]) -> float:
-            return min(MAX_TIMEOUT_SECONDS, max(60.0, 2 * times[tuple(tests)] + 30))
-
-        check_planted(copies, planted_tests, timeout_for(planted_tests))
+        planted = planted_tests()
+        times = baselines(copies, list(dict.fromkeys([*test_sets, tuple(planted)])))
+        check_planted(copies, planted, timeout_for(times[tuple(planted)]))
         session_dir = Path(scratch) / "sessions"
         session_dir.mkdir()
         with workers(copies) as urls:
             for index, target in enumerate(chosen):
                 module_tests = tests[target.module]
-                result = ModuleResult(target, module_tests, timeout_for(module_tests), times[tuple(module_tests)])
+                baseline = times[tuple(module_tests)]
+                result = ModuleResult(target, module_tests, timeout_for(baseline), baseline)
                 module_started = time.monotonic()
                 stopped: BaseException | None = None
                 try:
@@ -1181,18 +1198,18 @@ def recheck(modules: list[str], report_dir: Path, workers_count: int) -> int:
         copies = [Path(scratch) / f"copy-{index}" for index in range(workers_count)]
         for copy in copies:
             make_copy(copy, files)
-        planted_tests = existing_tests(targets[PLANTED_MODULE])
-        times = baselines(copies, [tuple(planted_tests)])
-        check_planted(copies, planted_tests, min(MAX_TIMEOUT_SECONDS, max(60.0, 2 * times[tuple(planted_tests)] + 30)))
+        planted = planted_tests()
+        times = baselines(copies, [tuple(planted)])
+        check_planted(copies, planted, timeout_for(times[tuple(planted)]))
         for row in chosen:
             tests = existing_tests(targets[row["module"]])
             survivors = [
                 m for m in row["mutants"]
                 if m["outcome"] == "survived"
-                and (m["module"], m["original"], m["mutated"], m["occurrence"]) not in accepted
+                and accepted_key(m) not in accepted
             ]  # fmt: skip
             times = baselines(copies, [tuple(tests)])
-            timeout = min(MAX_TIMEOUT_SECONDS, max(60.0, 2 * times[tuple(tests)] + 30))
+            timeout = timeout_for(times[tuple(tests)])
             outcomes = in_copies(copies, [partial(_run_again, mutant, tests, timeout) for mutant in survivors])
             killed = [
                 (m, outcome.split(" ", 1)[0])
@@ -1274,8 +1291,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.command == "recheck":
-            names = [name for value in args.modules for name in value.replace(",", " ").split()]
-            return recheck(names, args.report_dir, args.workers)
+            return recheck(module_names(args.modules), args.report_dir, args.workers)
         return rejudge(args.report_dir) if args.command == "report" else _run(args)
     except HarnessError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -1284,7 +1300,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     known = {target.module: target for target in TABLE}
-    modules = [name for value in args.modules for name in value.replace(",", " ").split()]
+    modules = module_names(args.modules)
     unknown = [name for name in modules if name not in known]
     if unknown:
         print(f"error: not in the table in mutation/run.py: {', '.join(unknown)}", file=sys.stderr)
