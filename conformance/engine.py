@@ -371,13 +371,11 @@ class _Run:
     def _finish(self) -> Outcome:
         ledger = self.ledger
         ledger.finished = time.time()
-        status, reason = ledger.run_status()
-        if self.interrupted and ledger.cannot_judge is None:
-            status, reason = RunStatus.CANNOT_JUDGE, "the run was interrupted before it finished"
-        elif self.harness_errors and status is not RunStatus.NON_CONFORMANT:
-            status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {self.harness_errors[0]}"
-        if self.stopped_early is not None:
-            reason = f"{reason} ({self.stopped_early})"
+        status, reason = ledger.run_status(
+            interrupted=self.interrupted,
+            gate_failed=self.harness_errors[0] if self.harness_errors else None,
+            stopped_early=self.stopped_early,
+        )
         code = ExitCode.INTERRUPTED if self.interrupted else EXIT_CODES[status]
         settings = self.settings
         record = build_record(

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from conformance.aliases import aliases
 from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, judge, refused
-from conformance.errors import TargetError
+from conformance.errors import RunStopped, TargetError
 from conformance.model import Credential, Exchange, Purpose
-from conformance.transport import timed_out
+from conformance.transport import answered_without_http, timed_out
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -68,6 +68,18 @@ def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_ID
 
 
 _WITHOUT = {Credential.MISSING: "without a key", Credential.WRONG: "with a wrong key"}
+# Requests with the valid key refused in a row before the gate asks whether the key still works.
+KEY_REFUSED_IN_A_ROW = 3
+_KEY_CHECK = "sent to judge the key by what it can read, after the key was refused"
+
+
+def key_refused(status: int) -> bool:
+    """Whether a status refuses the key (RFC 9110 sections 15.5.2 and 15.5.4)."""
+    return status in (401, 403)
+
+
+def _status(exchange: Exchange | None) -> int | None:
+    return exchange.response.status if exchange is not None and exchange.response is not None else None
 
 
 def _created_id(exchange: Exchange) -> str | None:
@@ -119,6 +131,13 @@ class Gate:
         self.invented = invented_ids(seed, checkout_ids)
         # Other ids the known sessions' bodies name (their payment ids), in the order first read.
         self.payment_ids: dict[str, None] = {}
+        # The valid key's record: refusals in a row, the first of them, a request it was accepted for
+        # (sent again to tell a revoked key from a server that refuses some ids), and whether that showed it works.
+        self._key_refusals = 0
+        self._first_refusal: tuple[int, Exchange] | None = None
+        self._accepted: Exchange | None = None
+        self._key_works = False
+        self._checking_key = False
 
     def observe(self, exchange: Exchange) -> Exchange:
         """Judge an exchange sent outside a scenario's own loop (the one that ended a run, say)."""
@@ -139,7 +158,57 @@ class Gate:
             self._note_payment_id(exchange)
             if self.observed is not None:
                 self.observed(exchange, verdicts)
+            check_key = self._note_key(exchange)
+        if check_key:
+            self._check_key()
         return exchange
+
+    def _note_key(self, exchange: Exchange) -> bool:
+        """Count the valid key's refusals in a row; True when they call for asking whether it still works."""
+        response = exchange.response
+        if exchange.credential is not Credential.VALID or response is None or exchange.purpose is Purpose.CREATE:
+            return False
+        if not key_refused(response.status):
+            self._key_refusals, self._first_refusal = 0, None
+            # A 200 or a 404 shows the key was let through to the lookup; a found session shows it best.
+            better = response.status == 200 and _status(self._accepted) != 200
+            if better or (response.status == 404 and self._accepted is None):
+                self._accepted = exchange
+            return False
+        self._key_refusals += 1
+        if self._first_refusal is None:
+            self._first_refusal = (self.transport.requests_sent, exchange)
+        if self._key_refusals < KEY_REFUSED_IN_A_ROW or self._key_works or self._checking_key:
+            return False
+        self._checking_key = True
+        return True
+
+    def _check_key(self) -> None:
+        """Send again a request the key was accepted for: refused now, the key was revoked and the run stops.
+
+        Answered, the key works and the refusals were the server's own fault (judged as such); the key is not
+        asked about again in this run.
+        """
+        accepted, first = self._accepted, self._first_refusal
+        if accepted is None or first is None:
+            self._checking_key = False
+            return
+        again = self.transport.get_checkout(accepted.checkout_id, accepted.purpose, why=_KEY_CHECK)
+        if again.response is not None and key_refused(again.response.status):
+            number, refused = first
+            raise RunStopped(
+                TargetError(
+                    f"the target accepted the API key, then refused it from request {number} of the run on "
+                    f"({refused.request.method} {refused.request.url}, {refused.purpose}: status {_status(refused)}), "
+                    f"and now refuses it ({again.response.status}) for {accepted.checkout_id!r}, which it had "
+                    f"answered {_status(accepted)} with the same key: the key was revoked or expired mid-run",
+                    "pass a valid test-mode key and rerun",
+                )
+            )
+        with self._lock:
+            self._key_works = True
+            self._checking_key = False
+        self._observe(again)
 
     def _note_payment_id(self, exchange: Exchange) -> None:
         response = exchange.response
@@ -155,19 +224,38 @@ class Gate:
         return [checkout_id for checkout_id in checkout_ids if checkout_id not in self.silent]
 
     def preflight(self) -> None:
-        """Ask for an invented id once: an unreachable target or a rejected key stops the run here."""
+        """Ask for an invented id once: an unreachable target or a rejected key stops the run here.
+
+        The key is judged by what it can read: an invented id refused while the key reads the first known
+        session is the server's fault (authorisation checked after the lookup), judged like any answer.
+        """
         exchange = self.transport.get_checkout(self.invented[0], Purpose.UNKNOWN)
         target = self.transport.base_url
+        if exchange.response is None and answered_without_http(exchange.transport_error):
+            raise TargetError(
+                f"the target {target} cannot be judged: {exchange.transport_error}",
+                "check that --base-url, scheme included, points at the HTTP API",
+            )
         if exchange.response is None:
             raise TargetError(
                 f"the target {target} cannot be reached: {exchange.transport_error}",
                 "check --base-url and that the server is running",
             )
-        if exchange.response.status in (401, 403):
-            raise TargetError(
-                f"the target {target} rejected the API key with {exchange.response.status}",
-                "pass a valid test-mode key with --api-key or DODO_PAYMENTS_API_KEY",
+        if key_refused(exchange.response.status):
+            known = (
+                self.transport.get_checkout(self.checkout_ids[0], Purpose.KNOWN, why=_KEY_CHECK)
+                if self.checkout_ids
+                else None
             )
+            if known is None or known.response is None or key_refused(known.response.status):
+                raise TargetError(
+                    f"the target {target} rejected the API key with {exchange.response.status} at the first request"
+                    + ("" if known is None else ", and for the known session it asked for next"),
+                    "pass a valid test-mode key with --api-key or DODO_PAYMENTS_API_KEY",
+                )
+            self._observe(exchange)
+            self._observe(known)
+            return
         # Only a usable answer is judged: a broken setup must not read as a failed check.
         self._observe(exchange)
 

@@ -11,10 +11,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from conformance.checks import KNOWN_PURPOSES, REGISTRY, Check, Level, Outcome, Verdict
-from conformance.model import Credential
+from conformance.model import Credential, Purpose
 
 if TYPE_CHECKING:
-    from conformance.model import Exchange
+    from conformance.model import Exchange, ReceivedResponse
     from conformance.spec import Contract
 
 # Findings kept per check, and ids kept per group, for the reports; every finding is still counted.
@@ -126,9 +126,11 @@ class Ledger:
     tallies: dict[str, CheckTally] = field(default_factory=dict)
     exchanges: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
-    # Statuses of the requests that carried the valid key, and how many of them asked for a known session.
+    # Statuses of the requests that carried the valid key, and of those that asked for a known session.
     valid_key_statuses: Counter[int] = field(default_factory=Counter)
-    known_session_requests: int = 0
+    known_statuses: Counter[int] = field(default_factory=Counter)
+    # Sessions the gate created (a create answered 2xx with a session_id): a run that made one judges its reads.
+    created: int = 0
     # Statuses of the requests without a usable key: a path that exists refuses them, one that does not says 404.
     keyless_statuses: Counter[int] = field(default_factory=Counter)
     spec_gaps: dict[str, str] = field(default_factory=dict)
@@ -153,11 +155,7 @@ class Ledger:
         self.exchanges += 1
         if exchange.response is not None:
             self.statuses[exchange.response.status] += 1
-            if exchange.credential is Credential.VALID:
-                self.valid_key_statuses[exchange.response.status] += 1
-                self.known_session_requests += exchange.purpose in KNOWN_PURPOSES
-            else:
-                self.keyless_statuses[exchange.response.status] += 1
+            self._count(exchange, exchange.response)
         if exchange.rate_limited:
             self.unjudged.append((exchange, "kept answering 429 past the retry budget"))
         elif exchange.response is not None and exchange.response.truncated:
@@ -179,6 +177,16 @@ class Ledger:
             if len(tally.findings) < FAILURES_KEPT_PER_CHECK:
                 tally.findings.append(verdict)
             self._group(verdict)
+
+    def _count(self, exchange: Exchange, response: ReceivedResponse) -> None:
+        if exchange.credential is not Credential.VALID:
+            self.keyless_statuses[response.status] += 1
+            return
+        self.valid_key_statuses[response.status] += 1
+        if exchange.purpose in KNOWN_PURPOSES:
+            self.known_statuses[response.status] += 1
+        if exchange.purpose is Purpose.CREATE and 200 <= response.status < 300:
+            self.created += response.text_field("session_id") is not None
 
     def _group(self, verdict: Verdict) -> None:
         key = signature(verdict)
@@ -213,30 +221,67 @@ class Ledger:
         """One check's overall status."""
         return self.tallies[check_id].status(self.strict)
 
-    def run_status(self) -> tuple[RunStatus, str]:
-        """The run's verdict and a one-line reason, with the likely cause when every answer was 404."""
+    def run_status(
+        self, *, interrupted: bool = False, gate_failed: str | None = None, stopped_early: str | None = None
+    ) -> tuple[RunStatus, str]:
+        """The run's verdict and a one-line reason: what the exchanges say, then how the run itself ended.
+
+        `gate_failed` is the gate's own first failure; `stopped_early` why the run ended before its last scenario.
+        """
         status, reason = self._run_status()
-        if status is RunStatus.CONFORMS or not self.known_session_requests or set(self.valid_key_statuses) != {404}:
-            return status, reason
-        if set(self.keyless_statuses) <= {404}:
-            return status, reason + (
+        if status is not RunStatus.CONFORMS and self._known_sessions_never_found():
+            reason += self._why_nothing_was_found()
+        if interrupted and self.cannot_judge is None:
+            status, reason = RunStatus.CANNOT_JUDGE, "the run was interrupted before it finished"
+        elif gate_failed is not None and status is not RunStatus.NON_CONFORMANT:
+            status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {gate_failed}"
+        if stopped_early is not None:
+            reason = f"{reason} ({stopped_early})"
+        return status, reason
+
+    def _known_sessions_never_found(self) -> bool:
+        """Every read of a known session with the key was answered 404 (there was one at least)."""
+        return bool(self.known_statuses) and set(self.known_statuses) == {404}
+
+    def _why_nothing_was_found(self) -> str:
+        if set(self.statuses) == {404}:
+            return (
                 "; every request was answered 404, known sessions included, so the base URL's path is the likely "
                 "cause: give the server's root (e.g. https://test.dodopayments.com), without /checkouts"
             )
-        # Requests without the key were refused, so the path leads to the operation: the ids are what it lacks.
-        return status, reason + (
-            "; every request with the key was answered 404, known sessions included, while requests without it "
-            "were refused, so the known ids are the likely cause: give ids of sessions that exist for this key "
+        # Other answers (requests without the key refused, say) show the path leads to an API: the ids are the gap.
+        return (
+            "; every read of a known session with the key was answered 404, while other requests were answered "
+            "otherwise, so the known ids are the likely cause: give ids of sessions that exist for this key "
             "(test and live mode have separate sessions)"
         )
+
+    def _input_found_nothing(self) -> bool:
+        """Nothing was answered 200, the gate created no session, and every known session was answered 404.
+
+        The ids given (stale, or of the other mode) or a base URL with a path are then the likely cause, which
+        the gate cannot tell from a server that lost its sessions: it cannot judge. A 5xx is a fault no input
+        explains, and a session the gate created and then cannot read is the server's: both still fail the run.
+        """
+        server_errors = any(status >= 500 for status in self.statuses)
+        return not self.saw_success and not self.created and not server_errors and self._known_sessions_never_found()
 
     def _run_status(self) -> tuple[RunStatus, str]:
         if self.cannot_judge is not None:
             # A broken setup (unreachable target, rejected key) is never reported as a wall of failures.
             return RunStatus.CANNOT_JUDGE, self.cannot_judge
+        if self._input_found_nothing():
+            return RunStatus.CANNOT_JUDGE, (
+                "no request was answered 200 and every known session was answered 404, so the 200 contract was never "
+                "exercised"
+            )
         failing = [check_id for check_id in self.tallies if self.check_status(check_id) is CheckStatus.FAILED]
         if failing:
             return RunStatus.NON_CONFORMANT, f"{len(failing)} check(s) failed: {', '.join(failing)}"
+        return self._clean_run_status()
+
+    def _clean_run_status(self) -> tuple[RunStatus, str]:
+        """The verdict of a run where no check failed: it conforms only if it judged something."""
         if self.unjudged:
             exchange, why = self.unjudged[0]
             return (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -50,10 +51,73 @@ def timed_out(transport_error: str | None) -> bool:
     return transport_error is not None and transport_error.startswith(_TIMED_OUT.partition("{")[0])
 
 
+# What a request met that got no HTTP answer because nothing accepted its connection.
+_REFUSED = "the connection was refused: nothing accepts connections at that address and port"
+# What a request met that was answered, but not with an HTTP message: a caller must not call such a target silent.
+_NOT_HTTP = "the target answered, but not in"
+
+
+def refused_connection(transport_error: str | None) -> bool:
+    """Whether an exchange's transport error is its connection being refused."""
+    return transport_error is not None and transport_error.startswith(_REFUSED)
+
+
+def answered_without_http(transport_error: str | None) -> bool:
+    """Whether the target did answer, in bytes that are no HTTP response (HTTP/0.9 style, TLS, another protocol)."""
+    return transport_error is not None and transport_error.startswith(_NOT_HTTP)
+
+
+def _failure(exc: BaseException) -> str:
+    """Why a request got no complete response, naming the cause where the error chain shows it."""
+    chain = _chain(exc)
+    if any(isinstance(cause, ConnectionRefusedError) for cause in chain):
+        return _REFUSED
+    # RemoteDisconnected is a BadStatusLine too, but it means the server closed without a byte.
+    bad = next(
+        (
+            cause
+            for cause in chain
+            if isinstance(cause, http.client.BadStatusLine) and not isinstance(cause, http.client.RemoteDisconnected)
+        ),
+        None,
+    )
+    if bad is not None:
+        line = str(bad.args[0]) if bad.args else ""
+        if line[:2] in ("\x15\x03", "\x16\x03"):
+            # A TLS record (an alert, a handshake) where an HTTP status line belongs.
+            return (
+                f"{_NOT_HTTP} HTTP: it answered in TLS, so the port speaks https and the URL should start with https://"
+            )
+        return (
+            f"{_NOT_HTTP} HTTP: its reply has no HTTP status line (an HTTP/0.9 style reply, or another protocol) and "
+            f"began {line[:60]!r}"
+        )
+    if any(isinstance(cause, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(cause) for cause in chain):
+        return (
+            f"{_NOT_HTTP} TLS: it answered the TLS handshake in plain text, so the port speaks http and the URL "
+            "should start with http://"
+        )
+    return f"the connection failed or was dropped before a complete response ({_reason(exc)})"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The error and every error it was raised from or while handling, innermost last."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and all(cause is not seen for seen in chain):
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    # urllib3 keeps the reason of a failed connection in an attribute, not in the chain.
+    chain += [reason for error in list(chain) if isinstance(reason := getattr(error, "reason", None), BaseException)]
+    return chain
+
+
 # Set when Ctrl-C is pressed during a run (engine.ctrl_c_sticks); no request leaves after it.
 STOP_REQUESTED = threading.Event()
 # Exchanges in a row still answered 429 after their retries before the run stops.
 RATE_LIMITED_IN_A_ROW = 3
+# Proxy Authentication Required (RFC 9110 section 15.5.8): a proxy's answer, never an origin server's.
+PROXY_AUTHENTICATION_REQUIRED = 407
 
 
 class TargetSilent(BaseException):
@@ -296,7 +360,7 @@ class Transport:
                         and isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
                     ):
                         continue
-                    return None, f"the connection failed or was dropped before a complete response ({_reason(exc)})"
+                    return None, _failure(exc)
             if expired.is_set():
                 return timed_out()
             # vcrpy's recorded responses know nothing of the connection; a recorded one never closes it. A
@@ -387,8 +451,20 @@ class Transport:
             self._waiting("the target's Retry-After")(self._retry_after(response))
         rate_limited = response is not None and response.status == 429
         self._limited_in_a_row = self._limited_in_a_row + 1 if rate_limited else 0
-        silent = response is None and timed_out(error)
+        # A refused connection is no answer either: it counts like silence, and three in a row end the run.
+        silent = response is None and (timed_out(error) or refused_connection(error))
         self._silent_in_a_row = self._silent_in_a_row + 1 if silent else 0
+        if response is not None and response.status == PROXY_AUTHENTICATION_REQUIRED:
+            # The transport never uses a proxy, so a 407 is from something in between, never the target's answer.
+            raise RunStopped(
+                TargetError(
+                    f"request {self.requests_sent} ({method} {request.url}) was answered 407 Proxy Authentication "
+                    "Required: a proxy between the gate and the target (a corporate or CI egress proxy, a "
+                    "transparent one) demands credentials, and the gate never sends through a proxy, so the target "
+                    "itself was not reached",
+                    "run from a network with a direct route to the target, or point --base-url past the proxy",
+                )
+            )
         if self._limited_in_a_row >= RATE_LIMITED_IN_A_ROW:
             raise RunStopped(
                 TargetError(
@@ -409,6 +485,16 @@ class Transport:
             why=why,
             case=case,
         )
+        if self._silent_in_a_row >= SILENT_IN_A_ROW and refused_connection(error):
+            first = self.requests_sent - self._silent_in_a_row + 1
+            raise RunStopped(
+                TargetError(
+                    f"the target stopped accepting connections: from request {first} of the run on, "
+                    f"{self._silent_in_a_row} requests in a row got no answer, the last one's connection refused "
+                    f"({method} {request.url}, {purpose}), so the run sent nothing more and cannot judge the rest",
+                    "check that the server stays up for the whole run, and rerun",
+                )
+            )
         if self._silent_in_a_row >= SILENT_IN_A_ROW:
             raise TargetSilent(
                 exchange,
@@ -463,7 +549,7 @@ class Transport:
                 # The body is read from urllib3 directly (to decode it strictly), so its errors arrive unwrapped.
                 if expired.is_set():
                     return timed_out()
-                return None, f"the connection failed or was dropped before a complete response ({_reason(exc)})"
+                return None, _failure(exc)
             except requests.RequestException as exc:
                 if expired.is_set():
                     return timed_out()

@@ -100,35 +100,64 @@ def test_an_excluded_check_is_skipped_and_says_why(contract: Contract, context: 
     assert ledger.tallies["response.content_type"].skip_reason(strict=False, replaying=False) is None
 
 
-def test_when_every_request_got_404_the_verdict_blames_the_base_urls_path(contract: Contract, context: Context) -> None:
+def test_when_every_request_got_404_the_run_cannot_judge_and_blames_the_base_urls_path(
+    contract: Contract, context: Context
+) -> None:
     ledger = _ledger(
         contract, context, [{"status": 404}, {"status": 404, "purpose": "invented id", "checkout_id": "x"}]
     )
     status, reason = ledger.run_status()
-    assert status is RunStatus.NON_CONFORMANT
+    assert status is RunStatus.CANNOT_JUDGE
+    assert reason.startswith("no request was answered 200 and every known session was answered 404")
     assert reason.endswith(
         "every request was answered 404, known sessions included, so the base URL's path is the likely cause: "
         "give the server's root (e.g. https://test.dodopayments.com), without /checkouts"
     )
     mixed = _ledger(contract, context, [{"status": 404}, {"status": 200, "body": GOOD_BODY}])
     assert "base URL's path" not in mixed.run_status()[1]
+    assert mixed.run_status()[0] is RunStatus.NON_CONFORMANT
     keyless_404 = _ledger(contract, context, [{"status": 404}, {"status": 404, "credential": "no key"}])
     assert "base URL's path is the likely cause" in keyless_404.run_status()[1]
 
 
-def test_when_only_requests_with_the_key_got_404_the_verdict_blames_the_ids(
+def test_when_only_requests_with_the_key_got_404_the_run_cannot_judge_and_blames_the_ids(
     contract: Contract, context: Context
 ) -> None:
     # A server that refuses requests without the key has the operation at that path: the sessions are missing.
     ledger = _ledger(contract, context, [{"status": 404}, {"status": 401, "credential": "no key"}])
     status, reason = ledger.run_status()
-    assert status is RunStatus.NON_CONFORMANT
+    assert status is RunStatus.CANNOT_JUDGE
     assert "base URL" not in reason
     assert reason.endswith(
-        "every request with the key was answered 404, known sessions included, while requests without it were "
-        "refused, so the known ids are the likely cause: give ids of sessions that exist for this key "
+        "every read of a known session with the key was answered 404, while other requests were answered otherwise, "
+        "so the known ids are the likely cause: give ids of sessions that exist for this key "
         "(test and live mode have separate sessions)"
     )
+
+
+CREATE = {"status": 201, "purpose": "session created by the gate", "checkout_id": "", "body": {"session_id": "cks_n"}}
+
+
+@pytest.mark.parametrize(
+    ("also", "status"),
+    [
+        ([], RunStatus.CANNOT_JUDGE),
+        # A session the gate created and then cannot read is the server's fault, not the input's.
+        ([CREATE], RunStatus.NON_CONFORMANT),
+        # A 5xx is a fault no stale id or wrong path explains.
+        ([{"status": 500, "purpose": "invented id", "checkout_id": "cks_x", "body": ERROR_BODY}], RunStatus.NON_CONFORMANT),
+        # A 200 anywhere (here to an id no session has) exercised the 200 contract: what failed is judged.
+        ([{"status": 200, "purpose": "invented id", "checkout_id": "cks_x", "body": GOOD_BODY}], RunStatus.NON_CONFORMANT),
+        # Not every known session 404: the ids found something, so the 404s are the server's.
+        ([{"status": 401, "checkout_id": KNOWN_ID}], RunStatus.NON_CONFORMANT),
+    ],
+    ids=["nothing else", "a session it created", "a 5xx", "a 200 elsewhere", "a known session answered otherwise"],
+)
+def test_known_sessions_all_404_cannot_judge_only_when_nothing_else_explains_them(
+    contract: Contract, context: Context, also: list[dict[str, Any]], status: RunStatus
+) -> None:
+    ledger = _ledger(contract, context, [{"status": 404, "body": ERROR_BODY}, *also])
+    assert ledger.run_status()[0] is status, ledger.run_status()[1]
 
 
 def test_one_fault_is_one_group_with_every_id_that_hit_it(contract: Contract, context: Context) -> None:
@@ -201,7 +230,7 @@ def test_every_verdict_and_status_is_counted_once(contract: Contract, context: C
     assert ledger.statuses == {200: 2, 404: 2, 401: 2}
     assert ledger.valid_key_statuses == {200: 2, 404: 2}
     assert ledger.keyless_statuses == {401: 2}
-    assert ledger.known_session_requests == 3
+    assert sum(ledger.known_statuses.values()) == 3
     known = ledger.tallies["session.known_found"]
     assert (known.passed, known.failed, known.warned, known.applied) == (2, 1, 0, 3)
     errors = ledger.tallies["errors.json_body"]
