@@ -252,14 +252,13 @@ def argv_of(arguments: argparse.Namespace) -> list[str] | None:
 
 
 def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
-    from conformance.hosts import is_loopback  # noqa: PLC0415
     from conformance.record import RunRecord  # noqa: PLC0415
     from conformance.reproduce import default_target, find_group, replay  # noqa: PLC0415
     from conformance.settings import (  # noqa: PLC0415
-        DEFAULT_REMOTE_RATE_LIMIT,
         check_base_url,
         check_seconds,
         clean_api_key,
+        default_rate_limit,
         parse_rate,
         read_key_file,
         refuse_live_mode,
@@ -287,7 +286,7 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
     refuse_live_mode(base_url, contract, allowed=arguments.allow_live_mode)
     transport = Transport(
         base_url, key, timeout=arguments.request_timeout,
-        rate_per_second=None if is_loopback(base_url) else parse_rate(DEFAULT_REMOTE_RATE_LIMIT),
+        rate_per_second=parse_rate(rate) if (rate := default_rate_limit(base_url)) is not None else None,
     )  # fmt: skip
     for secret in transport.derived_secrets():
         redact.add(secret)

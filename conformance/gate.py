@@ -198,10 +198,11 @@ class Gate:
             number, refused = first
             raise RunStopped(
                 TargetError(
-                    f"the target accepted the API key, then refused it from request {number} of the run on "
-                    f"({refused.request.method} {refused.request.url}, {refused.purpose}: status {_status(refused)}), "
-                    f"and now refuses it ({again.response.status}) for {accepted.checkout_id!r}, which it had "
-                    f"answered {_status(accepted)} with the same key: the key was revoked or expired mid-run",
+                    f"the target accepted the API key, then refused it at request {number} of the run "
+                    f"({refused.request.method} {refused.request.url}, {refused.purpose}: status {_status(refused)}) "
+                    f"and at every request with the key since, and refuses it now ({again.response.status}) for "
+                    f"{accepted.checkout_id!r}, which it had answered {_status(accepted)} with the same key: the key "
+                    "was revoked or expired mid-run",
                     "pass a valid test-mode key and rerun",
                 )
             )

@@ -156,8 +156,7 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
     if base_url is not None and flags.api_key_file is None:
         api_key = _api_key(flags, environ, base_url)
     product_id = _product_id(flags, environ, base_url)
-    remote = base_url is not None and not is_loopback(base_url)
-    rate = flags.rate_limit or (DEFAULT_REMOTE_RATE_LIMIT if remote else None)
+    rate = flags.rate_limit or default_rate_limit(base_url)
     return Settings(
         spec=flags.spec,
         base_url=base_url,
@@ -406,6 +405,15 @@ def refuse_live_mode(base_url: str | None, contract: Contract, *, allowed: bool,
             "sends nothing there",
             "judge test mode (https://test.dodopayments.com), or pass --allow-live-mode if you truly mean live",
         )
+
+
+def default_rate_limit(base_url: str | None) -> str | None:
+    """The pace of a target no --rate-limit was given for: none on this machine, Dodo's documented limit elsewhere.
+
+    Every host that is not this machine is paced, a private network's (10/8, 172.16/12, 192.168/16) included:
+    such an address may well be a staging API behind the same limits, or a proxy in front of the real one.
+    """
+    return DEFAULT_REMOTE_RATE_LIMIT if base_url is not None and not is_loopback(base_url) else None
 
 
 def parse_rate(text: str) -> float:
