@@ -135,6 +135,7 @@ def test_when_only_requests_with_the_key_got_404_the_run_cannot_judge_and_blames
     )
 
 
+INVENTED = {"purpose": "invented id", "checkout_id": "cks_x"}
 CREATE = {"status": 201, "purpose": "session created by the gate", "checkout_id": "", "body": {"session_id": "cks_n"}}
 
 
@@ -145,9 +146,9 @@ CREATE = {"status": 201, "purpose": "session created by the gate", "checkout_id"
         # A session the gate created and then cannot read is the server's fault, not the input's.
         ([CREATE], RunStatus.NON_CONFORMANT),
         # A 5xx is a fault no stale id or wrong path explains.
-        ([{"status": 500, "purpose": "invented id", "checkout_id": "cks_x", "body": ERROR_BODY}], RunStatus.NON_CONFORMANT),
+        ([{**INVENTED, "status": 500, "body": ERROR_BODY}], RunStatus.NON_CONFORMANT),
         # A 200 anywhere (here to an id no session has) exercised the 200 contract: what failed is judged.
-        ([{"status": 200, "purpose": "invented id", "checkout_id": "cks_x", "body": GOOD_BODY}], RunStatus.NON_CONFORMANT),
+        ([{**INVENTED, "status": 200, "body": GOOD_BODY}], RunStatus.NON_CONFORMANT),
         # Not every known session 404: the ids found something, so the 404s are the server's.
         ([{"status": 401, "checkout_id": KNOWN_ID}], RunStatus.NON_CONFORMANT),
     ],
