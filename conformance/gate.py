@@ -194,7 +194,13 @@ class Gate:
             self._checking_key = False
             return
         again = self.transport.get_checkout(accepted.checkout_id, accepted.purpose, why=_KEY_CHECK)
-        if again.response is not None and key_refused(again.response.status):
+        if again.response is None:
+            # No answer says nothing of the key: the next refusal asks again (silence has its own limit).
+            with self._lock:
+                self._checking_key = False
+            self._observe(again)
+            return
+        if key_refused(again.response.status):
             number, refused = first
             raise RunStopped(
                 TargetError(

@@ -62,7 +62,6 @@ def test_a_live_target_conforms_and_the_key_appears_nowhere(tmp_path: Path, serv
         ("unknown-payment-status", {"response.schema"}),
         ("timestamp-without-offset", {"response.schema"}),
         ("auth-ignored", {"auth.missing_key", "auth.wrong_key", "auth.checked_first"}),
-        ("nothing-found", {"session.known_found"}),
     ],
 )
 def test_a_broken_server_fails_the_run_and_names_the_check(
@@ -74,6 +73,20 @@ def test_a_broken_server_fails_the_run_and_names_the_check(
     assert {check_id for check_id, status in statuses.items() if status == "failed"} == failing
     assert "conformance: NON-CONFORMANT (exit 1)" in result.stdout
     assert all(check_id in result.stdout for check_id in failing)
+
+
+def test_a_server_that_finds_nothing_cannot_be_judged_unless_the_gate_created_the_session(
+    tmp_path: Path, serve: Any
+) -> None:
+    # Every id 404 and no 200 is what stale ids look like: only a session the gate made itself tells the two apart.
+    result = run_against(serve(variant("nothing-found")), tmp_path / "ids")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "every known session was answered 404, so the 200 contract was never exercised" in result.stdout
+    created = run_against(serve(variant("nothing-found")), tmp_path / "created", "--create-session", ids=False)
+    assert created.returncode == 1, created.stdout + created.stderr
+    assert {check for check, status in check_status(tmp_path / "created").items() if status == "failed"} == {
+        "session.known_found"
+    }
 
 
 def test_the_target_key_and_ids_can_all_come_from_the_environment(tmp_path: Path, serve: Any) -> None:

@@ -294,13 +294,3 @@ def test_a_reply_that_is_not_http_is_said_to_be_an_answer_not_an_unreachable_tar
     assert "cannot be reached" not in verdict
     assert "the target answered, but not in HTTP: " in verdict
     assert said in verdict
-
-
-def test_plain_http_behind_an_https_url_is_named_as_the_cause(tmp_path: Path, serve: Any) -> None:
-    sandbox = serve(CheckoutApi(KEY, seeded_sessions()))
-    result = conformance(
-        "run", "--base-url", sandbox.base_url.replace("http://", "https://"), "--report-dir", str(tmp_path),
-        env={"DODO_PAYMENTS_API_KEY": KEY},
-    )  # fmt: skip
-    assert result.returncode == 3, result.stdout + result.stderr
-    assert "the target answered, but not in TLS: it answered the TLS handshake in plain text" in verdict_line(result)

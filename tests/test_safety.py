@@ -202,7 +202,7 @@ def test_a_redirect_to_another_host_is_not_followed(tmp_path: Path, serve: Any) 
 # --- targets that misbehave -----------------------------------------------------------
 
 
-def test_a_tls_failure_at_the_start_cannot_be_judged(tmp_path: Path, serve: Any) -> None:
+def test_plain_http_behind_an_https_url_cannot_be_judged_and_says_so(tmp_path: Path, serve: Any) -> None:
     sandbox = serve(Recorder())
     result = conformance(
         "run", "--base-url", sandbox.base_url.replace("http://", "https://"), "--report-dir", str(tmp_path),
@@ -211,7 +211,8 @@ def test_a_tls_failure_at_the_start_cannot_be_judged(tmp_path: Path, serve: Any)
     assert result.returncode == 3
     verdict = [line for line in result.stdout.splitlines() if line.startswith("conformance: ")]
     assert len(verdict) == 1
-    assert "cannot be reached" in verdict[0]
+    assert "the target answered, but not in TLS: it answered the TLS handshake in plain text" in verdict[0]
+    assert "the URL should start with http://" in verdict[0]
     assert "Traceback" not in result.stdout + result.stderr
 
 
