@@ -350,3 +350,18 @@ def test_a_check_nobody_excluded_is_not_reported_as_excluded(contract: Contract)
     assert ledger.tallies["session.known_found"].skip_reason(strict=False, replaying=True) == (
         "no exchange in the recording was one it judges"
     )
+
+
+def test_how_the_run_ended_is_decided_by_the_ledger_too(contract: Contract, context: Context) -> None:
+    failing = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 500, "body_text": "x"}])
+    clean = _ledger(contract, context, [{"body": GOOD_BODY}])
+    assert clean.run_status(interrupted=True) == (RunStatus.CANNOT_JUDGE, "the run was interrupted before it finished")
+    # The gate's own failure hides a pass, never a failure the target earned.
+    assert clean.run_status(gate_failed="edge_ids: KeyError: 'x'") == (
+        RunStatus.CANNOT_JUDGE,
+        "the gate itself failed: edge_ids: KeyError: 'x'",
+    )
+    assert failing.run_status(gate_failed="edge_ids: KeyError: 'x'")[0] is RunStatus.NON_CONFORMANT
+    status, reason = failing.run_status(stopped_early="the target stopped answering")
+    assert status is RunStatus.NON_CONFORMANT
+    assert reason.endswith(" (the target stopped answering)")
