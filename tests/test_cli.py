@@ -18,6 +18,8 @@ from conformance.checks import REGISTRY
 from conformance.sandbox import CheckoutApi, Sandbox, seeded_products, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
 
+PRODUCT = seeded_products()[0].id
+
 SUMMARY_SCHEMA = json.loads((ROOT / "conformance" / "data" / "summary.schema.json").read_text(encoding="utf-8"))
 
 
@@ -82,7 +84,9 @@ def test_a_server_that_finds_nothing_cannot_be_judged_unless_the_gate_created_th
     result = run_against(serve(variant("nothing-found")), tmp_path / "ids")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "every known session was answered 404, so the 200 contract was never exercised" in result.stdout
-    created = run_against(serve(variant("nothing-found")), tmp_path / "created", "--create-session", ids=False)
+    created = run_against(
+        serve(variant("nothing-found")), tmp_path / "created", "--create-session", "--product-id", PRODUCT, ids=False
+    )
     assert created.returncode == 1, created.stdout + created.stderr
     assert {check for check, status in check_status(tmp_path / "created").items() if status == "failed"} == {
         "session.known_found"
