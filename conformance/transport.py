@@ -173,6 +173,9 @@ class Transport:
         self._pacer = _Pacer(rate_per_second, max_time, self._waiting("the rate limit"))
         self._limited_in_a_row = 0
         self._silent_in_a_row = 0
+        # The last GET the target answered, as sent: asked again when the target falls silent, to tell a target
+        # that is gone (could not judge) from one that hangs on some requests (its fault).
+        self._answered: tuple[str, str, dict[str, str]] | None = None
         self._watchdog = _Watchdog()
         self._session = _session()
 
@@ -495,6 +498,19 @@ class Transport:
                     "check that the server stays up for the whole run, and rerun",
                 )
             )
+        if attempt is None and response is not None and method == "GET":
+            self._answered = (method, url, headers)
+        if self._silent_in_a_row >= SILENT_IN_A_ROW and self._gone():
+            first = self.requests_sent - self._silent_in_a_row
+            raise RunStopped(
+                TargetError(
+                    f"the target stopped answering: from request {first} of the run on, {self._silent_in_a_row} "
+                    f"requests in a row got no reply within {self.timeout:g} s ({method} {request.url}, {purpose} "
+                    "the last), and a request it had answered before, sent again, got none either, so the run sent "
+                    "nothing more and cannot judge the rest",
+                    "check that the server stays up and reachable for the whole run, and rerun",
+                )
+            )
         if self._silent_in_a_row >= SILENT_IN_A_ROW:
             raise TargetSilent(
                 exchange,
@@ -502,6 +518,14 @@ class Transport:
                 f"{self.timeout:g} s, so the run sent nothing more",
             )
         return exchange
+
+    def _gone(self) -> bool:
+        """Send again the last request the target answered: no reply to it either means the target is gone."""
+        if self._answered is None:
+            return False
+        self._pace()
+        response, error = self._attempt(*self._answered)
+        return response is None and (timed_out(error) or refused_connection(error))
 
     def _pace(self) -> None:
         """Keep to the rate limit and the run's time budget; stop when Ctrl-C was pressed."""

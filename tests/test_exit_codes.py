@@ -3,6 +3,7 @@ for the target's own faults; each against a real server on 127.0.0.1, through th
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -162,6 +163,49 @@ def test_the_engine_reports_a_target_gone_mid_run_as_could_not_judge(
     outcome = run_engine(sandbox, tmp_path, checkout_ids=tuple(sandbox.checkout_ids))
     assert outcome.exit_code == 3, outcome.record.result.reason
     assert outcome.record.result.reason.startswith("the target stopped accepting connections")
+
+
+class FallsSilent(Counting):
+    """Answers the first `last` requests, then holds every later one unanswered (a hung process, a dead link)."""
+
+    def __init__(self, last: int) -> None:
+        super().__init__()
+        self.last = last
+
+    def after(self, number: int, method: str, target: str, headers: Mapping[str, str]) -> Reply | None:
+        del method, target, headers
+        return Reply(200, delay_seconds=math.inf) if number > self.last else None
+
+
+class HangsOnOddIds(CheckoutApi):
+    """Never answers an id that is not shaped like a session's: the server's own fault, whatever else it answers."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        checkout_id = self.checkout_id_of(target) or ""
+        if not checkout_id.startswith("cks_") or len(checkout_id) > 40:  # longer than any real id
+            return Reply(200, delay_seconds=math.inf)
+        return super().handle(method, target, headers)
+
+
+def test_a_target_that_falls_silent_for_good_exits_3_saying_from_when(tmp_path: Path, serve: Any) -> None:
+    api = FallsSilent(30)
+    result = run_against(serve(api), tmp_path, "--request-timeout", "0.5", max_examples=10)
+    assert result.returncode == 3, result.stdout + result.stderr
+    verdict = verdict_line(result)
+    assert "the target stopped answering: from request 31 of the run on, 3 requests in a row got no reply within" in (
+        verdict
+    )
+    assert "and a request it had answered before, sent again, got none either" in verdict
+    # Three unanswered, and the one sent again.
+    assert api.requests == 30 + 4
+
+
+def test_a_target_that_hangs_on_some_ids_only_fails_the_run(tmp_path: Path, serve: Any) -> None:
+    result = run_against(serve(HangsOnOddIds(KEY, seeded_sessions())), tmp_path, "--request-timeout", "0.5")
+    assert result.returncode == 1, result.stdout + result.stderr
+    verdict = verdict_line(result)
+    assert "transport.reply" in verdict
+    assert "(the target stopped answering: 3 requests in a row got no reply within 0.5 s" in verdict
 
 
 # --- the key refused ------------------------------------------------------------------------

@@ -607,6 +607,26 @@ def test_three_silent_requests_in_a_row_stop_sending_and_an_answer_between_reset
     assert silent.value.exchange.transport_error == "no complete response within the 0.2 s request timeout"
 
 
+def test_three_silent_requests_then_none_to_a_request_answered_before_is_a_target_gone(wire: Wire) -> None:
+    made = transport(wire, timeout=0.2)
+    wire.replies.append(reply())
+    assert made.get_checkout("cks_1", Purpose.KNOWN).response is not None
+    wire.pause = 60
+    # Three requests, then the first one's request sent again: none is answered.
+    wire.replies += [b"H"] * 4
+    made.get_checkout("cks_2", Purpose.KNOWN)
+    made.get_checkout("cks_3", Purpose.KNOWN)
+    with pytest.raises(RunStopped) as stopped:
+        made.get_checkout("cks_4", Purpose.KNOWN)
+    assert stopped.value.error.cause.startswith(
+        "the target stopped answering: from request 2 of the run on, 3 requests in a row got no reply within 0.2 s "
+        f"(GET {wire.base_url}/checkouts/cks_4, known session the last), and a request it had answered before, "
+        "sent again, got none either"
+    )
+    assert wire.requests[-1] == wire.requests[0]
+    assert made.requests_sent == 5
+
+
 def test_a_dropped_connection_is_no_silence(wire: Wire) -> None:
     made = transport(wire)
     wire.replies += [HANG_UP] * 4
