@@ -78,6 +78,29 @@ def test_replaying_a_finding_to_a_live_mode_host_is_refused_before_any_connectio
     assert no_network == []
 
 
+class BehindAProxy(CheckoutApi):
+    """Every request is answered by a proxy on the way that wants its own credentials."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        del method, target, headers
+        return Reply(407, b"", {"Proxy-Authenticate": 'Basic realm="egress"'})
+
+
+def test_replaying_a_finding_through_a_proxy_that_wants_credentials_is_one_line_and_exit_3(
+    finding: tuple[str, Path], serve: Any
+) -> None:
+    group, summary_path = finding
+    proxy = serve(BehindAProxy(KEY, seeded_sessions()))
+    result = conformance(
+        "replay", group, "--summary", str(summary_path), "--base-url", proxy.base_url,
+        env={"DODO_PAYMENTS_API_KEY": KEY},
+    )  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr.startswith("conformance: error: request 1 (GET ")
+    assert "was answered 407 Proxy Authentication Required" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 # --- private networks are paced like any remote target -------------------------------------------------
 
 PRIVATE = ["http://10.1.2.3:8000", "https://172.16.0.1", "https://172.31.255.254:8443/", "http://192.168.1.20"]
