@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from conformance import __version__
-from conformance.errors import BadInputError, ExitCode, GateError
+from conformance.errors import BadInputError, ExitCode, GateError, RunStopped
 from conformance.redaction import ASSIGNMENT, MIN_KEY_LENGTH, RedactingStream, Redactor
 
 if TYPE_CHECKING:
@@ -292,6 +292,9 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
         redact.add(secret)
     try:
         replayed = replay(group, record, transport, contract)
+    except RunStopped as stop:
+        # What stops a whole run (a proxy's 407) stops this one request too: one line, exit 3.
+        raise stop.error from None
     finally:
         transport.close()
     for line in replayed.lines:
