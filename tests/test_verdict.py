@@ -247,12 +247,17 @@ def test_a_run_refused_with_exit_2_leaves_no_report_of_an_earlier_run(
     assert sorted(path.name for path in report_dir.iterdir()) == ["notes.txt"]
 
 
-def test_a_pytest_run_refused_as_a_usage_error_leaves_no_report_of_an_earlier_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "refused", [["--rate-limit", "lots"], ["--api-key-file", "/nonexistent/key"]], ids=["a flag", "the key file"]
+)
+def test_a_pytest_run_refused_as_a_usage_error_leaves_no_report_of_an_earlier_run(
+    tmp_path: Path, refused: list[str]
+) -> None:
     report_dir = tmp_path / "reports"
     _stale_reports(report_dir)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--base-url", "http://127.0.0.1:9",
-         "--report-dir", str(report_dir), "--api-key-file", "/nonexistent/key"],
+         "--report-dir", str(report_dir), *refused],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
         env={key: value for key, value in os.environ.items() if not key.startswith(("DODO_", "CONFORMANCE_"))},
     )  # fmt: skip
