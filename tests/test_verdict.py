@@ -434,3 +434,40 @@ def test_a_recording_run_that_crashes_leaves_the_previous_cassettes_byte_for_byt
     assert "the gate itself failed: aliases: RuntimeError: a bug of the gate" in result.stdout.splitlines()[-1]
     after = {path.relative_to(cassettes): path.read_bytes() for path in cassettes.rglob("*") if path.is_file()}
     assert after == before
+
+
+def test_the_engine_called_from_a_test_of_your_own_clears_the_last_reports_before_it_refuses(tmp_path: Path) -> None:
+    from conformance import engine  # noqa: PLC0415
+    from conformance.errors import BadInputError  # noqa: PLC0415
+    from conformance.settings import Flags, build_settings  # noqa: PLC0415
+
+    report_dir, sarif = tmp_path / "reports", tmp_path / "findings.sarif"
+    _stale_reports(report_dir, sarif)
+    settings = build_settings(
+        Flags(base_url="http://127.0.0.1:9", api_key_file=tmp_path / "no-such-key", report_dir=report_dir, sarif=sarif),
+        environ={},
+    )
+    with pytest.raises(BadInputError, match="no-such-key"):
+        engine.run(settings)
+    _no_stale_report(report_dir, sarif)
+    assert sorted(path.name for path in report_dir.iterdir()) == ["notes.txt"]
+
+
+def test_a_report_of_an_earlier_run_that_cannot_be_replaced_is_refused_before_the_first_request(
+    tmp_path: Path, serve: Any
+) -> None:
+    api = SlowCounting()
+    sandbox = serve(api)
+    report_dir = tmp_path / "reports"
+    _stale_reports(report_dir)
+    stuck = report_dir / "junit.xml"
+    if subprocess.run(["chattr", "+i", str(stuck)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("chattr +i is not available here (it is, as root, on ext4)")
+    try:
+        result = run_against(sandbox, report_dir, max_examples=5)
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=True)
+    assert result.returncode == 2, result.stdout + result.stderr
+    cause = f"--report-dir: {stuck}, from an earlier run, cannot be removed (Operation not permitted)"
+    assert result.stderr.splitlines() == [f"conformance: error: {cause}; remove it, or pass another --report-dir"]
+    assert api.count == 0
