@@ -294,11 +294,13 @@ def recorded_exchanges(path: Path) -> list[Exchange]:
 def publish(staging: Path, cassette_dir: Path, recording: Recording) -> None:
     """Move a finished recording into place, each file by rename, run.json last."""
     cassette_dir.mkdir(parents=True, exist_ok=True)
+    # Written before anything moves: a write that fails (a full disk) leaves the old recording whole.
+    write_atomically(staging / METADATA_FILE, recording.to_json())
     fresh = {path.name for path in staging.glob("*.yaml")}
     for path in sorted(staging.glob("*.yaml")):
         path.replace(cassette_dir / path.name)
     for stale in cassette_dir.glob("*.yaml"):
         if stale.name not in fresh:
             stale.unlink()
-    write_atomically(cassette_dir / METADATA_FILE, recording.to_json())
+    (staging / METADATA_FILE).replace(cassette_dir / METADATA_FILE)
     shutil.rmtree(staging, ignore_errors=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from conformance import __version__
-from conformance.errors import BadInputError, ExitCode, GateError, RunStopped
+from conformance.errors import BadInputError, ExitCode, GateError, OutputNotWrittenError, RunStopped, StoppedBySignal
 from conformance.redaction import ASSIGNMENT, MIN_KEY_LENGTH, RedactingStream, Redactor
 
 if TYPE_CHECKING:
@@ -56,14 +56,15 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "run",
         help="run the suite against --base-url, the bundled sandbox (--sandbox) or a recording (--replay)",
         description="Exit 0: conforms. 1: a check failed. 2: bad input. 3: could not judge the target. "
-        "130: interrupted.",
+        "74: judged, but an output could not be written. 129, 130, 143: stopped by SIGHUP, Ctrl-C, SIGTERM.",
     )
     add_to_argparse(run)
 
     report = commands.add_parser(
         "report",
         help="render a saved run (summary.json) again, as Markdown, HTML, JUnit, JSON or SARIF",
-        description="Exit 0: rendered. 2: the file is not a summary.json.",
+        description="Exit 0: rendered. 2: the file is not a summary.json, or --output cannot be written. "
+        "74: --output could not be written after all.",
     )
     report.add_argument("summary", type=Path, metavar="SUMMARY_JSON", help="a summary.json a run wrote")
     report.add_argument(
@@ -218,9 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     except GateError as error:
         print(redact(f"{PROGRAM}: error: {error}"), file=sys.stderr)
         return int(error.exit_code)
+    except StoppedBySignal as stopped:
+        print(f"{PROGRAM}: stopped by {stopped}", file=sys.stderr)
+        return int(stopped.exit_code)
     except KeyboardInterrupt:
         print(f"{PROGRAM}: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+    except OutputNotWrittenError as error:
+        print(redact(f"{PROGRAM}: error: {error}; make it writable (or free space) and run again"), file=sys.stderr)
+        return int(ExitCode.OUTPUT_NOT_WRITTEN)
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
         first_line = str(error).splitlines()[0] if str(error) else ""
         print(
@@ -236,7 +243,10 @@ def _run(arguments: argparse.Namespace, redact: Redactor) -> int:
     from conformance.options import flags_from  # noqa: PLC0415
     from conformance.settings import build_settings  # noqa: PLC0415
 
-    settings = build_settings(flags_from(lambda name: getattr(arguments, name)))
+    flags = flags_from(lambda name: getattr(arguments, name))
+    # Before any other refusal: a run refused here leaves no report of an earlier run behind.
+    engine.claim_reports(flags.report_dir, flags.sarif)
+    settings = build_settings(flags)
     redact.add(settings.api_key or "")
     plan = engine.prepare(settings)
     redact.add(plan.api_key or "")
@@ -303,22 +313,22 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
 
 
 def _report(arguments: argparse.Namespace, redact: Redactor) -> int:  # noqa: ARG001 - one signature for all
-    from conformance.files import check_output_file, write_atomically  # noqa: PLC0415
+    from conformance.files import prove_writable_file, write_together  # noqa: PLC0415
     from conformance.record import RunRecord  # noqa: PLC0415
     from conformance.report import FORMATS  # noqa: PLC0415
 
     if arguments.output is not None:
-        check_output_file(arguments.output, "--output")
         if arguments.output.resolve() == arguments.summary.resolve():
             raise BadInputError(
                 f"--output {arguments.output} is the summary being rendered, which would be lost",
                 "write the rendering to another file",
             )
+        prove_writable_file(arguments.output, "--output")
     text = FORMATS[arguments.format](RunRecord.read(arguments.summary))
     if arguments.output is None:
         sys.stdout.write(text)
     else:
-        write_atomically(arguments.output, text)
+        write_together({arguments.output: text})
     return int(ExitCode.CONFORMS)
 
 

@@ -21,13 +21,30 @@ from typing import TYPE_CHECKING, Any
 
 from conformance import determinism
 from conformance.checks import REGISTRY, Context
-from conformance.errors import BadInputError, ExitCode, GateError, RunStopped, TargetError
-from conformance.files import check_output_file
+from conformance.errors import (
+    STOPPED_BY,
+    BadInputError,
+    ExitCode,
+    GateError,
+    OutputNotWrittenError,
+    RunStopped,
+    StoppedBySignal,
+    TargetError,
+    worse,
+)
+from conformance.files import check_output_file, prove_writable_file, prove_writable_folder, remove_file
 from conformance.gate import Gate
 from conformance.ledger import Ledger, RunStatus
 from conformance.record import Result, redacted
 from conformance.redaction import Redactor
-from conformance.report import REPORT_FILES, build_record, render_closing, render_header, write_reports
+from conformance.report import (
+    REPORT_FILES,
+    build_record,
+    render_closing,
+    render_header,
+    write_reports,
+    write_what_can_be_written,
+)
 from conformance.settings import DEFAULT_CONCURRENCY, Mode, read_key_file, refuse_live_mode
 from conformance.spec import load_contract, schemathesis_schema
 from conformance.transport import STOP_REQUESTED, TargetSilent
@@ -88,14 +105,16 @@ class Outcome:
     ledger: Ledger = field(repr=False)
 
 
-def prepare(settings: Settings) -> Plan:
-    """Read the spec, the key file and the recording, and refuse a live-mode target; raise GateError."""
+def prepare(settings: Settings, *, claim: bool = True) -> Plan:
+    """Read the spec, the key file and the recording, and refuse a live-mode target; raise GateError.
+
+    `claim` False checks the report paths but leaves an earlier run's reports: for a run that will not start.
+    """
+    claim_reports(settings.report_dir, settings.sarif, remove=claim)
     contract = load_contract(settings.spec)
-    _check_report_files(settings)
-    _check_writable(settings.report_dir, "--report-dir")
     if settings.mode is Mode.RECORD:
         # Checked before the first request: a recording that cannot be kept is not worth sending.
-        _check_writable(settings.cassette_dir, "--cassette-dir")
+        prove_writable_folder(settings.cassette_dir, "--cassette-dir")
     if settings.mode is Mode.REPLAY:
         return _replay_plan(settings, contract)
     api_key = read_key_file(settings.api_key_file) if settings.api_key_file is not None else settings.api_key
@@ -143,36 +162,34 @@ def _replay_plan(settings: Settings, contract: Contract) -> Plan:
     )
 
 
-def _check_report_files(settings: Settings) -> None:
-    """Refuse, before any request, report paths the run could not write or would write twice."""
-    own = {(settings.report_dir / name).resolve(): name for name in REPORT_FILES}
+def claim_reports(report_dir: Path, sarif: Path | None, *, remove: bool = True) -> None:
+    """Prove every report path writable, then remove the reports an earlier run left there; raise BadInputError.
+
+    The first act of a run, before any other refusal where the front end can (the report paths are checked
+    on their own, from the flags): from here on no report claims a verdict this run did not reach, whether
+    the run is refused, stopped, killed with -9 or crashes. Only the run's own report files are removed.
+    """
+    own = {(report_dir / name).resolve(): name for name in REPORT_FILES}
     for path, name in own.items():
         if path.is_dir():
             raise BadInputError(
-                f"{settings.report_dir / name} is a folder, where the run writes its {name}",
+                f"{report_dir / name} is a folder, where the run writes its {name}",
                 "remove that folder, or pass another --report-dir",
             )
-    if settings.sarif is not None:
-        check_output_file(settings.sarif, "--sarif", folder_to_be=settings.report_dir)
-        if settings.sarif.resolve() in own:
+    if sarif is not None:
+        check_output_file(sarif, "--sarif", folder_to_be=report_dir)
+        if sarif.resolve() in own:
             raise BadInputError(
-                f"--sarif {settings.sarif} is where the run writes its {own[settings.sarif.resolve()]}",
-                f"pass another file, e.g. {settings.report_dir / 'findings.sarif'}",
+                f"--sarif {sarif} is where the run writes its {own[sarif.resolve()]}",
+                f"pass another file, e.g. {report_dir / 'findings.sarif'}",
             )
-
-
-def _check_writable(folder: Path, flag: str) -> None:
-    """Make `folder` if it is missing and prove a file can be written in it; raise BadInputError if not."""
-    if folder.exists() and not folder.is_dir():
-        raise BadInputError(f"{flag} {folder} is a file, not a folder", f"pass a folder for {flag} (made if missing)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise BadInputError(
-            f"{flag} {folder} cannot be written ({exc.strerror or exc})", f"pass a folder you can write for {flag}"
-        ) from None
+    prove_writable_folder(report_dir, "--report-dir")
+    if sarif is not None:
+        prove_writable_file(sarif, "--sarif", folder_to_be=report_dir)
+    if not remove:
+        return
+    for path in (*(report_dir / name for name in REPORT_FILES), *([sarif] if sarif is not None else [])):
+        remove_file(path, "--sarif" if path == sarif else "--report-dir")
 
 
 def run(settings: Settings, say: Callable[[str], None] = print, command: str = "") -> Outcome:
@@ -212,9 +229,10 @@ class _Run:
         rate = plan.settings.rate_per_second
         self.progress = _Progress(say, f", paced at {rate * 60:g} requests a minute" if rate else "")
         self.stopped_early: str | None = None
+        self.stop = _Stop()
 
     def execute(self) -> Outcome:
-        with ctrl_c_sticks(), self._target() as (base_url, api_key):
+        with ctrl_c_sticks() as self.stop, self._target() as (base_url, api_key):
             self.redact.add(api_key)
             schema = schemathesis_schema(self.plan.contract, seed=self.plan.seed, max_examples=self.plan.max_examples)
             operation = schema["/checkouts/{id}"]["GET"]
@@ -373,11 +391,33 @@ class _Run:
         ledger.finished = time.time()
         status, reason = ledger.run_status(
             interrupted=self.interrupted,
+            stopped_by=None if self.stop.signum == signal.SIGINT else signal.Signals(self.stop.signum).name,
             gate_failed=self.harness_errors[0] if self.harness_errors else None,
             stopped_early=self.stopped_early,
         )
-        code = ExitCode.INTERRUPTED if self.interrupted else EXIT_CODES[status]
+        code = STOPPED_BY[self.stop.signum] if self.interrupted else EXIT_CODES[status]
         settings = self.settings
+        complete = not self.interrupted and ledger.cannot_judge is None and not self.harness_errors
+        # The recording first: the reports then say whether it could be kept.
+        not_written = self._publish_recording(complete=complete)
+        record = self._record(status, code, reason)
+        try:
+            if not_written is not None:
+                raise not_written
+            write_reports(record, settings.report_dir, self.redact, sarif=settings.sarif)
+        except OutputNotWrittenError as error:
+            # The verdict stands and is printed; the exit code and every report that can still be written
+            # say that an output is missing, so that none of them passes for a complete run.
+            code = ExitCode(worse(code, ExitCode.OUTPUT_NOT_WRITTEN))
+            reason = f"{reason}; but {error}: make it writable (or free space) and run again"
+            record = self._record(status, code, reason)
+            write_what_can_be_written(record, settings.report_dir, self.redact, sarif=settings.sarif)
+        for line in render_closing(record, settings.report_dir, sarif=settings.sarif):
+            self.say(self.redact(line))
+        return Outcome(exit_code=code, record=record, ledger=ledger)
+
+    def _record(self, status: RunStatus, code: ExitCode, reason: str) -> RunRecord:
+        settings, ledger = self.settings, self.ledger
         record = build_record(
             ledger,
             facts={
@@ -397,23 +437,18 @@ class _Run:
             requests_sent=0 if settings.mode is Mode.REPLAY else self.requests_sent,
             summary_path=str(settings.report_dir / "summary.json"),
         )
-        record = redacted(record, self.redact)
-        write_reports(record, settings.report_dir, self.redact, sarif=settings.sarif)
-        complete = not self.interrupted and ledger.cannot_judge is None and not self.harness_errors
-        self._publish_recording(complete=complete)
-        for line in render_closing(record, settings.report_dir, sarif=settings.sarif):
-            self.say(self.redact(line))
-        return Outcome(exit_code=code, record=record, ledger=ledger)
+        shown: RunRecord = redacted(record, self.redact)
+        return shown
 
-    def _publish_recording(self, *, complete: bool) -> None:
-        """Move a complete recording over the cassettes; throw away an incomplete one."""
+    def _publish_recording(self, *, complete: bool) -> OutputNotWrittenError | None:
+        """Move a complete recording over the cassettes; throw away an incomplete one. Say what could not be."""
         if self.staging is None:
-            return
+            return None
         from conformance.cassettes import new_recording, publish  # noqa: PLC0415 - only with cassettes
 
         if not complete:
             shutil.rmtree(self.staging, ignore_errors=True)
-            return
+            return None
         settings = self.settings
         recording = new_recording(
             # Not the sandbox's port: it changes on every start, and would make every re-record a diff.
@@ -425,29 +460,55 @@ class _Run:
             product_id=self.product_id,
             concurrency=self.plan.concurrency,
         )
-        publish(self.staging, settings.cassette_dir, recording)
+        try:
+            publish(self.staging, settings.cassette_dir, recording)
+        except OSError as error:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            return OutputNotWrittenError(f"the recording in --cassette-dir {settings.cassette_dir}", error)
+        return None
+
+
+@dataclass
+class _Stop:
+    """The signal that stopped a run; Ctrl-C unless SIGTERM or SIGHUP came first."""
+
+    signum: int = signal.SIGINT
+
+
+# Stopped like Ctrl-C: what CI runners send a step they cancel or time out (SIGTERM), and a closed terminal.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
-def ctrl_c_sticks() -> Iterator[None]:
+def ctrl_c_sticks() -> Iterator[_Stop]:
     """Within a run, Ctrl-C also stops every later request, even where a library swallowed its KeyboardInterrupt.
 
-    Only where Python's own handler is in place (the main thread, SIGINT not ignored): a caller's own
-    handling is left alone.
+    SIGTERM and SIGHUP stop the run the same way (StoppedBySignal is a KeyboardInterrupt), and the run ends
+    with 128 + the signal. Only where Python's own handling is in place (the main thread, SIGINT's default
+    handler, SIGTERM and SIGHUP not ignored nor caught): a caller's own handling is left alone.
     """
     STOP_REQUESTED.clear()
+    stop = _Stop()
     if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is not signal.default_int_handler:
-        yield
+        yield stop
         return
 
-    def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        if not STOP_REQUESTED.is_set():
+            stop.signum = signum
         STOP_REQUESTED.set()
-        signal.default_int_handler(signum, frame)
+        if signum == signal.SIGINT:
+            signal.default_int_handler(signum, frame)
+        raise StoppedBySignal(signum)
 
+    previous = {
+        signum: handler
+        for signum, handler in ((number, signal.getsignal(number)) for number in (signal.SIGINT, *_STOP_SIGNALS))
+        if handler is (signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+    }
+    if not previous:
+        yield stop
+        return
     previous_hook = sys.unraisablehook
 
     def quiet_ctrl_c(unraisable: Any) -> None:  # noqa: ANN401 - sys.UnraisableHookArgs, private to typeshed
@@ -457,12 +518,14 @@ def ctrl_c_sticks() -> Iterator[None]:
             return
         previous_hook(unraisable)
 
-    signal.signal(signal.SIGINT, on_ctrl_c)
+    for signum in previous:
+        signal.signal(signum, on_stop)
     sys.unraisablehook = quiet_ctrl_c
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         sys.unraisablehook = previous_hook
 
 

@@ -222,17 +222,24 @@ class Ledger:
         return self.tallies[check_id].status(self.strict)
 
     def run_status(
-        self, *, interrupted: bool = False, gate_failed: str | None = None, stopped_early: str | None = None
+        self,
+        *,
+        interrupted: bool = False,
+        stopped_by: str | None = None,
+        gate_failed: str | None = None,
+        stopped_early: str | None = None,
     ) -> tuple[RunStatus, str]:
         """The run's verdict and a one-line reason: what the exchanges say, then how the run itself ended.
 
-        `gate_failed` is the gate's own first failure; `stopped_early` why the run ended before its last scenario.
+        `stopped_by` names the signal that interrupted it when it was not Ctrl-C (SIGTERM, SIGHUP); `gate_failed` is
+        the gate's own first failure; `stopped_early` why the run ended before its last scenario.
         """
         status, reason = self._run_status()
         if status is not RunStatus.CONFORMS and self._known_sessions_never_found():
             reason += self._why_nothing_was_found()
         if interrupted and self.cannot_judge is None:
-            status, reason = RunStatus.CANNOT_JUDGE, "the run was interrupted before it finished"
+            stopped = "interrupted" if stopped_by is None else f"stopped by {stopped_by}"
+            status, reason = RunStatus.CANNOT_JUDGE, f"the run was {stopped} before it finished"
         elif gate_failed is not None and status is not RunStatus.NON_CONFORMANT:
             status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {gate_failed}"
         if stopped_early is not None:

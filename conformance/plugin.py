@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conformance.engine import Outcome, Plan, execute, prepare
-from conformance.errors import GateError
+from conformance.engine import Outcome, Plan, claim_reports, execute, prepare
+from conformance.errors import GateError, worse
 from conformance.options import add_to_pytest, flags_from
 from conformance.settings import build_settings
 
@@ -43,7 +43,12 @@ def pytest_configure(config: pytest.Config) -> None:
         # One engine run judges the whole target; workers would each hold a part of it.
         raise pytest.UsageError("the conformance suite runs in one process; drop -n (pytest-xdist)")
     try:
-        config.stash[PLAN] = prepare(build_settings(flags_from(config.getoption)))
+        flags = flags_from(config.getoption)
+        # Before any other refusal: a run refused here leaves no report of an earlier run behind. Only a
+        # session that may run the suite starts a run; --collect-only lists it and leaves the last reports.
+        runs = not config.getoption("collectonly")
+        claim_reports(flags.report_dir, flags.sarif, remove=runs)
+        config.stash[PLAN] = prepare(build_settings(flags), claim=runs)
     except GateError as error:
         raise pytest.UsageError(str(error)) from None
     if config.args_source is not pytest.Config.ArgsSource.ARGS:
@@ -85,7 +90,11 @@ def _terminal(config: pytest.Config) -> Callable[[str], None]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The session ends with the run's exit code: 0, 1, 3 or 130, as `conformance run` would."""
+    """The session ends with the worse of pytest's own status and the run's (errors.SEVERITY).
+
+    A test of the project's own that failed beside a conforming run is never hidden by it, nor is a run
+    that could not judge hidden by tests that passed.
+    """
     outcome = session.config.stash.get(OUTCOME, None)
     if outcome is not None:
-        session.exitstatus = int(outcome.exit_code)
+        session.exitstatus = worse(int(outcome.exit_code), int(session.exitstatus))

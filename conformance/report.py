@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from conformance import __version__
-from conformance.errors import ExitCode
-from conformance.files import write_atomically
+from conformance.errors import STOPPED
+from conformance.files import write_atomically, write_together
 from conformance.model import Purpose
 from conformance.record import (
     CheckRecord,
@@ -64,7 +65,7 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
     ask_where = " --base-url URL" if facts.get("sandbox") or replaying else ""
     # Stopped short: interrupted, or ended by what made it unjudgeable. A run that went to its end without
     # a known session (exit 3 too) did not stop; its checks simply had nothing to judge.
-    stopped = result.exit_code == ExitCode.INTERRUPTED or ledger.cannot_judge is not None
+    stopped = result.exit_code in STOPPED or ledger.cannot_judge is not None
     return RunRecord(
         tool=Tool(name="dodo-conformance", version=__version__),
         run=RunFacts(
@@ -177,13 +178,30 @@ def _iso(timestamp: float) -> str:
 def write_reports(
     record: RunRecord, report_dir: Path, redact: Callable[[str], str], sarif: Path | None = None
 ) -> list[Path]:
-    """Write every report, each whole or not at all."""
-    outputs = {report_dir / name: FORMATS[form](record) for name, form in REPORT_FORMATS.items()}
-    if sarif is not None:
-        outputs[sarif] = FORMATS["sarif"](record)
-    for path, text in outputs.items():
-        write_atomically(path, _redact_whole(path.name, text, redact))
+    """Write every report whole, all of them or none, so that they tell one verdict; raise OutputNotWrittenError."""
+    outputs = report_texts(record, report_dir, redact, sarif)
+    write_together(outputs)
     return list(outputs)
+
+
+def write_what_can_be_written(
+    record: RunRecord, report_dir: Path, redact: Callable[[str], str], sarif: Path | None = None
+) -> None:
+    """Write each report that can be written, each whole, after write_reports could not write them all."""
+    for path, text in report_texts(record, report_dir, redact, sarif).items():
+        with suppress(OSError):
+            write_atomically(path, text)
+
+
+def report_texts(
+    record: RunRecord, report_dir: Path, redact: Callable[[str], str], sarif: Path | None = None
+) -> dict[Path, str]:
+    """Each report's path and text, redacted; summary.json last, as the one a reader trusts."""
+    names = sorted(REPORT_FORMATS, key=lambda name: name == "summary.json")
+    outputs = {report_dir / name: FORMATS[REPORT_FORMATS[name]](record) for name in names}
+    if sarif is not None:
+        outputs = {sarif: FORMATS["sarif"](record), **outputs}
+    return {path: _redact_whole(path.name, text, redact) for path, text in outputs.items()}
 
 
 def _redact_whole(name: str, text: str, redact: Callable[[str], str]) -> str:
@@ -243,7 +261,7 @@ def render_table(record: RunRecord) -> list[str]:
 
 def partial_note(record: RunRecord) -> str:
     """What every check table of an interrupted run says: a PASS there is not a finished run's PASS."""
-    if record.result.exit_code != ExitCode.INTERRUPTED:
+    if record.result.exit_code not in STOPPED:
         return ""
     return f"partial: interrupted after {record.exchanges.total} exchanges; counts are what was judged"
 

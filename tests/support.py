@@ -54,8 +54,10 @@ _MAIN_WITH_CTRL_C = (
 
 def _ctrl_c_as_a_terminal_leaves_it() -> None:
     # Run in the child before Python starts: a Ctrl-C that arrives before the interpreter installs its
-    # handler then ends the process (-2), as it would from a terminal, instead of being ignored.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # handler then ends the process (-2), as it would from a terminal, instead of being ignored. SIGTERM
+    # and SIGHUP too: a test run under nohup (or a CI runner) may hand its children SIGHUP ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def start(args: list[str], **popen: Any) -> subprocess.Popen[str]:

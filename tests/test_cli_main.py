@@ -6,16 +6,18 @@ cli.main and of the guess at what on a command line may be the key.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
 import pytest
 
 from conformance import cli
-from conformance.errors import BadInputError, TargetError
+from conformance.errors import BadInputError, OutputNotWrittenError, StoppedBySignal, TargetError
 
 KEY = "sk_test_cli_main_0123456789"
 BUG = "conformance: internal error: "
+WRITE_FIX = "make it writable (or free space) and run again"
 LAST = "this is a bug in the gate, please report it with the command you ran"
 
 
@@ -34,10 +36,17 @@ def _main_raising(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> int:
         (BadInputError(f"the key {KEY} is odd", "fix it"), 2, "conformance: error: the key [REDACTED] is odd; fix it"),
         (TargetError("the target is gone", "start it"), 3, "conformance: error: the target is gone; start it"),
         (KeyboardInterrupt(), 130, "conformance: interrupted"),
+        (StoppedBySignal(signal.SIGTERM), 143, "conformance: stopped by SIGTERM"),
+        (StoppedBySignal(signal.SIGHUP), 129, "conformance: stopped by SIGHUP"),
+        (
+            OutputNotWrittenError(Path(f"out/{KEY}.md"), OSError(28, "No space left on device")), 74,
+            f"conformance: error: out/[REDACTED].md could not be written (No space left on device); {WRITE_FIX}",
+        ),
         (RuntimeError(f"broke on {KEY}\nsecond line"), 3, f"{BUG}RuntimeError: broke on [REDACTED]; {LAST}"),
         (ValueError(), 3, f"{BUG}ValueError: ; {LAST}"),
     ],
-    ids=["bad input", "cannot judge", "ctrl-c", "a bug", "a bug without a message"],
+    ids=["bad input", "cannot judge", "ctrl-c", "sigterm", "sighup", "an output not written", "a bug",
+         "a bug without a message"],
 )  # fmt: skip
 def test_each_way_a_command_ends_is_one_exit_code_and_one_redacted_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: BaseException, code: int, line: str

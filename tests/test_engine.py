@@ -127,6 +127,32 @@ def test_ctrl_c_during_a_run_also_stops_every_later_request() -> None:
         STOP_REQUESTED.clear()
 
 
+def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_unless_something_else_handles_them() -> None:
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    from conformance.errors import StoppedBySignal  # noqa: PLC0415
+    from conformance.transport import STOP_REQUESTED  # noqa: PLC0415
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # As nohup leaves it: the caller chose to ignore a closed terminal, and the run keeps that choice.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with engine.ctrl_c_sticks() as stop:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            with pytest.raises(StoppedBySignal) as stopped:
+                os.kill(os.getpid(), signal.SIGTERM)
+            assert stopped.value.exit_code == 143
+            assert stop.signum == signal.SIGTERM
+            assert STOP_REQUESTED.is_set()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the caller's handling is back
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+        STOP_REQUESTED.clear()
+
+
 def test_ctrl_c_inside_a_garbage_collector_callback_prints_no_traceback_and_still_stops_the_run(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
