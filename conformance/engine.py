@@ -23,12 +23,12 @@ from conformance import determinism
 from conformance.checks import REGISTRY, Context
 from conformance.errors import BadInputError, ExitCode, GateError, RunStopped, TargetError
 from conformance.files import check_output_file
-from conformance.gate import Gate
+from conformance.gate import Gate, fewest_requests
 from conformance.ledger import Ledger, RunStatus
 from conformance.record import Result, redacted
 from conformance.redaction import Redactor
 from conformance.report import REPORT_FILES, build_record, render_closing, render_header, write_reports
-from conformance.settings import DEFAULT_CONCURRENCY, Mode, read_key_file, refuse_live_mode
+from conformance.settings import DEFAULT_CONCURRENCY, Mode, read_key_file, refuse_live_mode, refuse_unreachable_pace
 from conformance.spec import load_contract, schemathesis_schema
 from conformance.transport import STOP_REQUESTED, TargetSilent
 
@@ -102,6 +102,7 @@ def prepare(settings: Settings) -> Plan:
     refuse_live_mode(settings.base_url, contract, allowed=settings.allow_live_mode, creates=settings.create_session)
     assert settings.seed is not None
     assert settings.max_examples is not None
+    refuse_unreachable_pace(settings, fewest_requests(settings.max_examples, len(settings.checkout_ids)))
     return Plan(
         settings=settings,
         contract=contract,
@@ -291,6 +292,7 @@ class _Run:
             transport, context, self.ledger, self.checkout_ids, self.plan.seed, checks=checks,
             oracle=operation if settings.oracle else None, concurrency=self.plan.concurrency,
             overlap=settings.mode is not Mode.REPLAY, observed=self.progress.observed, product_id=self.product_id,
+            sources=settings.sources,
         )  # fmt: skip
 
     def _play_all(self, gate: Gate, operation: Any, api_key: str) -> None:  # noqa: ANN401 - an APIOperation

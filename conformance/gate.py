@@ -18,7 +18,7 @@ from conformance.model import Credential, Exchange, Purpose
 from conformance.transport import timed_out
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from conformance.ledger import Ledger
     from conformance.transport import Transport
@@ -67,6 +67,17 @@ def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_ID
     return tuple(invented)
 
 
+def fewest_requests(max_examples: int, known: int = 0) -> int:
+    """The fewest requests a run sends whatever the target answers, with `known` ids given.
+
+    The preflight, the invented ids, each known id read once (a known session that goes silent is left out
+    of the later reads) and asked for without a key and with a wrong one (an invented id stands in when none
+    is known), the edge-case ids and the generated ids.
+    """
+    keyless = 2 * known if known else 2
+    return 1 + (INVENTED_IDS - 1) + known + keyless + len(load_edge_ids()) + len(derived_edge_ids(())) + max_examples
+
+
 _WITHOUT = {Credential.MISSING: "without a key", Credential.WRONG: "with a wrong key"}
 
 
@@ -96,8 +107,11 @@ class Gate:
         observed: Callable[[Exchange, list[Verdict]], None] | None = None,
         product_id: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        sources: Mapping[str, str] | None = None,
     ) -> None:
         self.transport = transport
+        # Where the base URL, key and product came from (settings.Settings.sources), for the hints of errors.
+        self.sources = sources or {}
         self.oracle = oracle
         self.concurrency = concurrency
         # False on a replay: recorded answers are judged one at a time, whatever order they were recorded in.
@@ -161,12 +175,12 @@ class Gate:
         if exchange.response is None:
             raise TargetError(
                 f"the target {target} cannot be reached: {exchange.transport_error}",
-                "check --base-url and that the server is running",
+                f"check {self.sources.get('base_url', '--base-url')} and that the server is running",
             )
         if exchange.response.status in (401, 403):
             raise TargetError(
                 f"the target {target} rejected the API key with {exchange.response.status}",
-                "pass a valid test-mode key with --api-key or DODO_PAYMENTS_API_KEY",
+                f"pass a valid test-mode key with {self.sources.get('api_key', '--api-key')}",
             )
         # Only a usable answer is judged: a broken setup must not read as a failed check.
         self._observe(exchange)
@@ -187,8 +201,8 @@ class Gate:
             raise TargetError(
                 f"creating a checkout session (POST /checkouts) was refused (status {response.status}: "
                 f"{response.excerpt()})",
-                "check that --product-id names a product of this test-mode account and that the key may create "
-                "sessions",
+                f"check that {self.sources.get('product_id', '--product-id')} names a product of this test-mode "
+                "account and that the key may create sessions",
             )
         if session_id is None:
             return
