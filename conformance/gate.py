@@ -113,6 +113,8 @@ class Gate:
         # Where the base URL, key and product came from (settings.Settings.sources), for the hints of errors.
         self.sources = sources or {}
         self.oracle = oracle
+        # A run the oracle judged says how often it agreed, even when that is always (or never: nothing to judge).
+        ledger.oracle_used = ledger.oracle_used or oracle is not None
         self.concurrency = concurrency
         # False on a replay: recorded answers are judged one at a time, whatever order they were recorded in.
         self.overlap = overlap
@@ -140,14 +142,19 @@ class Gate:
 
     def _observe(self, exchange: Exchange) -> Exchange:
         verdicts = judge(self.context, exchange, self.checks)
-        disagreements = []
+        disagreements, oracle_judged = [], False
         if self.oracle is not None:
-            from conformance.oracles import schemathesis_disagreements  # noqa: PLC0415 - only with --oracle
+            # Imported here: only with --oracle.
+            from conformance.oracles import judged_by_schemathesis, schemathesis_disagreements  # noqa: PLC0415
 
             disagreements = schemathesis_disagreements(self.context, self.oracle, exchange)
+            oracle_judged = judged_by_schemathesis(exchange)
         with self._lock:
             self.ledger.record(exchange, verdicts)
             self.ledger.oracle_disagreements.update(disagreements)
+            if oracle_judged:
+                self.ledger.oracle_judged += 1
+                self.ledger.oracle_agreed += not disagreements
             if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and timed_out(exchange.transport_error):
                 self.silent.add(exchange.checkout_id)
             self._note_payment_id(exchange)

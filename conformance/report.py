@@ -22,6 +22,7 @@ from conformance.record import (
     ExchangeCounts,
     Finding,
     FindingGroup,
+    OracleCounts,
     RequestRecord,
     Result,
     RunFacts,
@@ -124,6 +125,7 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
         oracle_disagreements=tuple(
             text if count == 1 else f"{text} ({count} exchanges)" for text, count in ledger.oracle_disagreements.items()
         ),
+        oracle=OracleCounts(judged=ledger.oracle_judged, agreed=ledger.oracle_agreed) if ledger.oracle_used else None,
     )
 
 
@@ -274,6 +276,8 @@ def render_closing(record: RunRecord, report_dir: Path, sarif: Path | None = Non
     if record.groups:
         lines += [*render_groups(record), ""]
     lines += [f"spec gap: {gap}" for gap in record.spec_gaps]
+    if record.oracle is not None:
+        lines.append(f"schemathesis oracle: {oracle_tally(record.oracle)}")
     shown = record.oracle_disagreements[:ORACLE_LINES_SHOWN]
     lines += [f"schemathesis oracle: {text}" for text in shown]
     if len(record.oracle_disagreements) > len(shown):
@@ -281,6 +285,14 @@ def render_closing(record: RunRecord, report_dir: Path, sarif: Path | None = Non
     lines.append(f"reports: {report_dir}/ ({', '.join(REPORT_FILES)})" + (f", SARIF: {sarif}" if sarif else ""))
     lines.append(render_verdict(record))
     return lines
+
+
+def oracle_tally(oracle: OracleCounts) -> str:
+    """How often the oracle agreed: said even when it always did, so that silence never stands for agreement."""
+    disagreed = oracle.judged - oracle.agreed
+    return f"agreed on {oracle.agreed} of {oracle.judged} exchanges it judged" + (
+        f", disagreed on {disagreed}" if disagreed else ""
+    )
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -352,6 +364,8 @@ def render_markdown(record: RunRecord) -> str:
         lines += ["", f"_{partial_note(record)}._"]
     if record.spec_gaps:
         lines += ["", "## Spec gaps", ""] + [f"- {_md(gap)}" for gap in record.spec_gaps]
+    if record.oracle is not None:
+        lines += ["", "## Schemathesis oracle", "", f"Schemathesis' own response checks {oracle_tally(record.oracle)}."]
     if record.oracle_disagreements:
         lines += ["", "## Where Schemathesis judged otherwise", ""]
         lines += [f"- {_md(text)}" for text in record.oracle_disagreements]

@@ -10,7 +10,7 @@ from html import escape
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from conformance.report import STATUS_MARKS, partial_note
+from conformance.report import STATUS_MARKS, oracle_tally, partial_note
 
 if TYPE_CHECKING:
     from conformance.record import CheckRecord, Finding, FindingGroup, RunRecord
@@ -214,6 +214,11 @@ def _notes(record: RunRecord) -> str:
     if record.spec_gaps:
         items = "".join(f"<li>{escape(gap)}</li>" for gap in record.spec_gaps)
         parts.append(f'<section id="spec-gaps"><h2>Spec gaps</h2><ul>{items}</ul></section>')
+    if record.oracle is not None:
+        parts.append(
+            f'<section id="oracle-tally"><h2>Schemathesis oracle</h2><p>Schemathesis\' own response checks '
+            f"{escape(oracle_tally(record.oracle))}.</p></section>"
+        )
     if record.oracle_disagreements:
         items = "".join(f"<li>{escape(text)}</li>" for text in record.oracle_disagreements[:50])
         parts.append(f'<section id="oracle"><h2>Where Schemathesis judged otherwise</h2><ul>{items}</ul></section>')
