@@ -237,10 +237,23 @@ def render_table(record: RunRecord) -> list[str]:
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    note = partial_note(record)
-    if note:
-        lines.append(f"({note})")
+    lines += [f"({note})" for note in table_notes(record)]
     return lines
+
+
+def table_notes(record: RunRecord) -> list[str]:
+    """What every check table says beside its rows, when its rows are not a finished run's verdict."""
+    return [note for note in (partial_note(record), unjudged_note(record)) if note]
+
+
+def unjudged_note(record: RunRecord) -> str:
+    """What the table of a run that could not judge says: its FAIL rows are findings, not the run's verdict."""
+    if record.result.exit_code != ExitCode.CANNOT_JUDGE:
+        return ""
+    return (
+        "the run could not judge the target, so this table is no verdict: its FAIL rows are findings to read, "
+        "and its PASS rows do not mean the target passes"
+    )
 
 
 def partial_note(record: RunRecord) -> str:
@@ -360,8 +373,7 @@ def render_markdown(record: RunRecord) -> str:
         + " |"
         for item in record.checks
     ]
-    if partial_note(record):
-        lines += ["", f"_{partial_note(record)}._"]
+    lines += [line for note in table_notes(record) for line in ("", f"_{note}._")]
     if record.spec_gaps:
         lines += ["", "## Spec gaps", ""] + [f"- {_md(gap)}" for gap in record.spec_gaps]
     if record.oracle is not None:
