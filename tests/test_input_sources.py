@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import KEY, SPEC, conformance
+from support import KEY, ROOT, SPEC, conformance
 
 from conformance.errors import BadInputError
 from conformance.sandbox import CheckoutApi, Sandbox, seeded_sessions
@@ -191,3 +193,24 @@ def test_a_replay_refuses_a_rate_limit_it_could_not_apply() -> None:
             "reply comes from the cassettes; drop --rate-limit"
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "cause"),
+    [
+        (["--sandbox", "--rate-limit", "0.0001/s", "--max-time", "30"], "at --rate-limit 0.0001/s the run can send 0"),
+        (["--replay", "--rate-limit", "10/s"], "--rate-limit paces the requests sent to a server, and a replay"),
+    ],
+    ids=["unreachable pace", "pace on a replay"],
+)
+def test_the_pytest_front_end_refuses_the_same_paces_as_a_usage_error(
+    tmp_path: Path, args: list[str], cause: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--spec", str(SPEC),
+         "--report-dir", str(tmp_path / "reports"), "--cassette-dir", str(ROOT / "cassettes"), *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 4, result.stdout[-2000:] + result.stderr[-2000:]
+    assert cause in result.stderr
+    assert not (tmp_path / "reports" / "summary.json").exists()
