@@ -357,16 +357,19 @@ def _refuse_dressed_key(key: str, source: str) -> None:
             if source.startswith("--api-key-file")
             else "give the key again without the invisible U+FEFF before it",
         )
+    scheme = _SCHEME.match(key)
+    if scheme and not any(character.isspace() for character in key[scheme.end() :].strip()):
+        raise BadInputError(
+            f"the API key from {source} starts with the scheme 'Bearer', which the gate adds itself",
+            "drop the 'Bearer ' prefix and give the key alone",
+        )
+    if any(character.isspace() for character in key):
+        return  # whitespace inside (a key and more, two lines of a file) is refused as such by the caller
     if key[0] in _QUOTES or key[-1] in _QUOTES:
         raise BadInputError(
             f"the API key from {source} is wrapped in quotes ({key[0] if key[0] in _QUOTES else key[-1]}), which "
             "would be sent as part of the key",
             "give the key without the quotes around it",
-        )
-    if _SCHEME.match(key):
-        raise BadInputError(
-            f"the API key from {source} starts with the scheme 'Bearer', which the gate adds itself",
-            "drop the 'Bearer ' prefix and give the key alone",
         )
 
 
