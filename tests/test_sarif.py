@@ -97,3 +97,20 @@ def test_rules_come_from_the_record_so_an_old_summary_keeps_its_own_requirements
     assert rules["response.schema"]["help"]["text"] == (
         "An older sentence of this requirement. (MUST; spec: #/components/schemas/GetCheckoutSessionsStatus/properties)"
     )
+
+
+def test_a_spec_outside_any_repository_is_relative_to_the_current_folder(tmp_path: Path) -> None:
+    import shutil  # noqa: PLC0415
+
+    spec = tmp_path / "contract" / "openapi.yaml"
+    spec.parent.mkdir()
+    shutil.copy(SPEC, spec)
+    judge(VARIANTS["timestamp-epoch"].api(KEY, seeded_sessions()), tmp_path / "reports", spec=spec)
+    rendered = conformance("report", str(tmp_path / "reports" / "summary.json"), "--format", "sarif", cwd=tmp_path)
+    assert rendered.returncode == 0, rendered.stderr
+    run = json.loads(rendered.stdout)["runs"][0]
+    if any((folder / ".git").exists() for folder in tmp_path.parents):
+        return  # the temporary folder is inside a repository here: its root is the base, as the first test shows
+    assert run["originalUriBaseIds"] == {"SRCROOT": {"uri": tmp_path.resolve().as_uri() + "/"}}
+    location = run["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "contract/openapi.yaml", "uriBaseId": "SRCROOT"}
