@@ -284,7 +284,9 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
         raise BadInputError(
             f"the run judged {record.run.target}, which cannot be asked again", "pass --base-url of the server to ask"
         )
-    base_url = check_base_url(target.strip())
+    # A target read from the summary is named as such: --base-url was not given.
+    source = "--base-url" if arguments.base_url else f"the target in {arguments.summary}"
+    base_url = check_base_url(target.strip(), source)
     if arguments.api_key_file is not None:
         key = read_key_file(arguments.api_key_file)
     elif os.environ.get(ENV_API_KEY, "").strip():

@@ -33,7 +33,7 @@ from conformance.errors import (
     worse,
 )
 from conformance.files import check_output_file, prove_writable_file, prove_writable_folder, remove_file
-from conformance.gate import Gate
+from conformance.gate import Gate, fewest_requests
 from conformance.ledger import Ledger, RunStatus
 from conformance.record import Result, redacted
 from conformance.redaction import Redactor
@@ -45,7 +45,13 @@ from conformance.report import (
     write_reports,
     write_what_can_be_written,
 )
-from conformance.settings import DEFAULT_CONCURRENCY, Mode, read_key_file, refuse_live_mode
+from conformance.settings import (
+    DEFAULT_CONCURRENCY,
+    Mode,
+    read_key_file,
+    refuse_live_mode,
+    refuse_unreachable_pace,
+)
 from conformance.spec import load_contract, schemathesis_schema
 from conformance.transport import STOP_REQUESTED, TargetSilent
 
@@ -121,6 +127,7 @@ def prepare(settings: Settings, *, claim: bool = True) -> Plan:
     refuse_live_mode(settings.base_url, contract, allowed=settings.allow_live_mode, creates=settings.create_session)
     assert settings.seed is not None
     assert settings.max_examples is not None
+    refuse_unreachable_pace(settings, fewest_requests(settings.max_examples, len(settings.checkout_ids)))
     return Plan(
         settings=settings,
         contract=contract,
@@ -309,6 +316,7 @@ class _Run:
             transport, context, self.ledger, self.checkout_ids, self.plan.seed, checks=checks,
             oracle=operation if settings.oracle else None, concurrency=self.plan.concurrency,
             overlap=settings.mode is not Mode.REPLAY, observed=self.progress.observed, product_id=self.product_id,
+            sources=settings.sources,
         )  # fmt: skip
 
     def _play_all(self, gate: Gate, operation: Any, api_key: str) -> None:  # noqa: ANN401 - an APIOperation

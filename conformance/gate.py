@@ -18,7 +18,7 @@ from conformance.model import Credential, Exchange, Purpose
 from conformance.transport import answered_without_http, timed_out
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from conformance.ledger import Ledger
     from conformance.transport import Transport
@@ -67,6 +67,17 @@ def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_ID
     return tuple(invented)
 
 
+def fewest_requests(max_examples: int, known: int = 0) -> int:
+    """The fewest requests a run sends whatever the target answers, with `known` ids given.
+
+    The preflight, the invented ids, each known id read once (a known session that goes silent is left out
+    of the later reads) and asked for without a key and with a wrong one (an invented id stands in when none
+    is known), the edge-case ids and the generated ids.
+    """
+    keyless = 2 * known if known else 2
+    return 1 + (INVENTED_IDS - 1) + known + keyless + len(load_edge_ids()) + len(derived_edge_ids(())) + max_examples
+
+
 _WITHOUT = {Credential.MISSING: "without a key", Credential.WRONG: "with a wrong key"}
 # Requests with the valid key refused in a row before the gate asks whether the key still works.
 KEY_REFUSED_IN_A_ROW = 3
@@ -108,9 +119,14 @@ class Gate:
         observed: Callable[[Exchange, list[Verdict]], None] | None = None,
         product_id: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        sources: Mapping[str, str] | None = None,
     ) -> None:
         self.transport = transport
+        # Where the base URL, key and product came from (settings.Settings.sources), for the hints of errors.
+        self.sources = sources or {}
         self.oracle = oracle
+        # A run the oracle judged says how often it agreed, even when that is always (or never: nothing to judge).
+        ledger.oracle_used = ledger.oracle_used or oracle is not None
         self.concurrency = concurrency
         # False on a replay: recorded answers are judged one at a time, whatever order they were recorded in.
         self.overlap = overlap
@@ -145,14 +161,19 @@ class Gate:
 
     def _observe(self, exchange: Exchange) -> Exchange:
         verdicts = judge(self.context, exchange, self.checks)
-        disagreements = []
+        disagreements, oracle_judged = [], False
         if self.oracle is not None:
-            from conformance.oracles import schemathesis_disagreements  # noqa: PLC0415 - only with --oracle
+            # Imported here: only with --oracle.
+            from conformance.oracles import judged_by_schemathesis, schemathesis_disagreements  # noqa: PLC0415
 
             disagreements = schemathesis_disagreements(self.context, self.oracle, exchange)
+            oracle_judged = judged_by_schemathesis(exchange)
         with self._lock:
             self.ledger.record(exchange, verdicts)
             self.ledger.oracle_disagreements.update(disagreements)
+            if oracle_judged:
+                self.ledger.oracle_judged += 1
+                self.ledger.oracle_agreed += not disagreements
             if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and timed_out(exchange.transport_error):
                 self.silent.add(exchange.checkout_id)
             self._note_payment_id(exchange)
@@ -246,7 +267,7 @@ class Gate:
         if exchange.response is None:
             raise TargetError(
                 f"the target {target} cannot be reached: {exchange.transport_error}",
-                "check --base-url and that the server is running",
+                f"check {self.sources.get('base_url', '--base-url')} and that the server is running",
             )
         if key_refused(exchange.response.status):
             known = (
@@ -258,7 +279,7 @@ class Gate:
                 raise TargetError(
                     f"the target {target} rejected the API key with {exchange.response.status} at the first request"
                     + ("" if known is None else ", and for the known session it asked for next"),
-                    "pass a valid test-mode key with --api-key or DODO_PAYMENTS_API_KEY",
+                    f"pass a valid test-mode key with {self.sources.get('api_key', '--api-key')}",
                 )
             self._observe(exchange)
             self._observe(known)
@@ -282,8 +303,8 @@ class Gate:
             raise TargetError(
                 f"creating a checkout session (POST /checkouts) was refused (status {response.status}: "
                 f"{response.excerpt()})",
-                "check that --product-id names a product of this test-mode account and that the key may create "
-                "sessions",
+                f"check that {self.sources.get('product_id', '--product-id')} names a product of this test-mode "
+                "account and that the key may create sessions",
             )
         if session_id is None:
             return

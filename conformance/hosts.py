@@ -15,15 +15,18 @@ from conformance.errors import BadInputError
 KNOWN_LIVE_HOSTS = frozenset({"live.dodopayments.com"})
 
 
-def prepared_url(url: str) -> str:
-    """The URL exactly as the transport's HTTP client will use it (host IDNA-encoded and percent-decoded)."""
+def prepared_url(url: str, source: str = "--base-url") -> str:
+    """The URL exactly as the transport's HTTP client will use it (host IDNA-encoded and percent-decoded).
+
+    `source` is where the URL came from (a flag or an environment variable), for the error.
+    """
     prepared = requests.PreparedRequest()
     try:
         prepared.prepare_url(url, None)
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, UnicodeError, ValueError) as exc:
         reason = (str(exc) or type(exc).__name__).partition("\n")[0]
         raise BadInputError(
-            f"--base-url {without_userinfo(url)!r} is not a URL the HTTP client can send to ({reason})",
+            f"{source} {without_userinfo(url)!r} is not a URL the HTTP client can send to ({reason})",
             "pass the server's root, e.g. https://test.dodopayments.com",
         ) from None
     assert prepared.url is not None

@@ -139,6 +139,10 @@ class Ledger:
     # Exchanges an independent oracle judged otherwise than our check for the same requirement.
     # Each distinct disagreement once, with how many exchanges showed it, in the order first seen.
     oracle_disagreements: Counter[str] = field(default_factory=Counter)
+    # Whether the oracle ran (--oracle), how many exchanges it judged, and on how many it agreed with every check.
+    oracle_used: bool = False
+    oracle_judged: int = 0
+    oracle_agreed: int = 0
     cannot_judge: str | None = None
     # When the first MUST failure was recorded: how fast the suite finds a fault.
     first_failure_at: float | None = None

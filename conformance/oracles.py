@@ -33,13 +33,21 @@ SCHEMATHESIS_COUNTERPARTS = {
 }
 
 
+def judged_by_schemathesis(exchange: Exchange) -> bool:
+    """Whether Schemathesis' checks can judge this exchange: a whole response to the valid key, not a 429."""
+    response = exchange.response
+    # Schemathesis knows nothing of the gate's missing and wrong keys, and cannot judge a body cut at the cap.
+    return not (
+        response is None or exchange.rate_limited or response.truncated or exchange.credential is not Credential.VALID
+    )
+
+
 def schemathesis_disagreements(
     ctx: Context, operation: APIOperation[Any, Any, Any, Any], exchange: Exchange
 ) -> list[str]:
     """Where Schemathesis' checks judge this exchange otherwise than the gate's counterpart checks."""
     response = exchange.response
-    # Schemathesis knows nothing of the gate's missing and wrong keys, and cannot judge a body cut at the cap.
-    if response is None or exchange.rate_limited or response.truncated or exchange.credential is not Credential.VALID:
+    if response is None or not judged_by_schemathesis(exchange):
         return []
     case = exchange.case or operation.Case(path_parameters={"id": exchange.checkout_id})
     converted = _as_schemathesis_response(exchange, response)

@@ -145,6 +145,15 @@ class Tool:
 
 
 @dataclass(frozen=True)
+class OracleCounts:
+    """How Schemathesis' own response checks (--oracle) judged the run beside the gate's."""
+
+    # Exchanges it could judge (whole responses to the valid key), and those where it agreed with every check.
+    judged: int
+    agreed: int
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """The whole run."""
 
@@ -157,6 +166,8 @@ class RunRecord:
     spec_gaps: tuple[str, ...] = ()
     # Where an independent opinion (Schemathesis' own checks) judged an exchange otherwise.
     oracle_disagreements: tuple[str, ...] = field(default=())
+    # None: the run had no oracle (and records written before this field was added).
+    oracle: OracleCounts | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as summary.json holds it."""
@@ -193,6 +204,7 @@ class RunRecord:
             ),
             spec_gaps=tuple(data["spec_gaps"]),
             oracle_disagreements=tuple(data.get("oracle_disagreements", ())),
+            oracle=OracleCounts(**data["oracle"]) if data.get("oracle") is not None else None,
         )
 
     @classmethod

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from conformance import __version__
-from conformance.errors import STOPPED
+from conformance.errors import STOPPED, ExitCode
 from conformance.files import write_atomically, write_together
 from conformance.model import Purpose
 from conformance.record import (
@@ -23,6 +23,7 @@ from conformance.record import (
     ExchangeCounts,
     Finding,
     FindingGroup,
+    OracleCounts,
     RequestRecord,
     Result,
     RunFacts,
@@ -125,6 +126,7 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
         oracle_disagreements=tuple(
             text if count == 1 else f"{text} ({count} exchanges)" for text, count in ledger.oracle_disagreements.items()
         ),
+        oracle=OracleCounts(judged=ledger.oracle_judged, agreed=ledger.oracle_agreed) if ledger.oracle_used else None,
     )
 
 
@@ -253,10 +255,23 @@ def render_table(record: RunRecord) -> list[str]:
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    note = partial_note(record)
-    if note:
-        lines.append(f"({note})")
+    lines += [f"({note})" for note in table_notes(record)]
     return lines
+
+
+def table_notes(record: RunRecord) -> list[str]:
+    """What every check table says beside its rows, when its rows are not a finished run's verdict."""
+    return [note for note in (partial_note(record), unjudged_note(record)) if note]
+
+
+def unjudged_note(record: RunRecord) -> str:
+    """What the table of a run that could not judge says: its FAIL rows are findings, not the run's verdict."""
+    if record.result.exit_code != ExitCode.CANNOT_JUDGE:
+        return ""
+    return (
+        "the run could not judge the target, so this table is no verdict: its FAIL rows are findings to read, "
+        "and its PASS rows do not mean the target passes"
+    )
 
 
 def partial_note(record: RunRecord) -> str:
@@ -292,6 +307,8 @@ def render_closing(record: RunRecord, report_dir: Path, sarif: Path | None = Non
     if record.groups:
         lines += [*render_groups(record), ""]
     lines += [f"spec gap: {gap}" for gap in record.spec_gaps]
+    if record.oracle is not None:
+        lines.append(f"schemathesis oracle: {oracle_tally(record.oracle)}")
     shown = record.oracle_disagreements[:ORACLE_LINES_SHOWN]
     lines += [f"schemathesis oracle: {text}" for text in shown]
     if len(record.oracle_disagreements) > len(shown):
@@ -299,6 +316,14 @@ def render_closing(record: RunRecord, report_dir: Path, sarif: Path | None = Non
     lines.append(f"reports: {report_dir}/ ({', '.join(REPORT_FILES)})" + (f", SARIF: {sarif}" if sarif else ""))
     lines.append(render_verdict(record))
     return lines
+
+
+def oracle_tally(oracle: OracleCounts) -> str:
+    """How often the oracle agreed: said even when it always did, so that silence never stands for agreement."""
+    disagreed = oracle.judged - oracle.agreed
+    return f"agreed on {oracle.agreed} of {oracle.judged} exchanges it judged" + (
+        f", disagreed on {disagreed}" if disagreed else ""
+    )
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -366,10 +391,11 @@ def render_markdown(record: RunRecord) -> str:
         + " |"
         for item in record.checks
     ]
-    if partial_note(record):
-        lines += ["", f"_{partial_note(record)}._"]
+    lines += [line for note in table_notes(record) for line in ("", f"_{note}._")]
     if record.spec_gaps:
         lines += ["", "## Spec gaps", ""] + [f"- {_md(gap)}" for gap in record.spec_gaps]
+    if record.oracle is not None:
+        lines += ["", "## Schemathesis oracle", "", f"Schemathesis' own response checks {oracle_tally(record.oracle)}."]
     if record.oracle_disagreements:
         lines += ["", "## Where Schemathesis judged otherwise", ""]
         lines += [f"- {_md(text)}" for text in record.oracle_disagreements]

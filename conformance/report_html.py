@@ -10,7 +10,7 @@ from html import escape
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from conformance.report import STATUS_MARKS, partial_note
+from conformance.report import STATUS_MARKS, oracle_tally, table_notes
 
 if TYPE_CHECKING:
     from conformance.record import CheckRecord, Finding, FindingGroup, RunRecord
@@ -51,8 +51,7 @@ _HOW_REACHED = {"live": "requests sent", "record": "requests sent and recorded",
 
 
 def _partial(record: RunRecord) -> str:
-    note = partial_note(record)
-    return f'<p class="partial">{escape(note)}.</p>\n' if note else ""
+    return "".join(f'<p class="partial">{escape(note)}.</p>\n' for note in table_notes(record))
 
 
 def _stylesheet() -> str:
@@ -63,13 +62,6 @@ def render_html(record: RunRecord) -> str:
     """The whole page."""
     result = record.result
     status_class = result.status.replace(" ", "-")
-    failed = [item for item in record.checks if item.status in ("failed", "warned")]
-    cards = "\n".join(
-        _card(item, [group for group in record.groups if group.check == item.id], first=index == 0)
-        for index, item in enumerate(failed)
-    )
-    if not cards:
-        cards = '<p class="none">No requirement failed.</p>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Conformance {escape(result.status)}: GET /checkouts/{{id}}</title>
@@ -88,9 +80,7 @@ spec {escape(record.run.spec_version)}, seed {record.run.seed}, {record.exchange
 <option>passed</option><option>skipped</option></select></label>
 </nav>
 <main>
-<section id="failed-requirements"><h2>Failed requirements</h2>
-{cards}
-</section>
+{_requirements(record)}
 <section id="checks"><h2>Checks</h2>
 {_partial(record)}{_table(record)}
 </section>
@@ -102,6 +92,25 @@ spec {escape(record.run.spec_version)}, seed {record.run.seed}, {record.exchange
 <script>{_SCRIPT}</script>
 </body></html>
 """
+
+
+def _requirements(record: RunRecord) -> str:
+    """The failed requirements, then the SHOULD warnings, each in a section of its own; the first card is open."""
+    failed = [item for item in record.checks if item.status == "failed"]
+    warned = [item for item in record.checks if item.status == "warned"]
+    cards = [
+        _card(item, [group for group in record.groups if group.check == item.id], first=index == 0)
+        for index, item in enumerate([*failed, *warned])
+    ]
+    sections = []
+    if failed or not warned:
+        shown = "\n".join(cards[: len(failed)]) or '<p class="none">No requirement failed.</p>'
+        sections.append(f'<section id="failed-requirements"><h2>Failed requirements</h2>\n{shown}\n</section>')
+    if warned:
+        # A SHOULD warning does not fail the run (without --strict): it is no failed requirement.
+        shown = "\n".join(cards[len(failed) :])
+        sections.append(f'<section id="warnings"><h2>Warnings (SHOULD)</h2>\n{shown}\n</section>')
+    return "\n".join(sections)
 
 
 def _card(item: CheckRecord, groups: list[FindingGroup], *, first: bool) -> str:
@@ -214,6 +223,11 @@ def _notes(record: RunRecord) -> str:
     if record.spec_gaps:
         items = "".join(f"<li>{escape(gap)}</li>" for gap in record.spec_gaps)
         parts.append(f'<section id="spec-gaps"><h2>Spec gaps</h2><ul>{items}</ul></section>')
+    if record.oracle is not None:
+        parts.append(
+            f'<section id="oracle-tally"><h2>Schemathesis oracle</h2><p>Schemathesis\' own response checks '
+            f"{escape(oracle_tally(record.oracle))}.</p></section>"
+        )
     if record.oracle_disagreements:
         items = "".join(f"<li>{escape(text)}</li>" for text in record.oracle_disagreements[:50])
         parts.append(f'<section id="oracle"><h2>Where Schemathesis judged otherwise</h2><ul>{items}</ul></section>')

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +48,13 @@ ENV_API_KEY = "DODO_PAYMENTS_API_KEY"
 ENV_CHECKOUT_IDS = "CONFORMANCE_CHECKOUT_IDS"
 ENV_PRODUCT_ID = "CONFORMANCE_PRODUCT_ID"
 RATE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+# The settings a variable may give, by Flags field name.
+_VARIABLES = {
+    "base_url": ENV_BASE_URL,
+    "api_key": ENV_API_KEY,
+    "checkout_ids": ENV_CHECKOUT_IDS,
+    "product_id": ENV_PRODUCT_ID,
+}
 
 
 class Mode(StrEnum):
@@ -106,6 +113,8 @@ class Settings:
     allow_live_mode: bool = False
     # Requests a second; None sends as fast as the target answers.
     rate_per_second: float | None = None
+    # The pace as given with --rate-limit; None when it is the default (or there is none).
+    rate_limit: str | None = None
     max_time: float = DEFAULT_MAX_TIME_SECONDS
     excluded_checks: tuple[str, ...] = ()
     # Read when the run is prepared, and checked like a key from anywhere else.
@@ -120,6 +129,13 @@ class Settings:
     # the bundled sandbox fills in with one of its own when None.
     create_session: bool = False
     product_id: str | None = None
+    # Where a value came from, by Flags field name ("base_url": "DODO_PAYMENTS_BASE_URL"), so that a later
+    # error names what the user set: a flag, or an environment variable. A value absent here came from its flag.
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def source(self, name: str, flag: str) -> str:
+        """Where the value of `name` came from: its environment variable, or else `flag`."""
+        return self.sources.get(name, flag)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -156,6 +172,13 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
     if base_url is not None and flags.api_key_file is None:
         api_key = _api_key(flags, environ, base_url)
     product_id = _product_id(flags, environ, base_url)
+    # A value the flags did not give came from the environment.
+    from_environment = {
+        ENV_BASE_URL: base_url is not None and flags.base_url is None,
+        ENV_API_KEY: api_key is not None and flags.api_key is None,
+        ENV_CHECKOUT_IDS: bool(ids) and not flags.checkout_ids,
+        ENV_PRODUCT_ID: product_id is not None and flags.product_id is None,
+    }
     rate = flags.rate_limit or default_rate_limit(base_url)
     return Settings(
         spec=flags.spec,
@@ -172,6 +195,7 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
         cassette_dir=flags.cassette_dir,
         allow_live_mode=flags.allow_live_mode,
         rate_per_second=parse_rate(rate) if rate is not None else None,
+        rate_limit=flags.rate_limit,
         max_time=flags.max_time,
         excluded_checks=flags.excluded_checks,
         oracle=flags.oracle,
@@ -179,6 +203,10 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
         sarif=flags.sarif,
         create_session=flags.create_session,
         product_id=product_id,
+        sources={
+            **({"api_key": "--api-key-file"} if flags.api_key_file is not None and base_url is not None else {}),
+            **{name: variable for name, variable in _VARIABLES.items() if from_environment[variable]},
+        },
     )
 
 
@@ -292,6 +320,7 @@ def clean_api_key(raw: str, source: str) -> str:
             f"the API key from {source} looks like a shell assignment (NAME=value), not a key",
             "give only the key, the part after '='",
         )
+    _refuse_dressed_key(key, source)
     if any(character.isspace() for character in key):
         raise BadInputError(
             f"the API key from {source} has whitespace or a line break inside it",
@@ -308,6 +337,39 @@ def clean_api_key(raw: str, source: str) -> str:
             "pass the whole key",
         )
     return key
+
+
+# What a key copied with its surroundings starts with: a byte order mark (an editor's "UTF-8 with BOM"), a
+# quote (from a .env or JSON file), or the scheme of the Authorization header it was copied from.
+_BOM = "\ufeff"
+_QUOTES = "\"'`"
+_SCHEME = re.compile(r"bearer(?:\s|:|$)", re.IGNORECASE)
+
+
+def _refuse_dressed_key(key: str, source: str) -> None:
+    """Refuse a key copied with what surrounds it, saying what to remove (never showing the key)."""
+    if key.startswith(_BOM):
+        raise BadInputError(
+            f"the API key from {source} starts with a byte order mark (BOM, U+FEFF), which an editor adds when it "
+            "saves 'UTF-8 with BOM'",
+            "save the file as UTF-8 without a BOM"
+            if source.startswith("--api-key-file")
+            else "give the key again without the invisible U+FEFF before it",
+        )
+    scheme = _SCHEME.match(key)
+    if scheme and not any(character.isspace() for character in key[scheme.end() :].strip()):
+        raise BadInputError(
+            f"the API key from {source} starts with the scheme 'Bearer', which the gate adds itself",
+            "drop the 'Bearer ' prefix and give the key alone",
+        )
+    if any(character.isspace() for character in key):
+        return  # whitespace inside (a key and more, two lines of a file) is refused as such by the caller
+    if key[0] in _QUOTES or key[-1] in _QUOTES:
+        raise BadInputError(
+            f"the API key from {source} is wrapped in quotes ({key[0] if key[0] in _QUOTES else key[-1]}), which "
+            "would be sent as part of the key",
+            "give the key without the quotes around it",
+        )
 
 
 def _check_common(flags: Flags) -> None:
@@ -365,6 +427,13 @@ def _replay_settings(flags: Flags) -> Settings:
             "cassettes",
             "drop --request-timeout; the recording was judged with its own",
         )
+    if flags.rate_limit is not None:
+        # Silently ignored, it would look as if the replay had been paced.
+        raise BadInputError(
+            "--rate-limit paces the requests sent to a server, and a replay sends none: every reply comes from the "
+            "cassettes",
+            "drop --rate-limit",
+        )
     return Settings(
         spec=flags.spec,
         base_url=None,
@@ -416,6 +485,29 @@ def default_rate_limit(base_url: str | None) -> str | None:
     return DEFAULT_REMOTE_RATE_LIMIT if base_url is not None and not is_loopback(base_url) else None
 
 
+def refuse_unreachable_pace(settings: Settings, fewest: int) -> None:
+    """Stop before any request when the pace cannot send `fewest` requests within --max-time.
+
+    Such a run would stop at its time budget as "could not judge" after minutes or hours of waiting:
+    whether it can finish is known now.
+    """
+    rate = settings.rate_per_second
+    if rate is None or rate * settings.max_time >= fewest:
+        return
+    pace = (
+        f"--rate-limit {settings.rate_limit.strip()}"
+        if settings.rate_limit is not None
+        else f"the default pace off this machine ({DEFAULT_REMOTE_RATE_LIMIT})"
+    )
+    needed_time = math.ceil(fewest / rate)
+    longer = f", or --max-time {needed_time} or more" if needed_time <= MAX_TIME_SECONDS else ""
+    raise BadInputError(
+        f"at {pace} the run can send {math.floor(rate * settings.max_time)} requests within --max-time "
+        f"{settings.max_time:g} s, and it sends at least {fewest}",
+        f"give --rate-limit {math.ceil(fewest * 60 / settings.max_time)}/m or more{longer}",
+    )
+
+
 def parse_rate(text: str) -> float:
     """Requests a second from '100/m', '10/s' or '3000/h'."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*/\s*([smh])\s*", text)
@@ -457,7 +549,7 @@ def check_base_url(base_url: str, source: str = "--base-url") -> str:
             f"{source} {shown!r} ends in /checkouts, which the gate adds itself",
             "pass the server's root, without /checkouts, e.g. https://test.dodopayments.com",
         )
-    prepared_url(base_url)
+    prepared_url(base_url, source)
     return base_url.rstrip("/")
 
 

@@ -201,14 +201,12 @@ def _build_validator(
             f"{path} has no components.schemas.{RESPONSE_SCHEMA}",
             "use a spec that defines the Get Checkout Session response schema",
         )
-    content = (
-        operation["responses"]["200"].get("content", {}) if isinstance(operation["responses"]["200"], dict) else {}
-    )
-    documented_ref = content.get("application/json", {}).get("schema", {}).get("$ref")
     expected_ref = f"#/components/schemas/{RESPONSE_SCHEMA}"
+    documented_ref = _schema_of_200(path, registry, operation["responses"]["200"]).get("$ref")
     if documented_ref != expected_ref:
         raise SpecError(
-            f"{path}: the 200 JSON body of GET {OPERATION_PATH} is {documented_ref!r}, not {expected_ref!r}",
+            f"{path}: the 200 JSON body of GET {OPERATION_PATH} is "
+            f"{'an inline schema' if documented_ref is None else repr(documented_ref)}, not {expected_ref!r}",
             f"the gate validates 200 bodies against {RESPONSE_SCHEMA}; fix the response's schema reference",
         )
     # Validate against a reference into the document, so that nested `$ref`s resolve in place.
@@ -222,6 +220,22 @@ def _build_validator(
     validator = Draft202012Validator(schema, registry=registry, format_checker=_format_checker())
     _check_refs_resolve(path, schemas[RESPONSE_SCHEMA], registry, seen=set())
     return validator
+
+
+def _schema_of_200(path: Path, registry: Registry[Any], response: object) -> dict[str, Any]:
+    """The schema the 200 response gives its JSON body; SpecError naming the place when it gives none."""
+    response = _resolve(registry, response, path) if isinstance(response, dict) else None
+    content = response.get("content") if isinstance(response, dict) else None
+    media = content.get("application/json") if isinstance(content, dict) else None
+    schema = media.get("schema") if isinstance(media, dict) else None
+    if not isinstance(schema, dict) or not schema:
+        raise SpecError(
+            f"{path}: the 200 response of GET {OPERATION_PATH} has no schema for an application/json body "
+            "(responses.200.content.application/json.schema), so no 200 body could be judged",
+            f"add schema: {{$ref: '#/components/schemas/{RESPONSE_SCHEMA}'}} under the 200 response's "
+            "content.application/json",
+        )
+    return schema
 
 
 CREATE_PATH = "/checkouts"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import KEY, KNOWN_ID, ROOT, SPEC, make_exchange, summary
+from support import KEY, KNOWN_ID, ROOT, SPEC, conformance, make_exchange, summary
 from support import judge as judge_served
 
 from conformance.checks import REGISTRY, Context, Outcome, judge
@@ -155,4 +155,31 @@ def test_each_disagreement_is_listed_once_with_its_count_in_every_report(tmp_pat
     markdown = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert "## Where Schemathesis judged otherwise" in markdown
     printed = [line for line in said if line.startswith("schemathesis oracle: ")]
-    assert printed == [f"schemathesis oracle: {text}" for text in listed[:5]]
+    oracle = summary(tmp_path)["oracle"]
+    assert 0 < oracle["agreed"] < oracle["judged"]
+    tally = f"agreed on {oracle['agreed']} of {oracle['judged']} exchanges it judged, disagreed on "
+    assert printed[0].startswith(f"schemathesis oracle: {tally}")
+    assert printed[1:] == [f"schemathesis oracle: {text}" for text in listed[:5]]
+    assert f"Schemathesis' own response checks {tally}" in markdown
+
+
+def test_an_oracle_that_agrees_says_how_often_in_the_terminal_and_every_report(tmp_path: Path) -> None:
+    # Silence would read the same as an oracle that never ran.
+    said: list[str] = []
+    outcome = judge_served(VARIANTS["reference"].api(KEY, seeded_sessions()), tmp_path / "on", lines=said, oracle=True)
+    judged = outcome.record.oracle.judged
+    assert judged > 20
+    tally = f"agreed on {judged} of {judged} exchanges it judged"
+    assert f"schemathesis oracle: {tally}" in said
+    assert summary(tmp_path / "on")["oracle"] == {"judged": judged, "agreed": judged}
+    assert f"Schemathesis' own response checks {tally}." in (tmp_path / "on" / "summary.md").read_text("utf-8")
+    assert tally in (tmp_path / "on" / "report.html").read_text("utf-8")
+    rendered = conformance("report", str(tmp_path / "on" / "summary.json"), "--format", "html")
+    assert tally in rendered.stdout
+    # Without --oracle, nothing is said of one.
+    said.clear()
+    outcome = judge_served(VARIANTS["reference"].api(KEY, seeded_sessions()), tmp_path / "off", lines=said)
+    assert outcome.record.oracle is None
+    assert summary(tmp_path / "off")["oracle"] is None
+    assert not [line for line in said if line.startswith("schemathesis oracle")]
+    assert "Schemathesis oracle" not in (tmp_path / "off" / "summary.md").read_text("utf-8")

@@ -253,7 +253,7 @@ def test_the_header_says_what_a_run_without_known_sessions_judges(product_id: st
     assert lines[2:] == tail
 
 
-@pytest.mark.parametrize("exit_code", [ExitCode.CONFORMS, ExitCode.NON_CONFORMANT, ExitCode.CANNOT_JUDGE])
+@pytest.mark.parametrize("exit_code", [ExitCode.CONFORMS, ExitCode.NON_CONFORMANT])
 def test_only_an_interrupted_run_s_table_is_marked_partial(
     contract: Contract, context: Context, exit_code: ExitCode
 ) -> None:

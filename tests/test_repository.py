@@ -83,3 +83,31 @@ def test_the_readmes_engine_example_passes_outside_the_checkout(tmp_path: Path) 
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "1 passed" in result.stdout
+
+
+def _make_dry_run(*variables: str) -> str:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    shown = subprocess.run(
+        ["make", "-n", "bench", *variables], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
+    return next(line for line in shown.stdout.splitlines() if "bench/run.py" in line)
+
+
+def test_make_bench_writes_an_untracked_file_and_updates_the_tracked_results_only_when_asked() -> None:
+    import importlib.util  # noqa: PLC0415
+
+    command = _make_dry_run()
+    assert command.endswith("bench/run.py --output reports/bench.md")
+    ignored = subprocess.run(["git", "check-ignore", "reports/bench.md"], cwd=ROOT, capture_output=True, check=False)
+    if (ROOT / ".git").exists():
+        assert ignored.returncode == 0, "reports/bench.md would show as a change to commit"
+    assert _make_dry_run("BENCH_OUTPUT=bench/results.md").endswith("bench/run.py --output bench/results.md")
+    # The script's own default, for `python bench/run.py` without make.
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.output_path([]) == ROOT / "reports" / "bench.md"
+    assert bench.output_path(["--output", "bench/results.md"]) == Path("bench/results.md")

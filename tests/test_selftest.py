@@ -311,11 +311,11 @@ def test_the_printed_table_shows_each_variant_in_aligned_columns_and_the_score()
         ],
     }  # fmt: skip
     assert render(record) == [
-        "VARIANT       EXPECTED  RESULT              OK   CAUGHT BY         FIRST (s)",
-        "three-checks  fails     non-conformant (1)  yes  a.one, b.two ...  0.12",
-        "two           fails     non-conformant (1)  yes  a.one, b.two      -",
-        "missed        fails     conforms (0)        NO   -                 -",
-        "alarm         passes    non-conformant (1)  NO   -                 -",
+        "VARIANT       EXPECTED  RESULT              OK   FIRST s  CAUGHT BY",
+        "three-checks  fails     non-conformant (1)  yes  0.12     a.one +2",
+        "two           fails     non-conformant (1)  yes  -        a.one +1",
+        "missed        fails     conforms (0)        NO   -        -",
+        "alarm         passes    non-conformant (1)  NO   -        -",
         "",
         "kill rate: 2/3 faults caught (67%)",
         "false alarms: 1/1 conformant variants failed",
@@ -330,6 +330,27 @@ def test_the_printed_table_shows_each_variant_in_aligned_columns_and_the_score()
         "false alarms: 1/1 conformant variants failed",
         "oracle: the dodopayments SDK is not installed, so no body was compared with it",
     ]
+
+
+def test_the_printed_table_fits_in_100_columns_whatever_the_variants_and_their_checks() -> None:
+    # The longest names there are, the widest result, every check catching, and a slow first detection.
+    longest_checks = sorted(REGISTRY, key=len, reverse=True)
+    record = {
+        **score([]), "sdk_oracle": True,
+        "variants": [
+            _row(name, exit_code=3, status="could not judge", caught_by=longest_checks, first_detection_seconds=1234.5)
+            for name in VARIANTS
+        ],
+    }  # fmt: skip
+    table = render(record)[: len(VARIANTS) + 1]
+    assert max(len(line) for line in table) <= 100
+    # Every variant keeps its name, verdict and the first check that caught it; only the count of the rest is cut.
+    for line, name in zip(table[1:], VARIANTS, strict=True):
+        assert line.startswith(name)
+        assert "could not judge (3)" in line
+        assert longest_checks[0][:20] in line
+    typical = render({**record, "variants": [_row(name, caught_by=["response.schema"]) for name in VARIANTS]})
+    assert all(line.endswith("response.schema") for line in typical[1 : len(VARIANTS) + 1])
 
 
 def test_a_selftest_of_two_variants_prints_a_line_for_each_and_writes_its_whole_record(tmp_path: Path) -> None:

@@ -165,7 +165,8 @@ def test_a_run_given_only_a_target_uses_the_defaults_the_readme_states() -> None
     assert settings.sarif is None
     # Flags made in code (the selftest, the plugin's tests) start from the same defaults.
     in_code = build_settings(Flags(base_url=TARGET["base_url"], api_key=KEY), environ={})
-    assert in_code == dataclasses.replace(settings, api_key=KEY)
+    assert settings.sources == {"api_key": "DODO_PAYMENTS_API_KEY"}
+    assert in_code == dataclasses.replace(settings, api_key=KEY, sources={})
 
 
 @pytest.mark.parametrize("key", ["sk_test_!bang_ok", "sk_test_~tilde_ok", "!!!!!!!!", "~~~~~~~~"])

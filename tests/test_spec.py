@@ -71,16 +71,53 @@ def _other_body_schema(document: dict[str, Any]) -> None:
     }
 
 
+def _200_without_content(document: dict[str, Any]) -> None:
+    document["paths"]["/checkouts/{id}"]["get"]["responses"]["200"] = {"description": "ok"}
+
+
+def _200_with_null_content(document: dict[str, Any]) -> None:
+    document["paths"]["/checkouts/{id}"]["get"]["responses"]["200"]["content"] = None
+
+
+def _200_with_null_media_type(document: dict[str, Any]) -> None:
+    document["paths"]["/checkouts/{id}"]["get"]["responses"]["200"]["content"]["application/json"] = None
+
+
+def _200_with_null_schema(document: dict[str, Any]) -> None:
+    document["paths"]["/checkouts/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] = None
+
+
+NO_200_SCHEMA = (
+    "the 200 response of GET /checkouts/{id} has no schema for an application/json body "
+    "(responses.200.content.application/json.schema), so no 200 body could be judged; add schema: "
+    "{$ref: '#/components/schemas/GetCheckoutSessionsStatus'} under the 200 response's content.application/json"
+)
+
+
 @pytest.mark.parametrize(
     ("mutate", "cause"),
     [
+        (_200_without_content, NO_200_SCHEMA),
+        (_200_with_null_content, NO_200_SCHEMA),
+        (_200_with_null_media_type, NO_200_SCHEMA),
+        (_200_with_null_schema, NO_200_SCHEMA),
         (_broken_ref, "does not resolve"),
         (_no_operation, "has no GET /checkouts/{id} operation"),
         (_openapi_2, "not an OpenAPI 3.x document"),
         (_no_schema, "has no components.schemas.GetCheckoutSessionsStatus"),
         (_other_body_schema, "not '#/components/schemas/GetCheckoutSessionsStatus'"),
     ],
-    ids=["dangling $ref", "operation missing", "OpenAPI 2", "schema missing", "body schema replaced"],
+    ids=[
+        "200 without content",
+        "200 content null",
+        "200 media type null",
+        "200 schema null",
+        "dangling $ref",
+        "operation missing",
+        "OpenAPI 2",
+        "schema missing",
+        "body schema replaced",
+    ],
 )
 def test_an_unusable_spec_is_a_one_line_error(tmp_path: Path, mutate: Any, cause: str) -> None:
     document = _document()
@@ -90,6 +127,7 @@ def test_an_unusable_spec_is_a_one_line_error(tmp_path: Path, mutate: Any, cause
     message = str(raised.value)
     assert cause in message
     assert "\n" not in message
+    assert "Error" not in message  # a Python exception's name is no cause a user can act on
     assert raised.value.exit_code is ExitCode.BAD_INPUT
 
 
