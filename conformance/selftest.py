@@ -55,6 +55,15 @@ class VariantResult:
     requests_sent: int = 0
 
 
+def _leave_ctrl_c_to_the_selftest() -> None:
+    """In a worker: ignore Ctrl-C, which the terminal sends to the whole group; the selftest's process ends us.
+
+    A KeyboardInterrupt in a worker between two variants, or in a garbage-collector callback of Hypothesis's
+    after a run, printed a traceback beside the selftest's one line.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
     spec: Path,
     report_dir: Path,
@@ -104,15 +113,6 @@ def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
     }
     write_atomically(report_dir / "selftest.json", json.dumps(record, indent=2) + "\n")
     return record
-
-
-def _leave_ctrl_c_to_the_selftest() -> None:
-    """In a worker: ignore Ctrl-C, which the terminal sends to the whole group; the selftest's process ends us.
-
-    A KeyboardInterrupt in a worker between two variants, or in a garbage-collector callback of Hypothesis's
-    after a run, printed a traceback beside the selftest's one line.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def judged_as_a_correct_gate_would(*, conformant: bool, exit_code: int) -> bool:
