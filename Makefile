@@ -43,9 +43,9 @@ $(NODE_STAMP): package.json package-lock.json
 run: bootstrap
 	$(BIN)/conformance run --sandbox --create-session
 
-## Run the project's own tests, a test file per core.
+## Run the project's own tests, a test file per core, the longest file first (tests/conftest.py).
 test: bootstrap node
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 ## Prove the gate catches faults: every broken variant must fail, every conformant one pass.
 selftest: bootstrap

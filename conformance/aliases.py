@@ -75,10 +75,19 @@ def _fullwidth_one(known: str, rule: dict[str, Any]) -> str | None:
 
 
 def _swap_adjacent(known: str, rule: dict[str, Any]) -> str | None:
-    index = _letter_or_digit_at(known, rule["arg"])
-    if index is None or index + 1 >= len(known) or known[index + 1] == known[index]:
+    # The first two different neighbours from the rule's place on, else the last before it: giving up on two
+    # equal ones made the number of requests depend on the characters of an id the server picked (a created
+    # session's), so that two runs with the same seed sent different numbers of requests.
+    begin = rule["arg"] if rule["arg"] >= 0 else max(len(known) + rule["arg"], 0)
+    pairs = [index for index in range(len(known) - 1) if _swappable(known, index)]
+    index = next((index for index in pairs if index >= begin), pairs[-1] if pairs else None)
+    if index is None:
         return None
     return known[:index] + known[index + 1] + known[index] + known[index + 2 :]
+
+
+def _swappable(known: str, index: int) -> bool:
+    return known[index].isascii() and known[index].isalnum() and known[index + 1] != known[index]
 
 
 _OPERATIONS: dict[str, Callable[[str, dict[str, Any]], str | None]] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import secrets
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -54,6 +55,15 @@ class VariantResult:
     requests_sent: int = 0
 
 
+def _leave_ctrl_c_to_the_selftest() -> None:
+    """In a worker: ignore Ctrl-C, which the terminal sends to the whole group; the selftest's process ends us.
+
+    A KeyboardInterrupt in a worker between two variants, or in a garbage-collector callback of Hypothesis's
+    after a run, printed a traceback beside the selftest's one line.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
     spec: Path,
     report_dir: Path,
@@ -70,7 +80,7 @@ def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
     by_name: dict[str, VariantResult] = {}
     # The variants that hold replies until the timeout go first, so that the others fill the wait.
     order = sorted(chosen, key=lambda variant: not variant.api.holds_replies)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_leave_ctrl_c_to_the_selftest)
     try:
         pending = {pool.submit(_judge, variant, spec, report_dir, max_examples): variant for variant in order}
         for future in as_completed(pending):

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -44,11 +45,12 @@ def conformance(
     return _in_process(list(args), cwd, environment)
 
 
-# `python -m conformance` with Ctrl-C restored first: a shell that started pytest in the background (as CI
-# runners and `make test &` do) hands its children SIGINT ignored, and a Ctrl-C test would then wait forever.
+# The `conformance` command (its entry point, as the installed script calls it) with Ctrl-C restored first: a
+# shell that started pytest in the background (as CI runners and `make test &` do) hands its children SIGINT
+# ignored, and a Ctrl-C test would then wait forever.
 _MAIN_WITH_CTRL_C = (
-    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from conformance.cli import main; sys.exit(main())"
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); {before_main}"
+    "from conformance.__main__ import main; sys.exit(main())"
 )
 
 
@@ -60,13 +62,37 @@ def _ctrl_c_as_a_terminal_leaves_it() -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
-def start(args: list[str], **popen: Any) -> subprocess.Popen[str]:
+def start(args: list[str], *, before_main: str = "", **popen: Any) -> subprocess.Popen[str]:
     """Start the CLI in its own process, as a terminal would, with text pipes for stdout and stderr."""
     return subprocess.Popen(
-        [sys.executable, "-c", _MAIN_WITH_CTRL_C, *args],
+        [sys.executable, "-c", _MAIN_WITH_CTRL_C.format(before_main=before_main), *args],
         **{"cwd": ROOT, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True,
            "preexec_fn": _ctrl_c_as_a_terminal_leaves_it, **popen},
     )  # fmt: skip
+
+
+def start_until_import(args: list[str], module: str, **popen: Any) -> subprocess.Popen[str]:
+    """Start the CLI as `start` does; return once it begins to import `module` (or has ended before it).
+
+    The child says so on a pipe from an audit hook, at the moment the import starts: what the test does next
+    provably happens while that import or a later line runs, however slowly a busy machine starts the process.
+    """
+    read_end, write_end = os.pipe()
+    hook = (
+        f"import os; sys.addaudithook(lambda event, args: event == 'import' and args[0] == {module!r} "
+        f"and os.write({write_end}, b'!') and None); "
+    )
+    try:
+        process = start(args, before_main=hook, pass_fds=(write_end,), **popen)
+    finally:
+        os.close(write_end)  # the child's copy is the only one left: the pipe ends when the child does
+    try:
+        readable, _, _ = select.select([read_end], [], [], 240)
+        assert readable, f"gave up waiting for the CLI to import {module} after 240 s"
+        os.read(read_end, 1)  # b"!", or b"" when the child ended without importing it
+    finally:
+        os.close(read_end)
+    return process
 
 
 def _in_process(args: list[str], cwd: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:

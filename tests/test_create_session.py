@@ -4,6 +4,7 @@ and judges it from then on as a known session; never in live mode, never twice, 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from conformance.sandbox import CheckoutApi, Reply, seeded_products, seeded_sess
 from conformance.sandbox.variants import VARIANTS
 
 PRODUCT = seeded_products()[0].id
+# Long enough for any reply on a busy machine; the test of a create that never answers waits this long.
+NO_ANSWER_TIMEOUT = 10.0
 
 
 def _created(api: CheckoutApi, tmp_path: Path, **flags: Any) -> Any:
@@ -92,7 +95,7 @@ def test_a_create_refused_with_a_4xx_is_sent_once_and_the_run_cannot_judge(tmp_p
         (Reply.error(500, "INTERNAL", "Something went wrong"), {"response.no_server_error", "session.created"}),
         (Reply.json(200, {"checkout_url": "https://x.invalid"}), {"session.created"}),
         (Reply.json(200, {"session_id": 123}), {"session.created"}),
-        (Reply(200, delay_seconds=30.0), {"transport.reply"}),
+        (Reply(200, delay_seconds=math.inf), {"transport.reply"}),
     ],
     ids=["server error", "no session_id", "session_id not a string", "no answer"],
 )
@@ -102,7 +105,9 @@ def test_a_create_that_breaks_the_contract_is_sent_once_and_fails_the_run(
     # A retry after a timeout or an error could create a second session: there is no idempotency key. The
     # run goes on with the ids it was given.
     api = CountingCreates(reply)
-    outcome = _created(api, tmp_path, request_timeout=1.0)
+    # The timeout is every request's: only the create that never answers waits for it, and every other reply
+    # must beat it on a busy machine (1 s did not, and failed transport.reply there).
+    outcome = _created(api, tmp_path, request_timeout=NO_ANSWER_TIMEOUT if math.isinf(reply.delay_seconds) else 60.0)
     assert outcome.exit_code == 1, outcome.record.result.reason
     assert failed_checks(outcome) == failed
     assert api.creates == 1

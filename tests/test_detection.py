@@ -193,8 +193,9 @@ def test_a_reply_that_trickles_ends_at_the_request_timeout_not_later(
     transport.close()
     assert exchange.response is None
     assert exchange.transport_error == "no complete response within the 1 s request timeout"
-    # Generous for a loaded machine; before the watchdog this took as long as the server kept sending.
-    assert took < 6
+    # Generous for a loaded machine (30 timeouts); before the watchdog this took as long as the server kept
+    # sending, over a minute.
+    assert took < 30
 
 
 # --- 5. state shared between requests ---------------------------------------------------

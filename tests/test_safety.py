@@ -136,7 +136,8 @@ def test_a_run_past_its_time_budget_cannot_be_judged_and_stops(tmp_path: Path, s
     result = run_against(sandbox, tmp_path, "--max-time", "1.5", max_examples=20)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "time budget of 1.5 s ran out" in result.stdout
-    assert summary(tmp_path)["run"]["duration_seconds"] < 1.5 + 10
+    # Generous for a busy machine, and still far below the 37 s the run takes when the budget is ignored.
+    assert summary(tmp_path)["run"]["duration_seconds"] < 1.5 + 20
 
 
 def test_a_reply_in_flight_when_the_time_budget_ends_stops_the_run_then_not_at_its_timeout(

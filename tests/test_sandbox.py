@@ -21,7 +21,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 def _get(sandbox: Sandbox, path: str, key: str | None = None, method: str = "GET") -> requests.Response:
     headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
-    return requests.request(method, sandbox.base_url + path, headers=headers, timeout=5)
+    return requests.request(method, sandbox.base_url + path, headers=headers, timeout=60)
 
 
 def test_sandbox_listens_on_loopback_only(sandbox: Sandbox) -> None:

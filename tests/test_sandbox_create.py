@@ -40,12 +40,12 @@ def _create(sandbox: Sandbox, body: object, key: str | None = KEY, path: str = "
     headers = {"Content-Type": "application/json"}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
-    return requests.post(sandbox.base_url + path, data=data, headers=headers, timeout=5)
+    return requests.post(sandbox.base_url + path, data=data, headers=headers, timeout=60)
 
 
 def _read(sandbox: Sandbox, checkout_id: str) -> requests.Response:
     return requests.get(
-        f"{sandbox.base_url}/checkouts/{checkout_id}", headers={"Authorization": f"Bearer {KEY}"}, timeout=5
+        f"{sandbox.base_url}/checkouts/{checkout_id}", headers={"Authorization": f"Bearer {KEY}"}, timeout=60
     )
 
 
@@ -224,7 +224,7 @@ def test_an_unknown_product_is_answered_422_naming_it(sandbox: Sandbox) -> None:
 @pytest.mark.parametrize(("method", "path"), [("GET", "/checkouts"), ("PUT", "/checkouts"), ("POST", "/checkout")])
 def test_only_post_to_checkouts_creates(sandbox: Sandbox, method: str, path: str) -> None:
     headers = {"Authorization": f"Bearer {KEY}"}
-    response = requests.request(method, sandbox.base_url + path, json=VALID_CART, headers=headers, timeout=5)
+    response = requests.request(method, sandbox.base_url + path, json=VALID_CART, headers=headers, timeout=60)
     assert response.status_code == 404
 
 

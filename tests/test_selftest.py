@@ -8,6 +8,7 @@ import re
 import signal
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,31 @@ def test_a_fault_the_gate_misses_lowers_the_kill_rate_and_fails_the_selftest(tmp
     assert "kill rate: 0/1 faults caught (0%)" in result.stdout
 
 
+def _descendants(root: int) -> list[int]:
+    """The processes below `root`, from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):
+            # The command name, in parentheses, may hold spaces: the fields after it are split safely.
+            parents[int(stat.parent.name)] = int(stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _ignores_ctrl_c(pid: int) -> bool:
+    """Whether the process ignores SIGINT (True also for one that has ended since: it can print nothing)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return True
+    ignored = next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:"))
+    return bool(int(ignored, 16) & (1 << (signal.SIGINT - 1)))
+
+
 def test_ctrl_c_stops_the_selftest_without_judging_the_variants_still_queued(tmp_path: Path) -> None:
     # Waiting for every queued variant after Ctrl-C made the selftest take a minute to stop.
     quick = [name for name, variant in VARIANTS.items() if not variant.api.holds_replies][:12]
@@ -185,6 +211,11 @@ def test_ctrl_c_stops_the_selftest_without_judging_the_variants_still_queued(tmp
     )  # fmt: skip
     judged = tmp_path / "selftest"
     wait_for(lambda: any(judged.glob("*/summary.json")) or process.poll() is not None, "a first variant judged")
+    # Only the selftest's own process answers Ctrl-C: a worker that took it between two variants (or in a
+    # callback of Hypothesis's) printed a traceback, at a moment no timing of this test could choose.
+    helpers = _descendants(process.pid)
+    assert helpers, "the selftest started no worker"
+    assert [pid for pid in helpers if not _ignores_ctrl_c(pid)] == []
     os.killpg(process.pid, signal.SIGINT)  # the terminal's Ctrl-C reaches the whole group
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stdout + stderr
