@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from conformance import __version__
 from conformance.errors import BadInputError, ExitCode, GateError
+from conformance.neutral import neutral
 from conformance.redaction import ASSIGNMENT, MIN_KEY_LENGTH, RedactingStream, Redactor
 
 if TYPE_CHECKING:
@@ -296,7 +297,8 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
     finally:
         transport.close()
     for line in replayed.lines:
-        print(line)
+        # What the server said again is in these lines: each stays one line, and inert.
+        print(neutral(line))
     return int(replayed.exit_code)
 
 
