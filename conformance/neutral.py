@@ -1,9 +1,9 @@
-"""Makes text that came from the target inert: every character a terminal, a renderer or a parser could act on, escaped.
+r"""Makes text from the target inert: every character a terminal, a renderer or a parser could act on, escaped.
 
 A hostile server can answer with terminal escapes (clear the CI log, print a fake verdict), a NUL (which
 no XML 1.0 document may hold), bidi overrides (text that reads otherwise than it is), line separators
 (a line that some viewers split) or a lone surrogate (which no UTF-8 file can hold). Each is shown as
-its escape, `\\x1b` or `\\u202e`, so that a reader sees what was sent and nothing acts on it.
+its escape, `\x1b` or `\u202e`, so that a reader sees what was sent and nothing acts on it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def is_active(character: str, keep: str = "") -> bool:
 
 
 def escape_of(character: str) -> str:
-    """How an active character is shown: `\\x1b`, `\\u202e`, `\\U000e0001`."""
+    r"""How an active character is shown: `\x1b`, `\u202e`, `\U000e0001`."""
     code = ord(character)
     if code < 0x100:
         return f"\\x{code:02x}"
@@ -43,10 +43,10 @@ def escape_of(character: str) -> str:
 
 
 def neutral(text: str, keep: str = "") -> str:
-    """`text` with every active character but those in `keep` shown as its escape.
+    r"""`text` with every active character but those in `keep` shown as its escape.
 
     Idempotent: what it returns holds nothing it would change, so every renderer can apply it again to a
-    record that was neutralised when built. A backslash is left as it is for that reason (`\\x1b` sent as
+    record that was neutralised when built. A backslash is left as it is for that reason (`\x1b` sent as
     four characters reads like an escaped ESC, which is harmless).
     """
     return _CANDIDATE.sub(lambda match: escape_of(match[0]) if is_active(match[0], keep) else match[0], text)

@@ -311,8 +311,10 @@ def _markdown_group(group: FindingGroup) -> list[str]:
         "",
         f"- Received: {_md(example.received)}",
         f"- Expected: {_md(example.expected)}",
-        f"- Request: {_md(example.request.method)} {_code(example.request.url)} "
-        f"({_md(example.purpose)}, {_md(example.credential)})",
+        (
+            f"- Request: {_md(example.request.method)} {_code(example.request.url)} "
+            f"({_md(example.purpose)}, {_md(example.credential)})"
+        ),
     ]
     if ids:  # a create asks for no id
         lines.append(f"- Ids: {ids}" + (f" and {more} more" if more > 0 else ""))
@@ -355,8 +357,8 @@ def render_markdown(record: RunRecord) -> str:
         "|---|---|---|---:|---:|---:|---|",
     ]
     lines += [
-        f"| {STATUS_MARKS[item.status]} | {_md(item.level)} | {_code(item.id)} | {item.passed} | {item.failed} | "
-        f"{item.warned} | "
+        f"| {STATUS_MARKS[item.status]} | {_md(item.level)} | {_code(item.id, cell=True)} | {item.passed} | "
+        f"{item.failed} | {item.warned} | "
         + _md(item.requirement)
         + (f" (skipped: {_md(item.skip_reason)})" if item.skip_reason else "")
         + " |"
@@ -380,7 +382,7 @@ _MARKDOWN_ACTIVE = str.maketrans({character: f"\\{character}" for character in "
 # `www.`, `mailto:`/`xmpp:`, an e-mail address. Its start shown as code, where nothing links (what follows,
 # without a scheme or `www.` of its own, cannot link either); never a `|`, which would end a table cell there too.
 _BARE_LINK = re.compile(
-    r"(?:\b[A-Za-z][A-Za-z0-9+.-]*://|\bwww\.|\b(?:mailto|xmpp):)[^\s<>\"'`\\()\[\]|]*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+    r"(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.|(?:mailto|xmpp):)[^\s<>\"'`\\()\[\]|]*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
     re.IGNORECASE,
 )
 
@@ -396,9 +398,18 @@ def _md(text: str) -> str:
     return "".join(pieces)
 
 
-def _code(text: str) -> str:
-    """An inline code span holding `text` exactly (inert, on one line), whatever backticks it holds (CommonMark 6.1)."""
+def _code(text: str, *, cell: bool = False) -> str:
+    r"""An inline code span holding `text` exactly (inert, on one line), whatever backticks it holds (CommonMark 6.1).
+
+    In a table `cell`, a `|` ends the cell even inside a code span, and what follows would be Markdown again:
+    there it is written `\|`, which GFM tables read as `|` inside the span (elsewhere it would show the backslash).
+    """
     flat = neutral(text, keep=TEXT_WHITESPACE).replace("\n", " ")
+    if cell:
+        flat = flat.replace("|", "\\|")
+    if not flat:
+        # Two backticks alone open no span: they would pair with a later run and leave the text between as Markdown.
+        return "` `"
     ticks = "`" * (_longest_backtick_run(flat) + 1)
     padding = " " if flat.startswith("`") or flat.endswith("`") else ""
     return f"{ticks}{padding}{flat}{padding}{ticks}"
