@@ -25,7 +25,6 @@ from conformance.errors import BadInputError, ExitCode, GateError, RunStopped, T
 from conformance.files import check_output_file
 from conformance.gate import Gate
 from conformance.ledger import Ledger, RunStatus
-from conformance.neutral import neutral
 from conformance.record import Result, redacted
 from conformance.redaction import Redactor
 from conformance.report import REPORT_FILES, build_record, render_closing, render_header, write_reports
@@ -196,9 +195,7 @@ class _Run:
         self.plan = plan
         self.command = command
         self.settings = plan.settings
-        # Every line, from whichever front end, one line, inert and redacted: the pytest plugin's terminal is
-        # not the CLI's guarded stream.
-        self.say: Callable[[str], None] = lambda line: say(self.redact(neutral(line)))
+        self.say = say
         self.ledger = Ledger(
             contract=plan.contract, strict=self.settings.strict, excluded=frozenset(self.settings.excluded_checks)
         )
@@ -213,7 +210,7 @@ class _Run:
         self.judged_ids = plan.checkout_ids
         self.staging: Path | None = None
         rate = plan.settings.rate_per_second
-        self.progress = _Progress(self.say, f", paced at {rate * 60:g} requests a minute" if rate else "")
+        self.progress = _Progress(say, f", paced at {rate * 60:g} requests a minute" if rate else "")
         self.stopped_early: str | None = None
 
     def execute(self) -> Outcome:

@@ -489,6 +489,7 @@ def _json(record: RunRecord) -> str:
 def _html(record: RunRecord) -> str:
     from conformance.report_html import render_html  # noqa: PLC0415 - the page's module imports this one
 
+    # Made inert here, then escaped for HTML by the page.
     return render_html(neutralised(record))
 
 

@@ -6,12 +6,16 @@ import html.parser
 import io
 import itertools
 import json
+import os
 import re
 import socketserver
+import subprocess
+import sys
 import threading
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from support import KEY, ROOT, conformance
 
+from conformance import engine
 from conformance.neutral import neutral
 from conformance.record import (
     CheckRecord,
@@ -37,6 +42,7 @@ from conformance.record import (
 )
 from conformance.redaction import RedactingStream, Redactor
 from conformance.report import FORMATS, render_closing, render_header
+from conformance.settings import Flags, build_settings
 
 JUNIT_SCHEMA = xmlschema.XMLSchema(ROOT / "tests" / "data" / "junit.xsd")
 # What a hostile server sends: an OSC title, a bell, clear-screen, red, then a fake verdict on a line of its own.
@@ -138,7 +144,8 @@ def _template(exit_code: int) -> RunRecord:
         CheckRecord("response.schema", "MUST", T, T, "failed", None, 1, 2, 0, (failed, failed), 1),
         CheckRecord("session.created_at_once", "SHOULD", T, T, "warned", None, 1, 0, 1, (warned,)),
         CheckRecord("auth.missing_key", "MUST", T, T, "skipped", T, 0, 0, 0),
-        CheckRecord("session.stable", "MUST", T, T, "passed", None, 3, 0, 0),
+        # An id only an edited record can hold (summary.json's schema restricts them), in a table cell.
+        CheckRecord(T, "MUST", T, T, "passed", None, 3, 0, 0),
     )
     groups = (
         FindingGroup("F0000001", "response.schema", "MUST", "failed", 500, T, 2, failed, (T, T), 3, T),
@@ -287,6 +294,10 @@ INERT: dict[str, Callable[[str], None]] = {
 @settings(database=None, max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts=st.lists(HOSTILE_TEXT, min_size=1, max_size=40), exit_code=st.sampled_from([0, 1, 3, 130]))
 @example(texts=[BANNER, "\u202e\u2028\x85", "http://evil.example <img src=x> &#27;"], exit_code=3)
+# An empty code span (two backticks) would pair with the next one, leaving the text between it as Markdown.
+@example(texts=["`&#x202e;<b>", ""], exit_code=0)
+# A `|` ends a table cell even inside a code span: the rest of the check's id would be Markdown.
+@example(texts=["x|&#27;<img src=x>"], exit_code=1)
 def test_a_record_of_any_text_renders_inert_in_every_format(texts: list[str], exit_code: int) -> None:
     record = _filled(_template(exit_code), texts)
     for form, inert in INERT.items():
@@ -306,6 +317,8 @@ def test_a_saved_summary_edited_to_hold_raw_controls_is_rendered_inert_in_every_
     # A summary.json written by an older version, or edited: JSON escapes decode to the raw characters, and
     # `conformance report` must not trust them.
     record = _filled(_template(1), [BANNER, "\u202e\u2028\x85\ud800", "www.evil.example\r\nx"])
+    # Valid against summary.json's schema, which checks the ids: what is left is free text.
+    record = replace(record, checks=(*record.checks[:3], replace(record.checks[3], id="session.stable")))
     summary = tmp_path / "summary.json"
     summary.write_text(json.dumps(record.to_json()), encoding="utf-8")
     assert "\\u001b" in summary.read_text(encoding="utf-8")
@@ -435,3 +448,64 @@ def test_a_server_answering_with_escapes_and_a_nul_reaches_no_output_raw(
             assert any(shown in (finding[field] or "") for finding in findings), field
         # A Location that is not UTF-8 is judged like any other, not a crash of the gate.
         assert record["exchanges"]["by_status"]["302"] > 0
+
+
+def _strings(value: Any) -> Iterator[str]:  # noqa: ANN401 - any part of a record
+    """Every string of a record, field names of its dicts included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield name
+            yield from _strings(item)
+    elif is_dataclass(value) and not isinstance(value, type):
+        for item in fields(value):
+            yield from _strings(getattr(value, item.name))
+
+
+def test_the_record_the_engine_returns_and_the_lines_it_says_are_inert(tmp_path: Path) -> None:
+    # A test of the user's own that calls the engine gets the record, not the files: it must be inert too.
+    server, base_url = _serve("banner everywhere")
+    said: list[str] = []
+    try:
+        flags = Flags(
+            base_url=base_url, api_key=KEY, checkout_ids=(KNOWN,), spec=ROOT / "spec" / "openapi.yaml",
+            report_dir=tmp_path, max_examples=3,
+        )  # fmt: skip
+        outcome = engine.run(build_settings(flags), say=said.append)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome.exit_code == 1, outcome.record.result.reason
+    strings = list(_strings(outcome.record))
+    assert any("\\x1b]0;pwned" in string for string in strings)
+    assert [string for string in strings if raw_active(string, WHITESPACE)] == []
+    assert_inert_terminal(said)
+
+
+def test_the_pytest_front_end_shows_the_servers_bytes_inert(tmp_path: Path) -> None:
+    # pytest's terminal is not the CLI's guarded stream: the lines the engine says, and the failure messages
+    # the suite builds from the record, are all that stands between the server and the CI log.
+    server, base_url = _serve("banner everywhere")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", "--base-url", base_url,
+             "--checkout-id", KNOWN, "--spec", str(ROOT / "spec" / "openapi.yaml"), "--max-examples", "3",
+             "--report-dir", str(tmp_path / "reports")],
+            cwd=tmp_path, env={**_clean_environment(), "DODO_PAYMENTS_API_KEY": KEY}, capture_output=True, text=True,
+            timeout=600, check=False,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "\\x1b]0;pwned" in result.stdout  # the findings are shown, escaped
+    assert raw_active(result.stdout + result.stderr, "\n") == []
+    assert not any(line.startswith(FAKE_VERDICT) for line in result.stdout.splitlines())
+
+
+def _clean_environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not name.startswith(("DODO_", "CONFORMANCE_"))}
