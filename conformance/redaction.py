@@ -51,18 +51,21 @@ def derived_forms(secret: str) -> set[str]:
     such value holds. A form shorter than MIN_KEY_LENGTH is left out: as short as that, it carries too
     little of the secret to matter and would blot out ordinary text.
     """
-    forms = {secret.upper(), secret.lower(), secret.swapcase()}
+    cased = {secret.upper(), secret.lower(), secret.swapcase()}
     raw = secret.encode("utf-8")
     whole = base64.b64encode(raw).decode("ascii")
     # The secret alone, to its end: with its padding, and without (base64url usually drops it).
-    forms |= {whole, whole.rstrip("=")}
+    encoded = {whole, whole.rstrip("=")}
     for alignment, mixed in _ALIGNMENTS:
-        encoded = base64.b64encode(bytes(alignment) + raw).decode("ascii")
+        aligned = base64.b64encode(bytes(alignment) + raw).decode("ascii")
         # The first `mixed` characters hold bits of the bytes before the secret; those from 8 * length // 6
         # on, bits of the bytes after it (or padding).
-        forms.add(encoded[mixed : 8 * (alignment + len(raw)) // 6])
-    forms |= {form.translate(_BASE64URL) for form in forms}
-    return {form for form in forms if len(form) >= MIN_KEY_LENGTH and form != secret}
+        encoded.add(aligned[mixed : 8 * (alignment + len(raw)) // 6])
+    encoded |= {form.translate(_BASE64URL) for form in encoded}
+    # Padding is no part of the secret.
+    long_enough = {form for form in cased if len(form) >= MIN_KEY_LENGTH}
+    long_enough |= {form for form in encoded if len(form.rstrip("=")) >= MIN_KEY_LENGTH}
+    return long_enough - {secret}
 
 
 # (bytes before the secret, modulo 3; leading base64 characters that mix those bytes with the secret's)

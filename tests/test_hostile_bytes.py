@@ -450,7 +450,7 @@ def test_a_server_answering_with_escapes_and_a_nul_reaches_no_output_raw(
         assert record["exchanges"]["by_status"]["302"] > 0
 
 
-def _strings(value: Any) -> Iterator[str]:  # noqa: ANN401 - any part of a record
+def _strings(value: Any) -> Iterator[str]:
     """Every string of a record, field names of its dicts included."""
     if isinstance(value, str):
         yield value
