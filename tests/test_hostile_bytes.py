@@ -23,6 +23,7 @@ import pytest
 import xmlschema
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from jsonschema.validators import validator_for
 from markdown_it import MarkdownIt
 from support import KEY, ROOT, conformance
 
@@ -45,6 +46,7 @@ from conformance.report import FORMATS, render_closing, render_header
 from conformance.settings import Flags, build_settings
 
 JUNIT_SCHEMA = xmlschema.XMLSchema(ROOT / "tests" / "data" / "junit.xsd")
+SARIF_SCHEMA_FILE = ROOT / "node_modules" / "@microsoft" / "jest-sarif" / "lib" / "schemas" / "sarif-2.1.0-rtm.5.json"
 # What a hostile server sends: an OSC title, a bell, clear-screen, red, then a fake verdict on a line of its own.
 FAKE_VERDICT = "conformance: CONFORMS (exit 0): all good"
 BANNER = f"\x1b]0;pwned\x07\x1b[2J\x1b[31m{FAKE_VERDICT}\x00"
@@ -434,6 +436,9 @@ def test_a_server_answering_with_escapes_and_a_nul_reaches_no_output_raw(
     assert_inert_junit((reports / "junit.xml").read_text(encoding="utf-8"))
     assert_inert_json((reports / "summary.json").read_text(encoding="utf-8"))
     assert_inert_json(sarif.read_text(encoding="utf-8"))
+    if SARIF_SCHEMA_FILE.exists():  # it comes with the npm packages (make node)
+        schema = json.loads(SARIF_SCHEMA_FILE.read_text(encoding="utf-8"))
+        validator_for(schema)(schema).validate(json.loads(sarif.read_text(encoding="utf-8")))
     # The reader still sees what was sent, escaped, where it was sent: the banner reached the record.
     record = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
     shown = "\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31m"
