@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from conformance import __version__
 from conformance.errors import BadInputError, ExitCode, GateError
-from conformance.neutral import neutral
 from conformance.redaction import ASSIGNMENT, MIN_KEY_LENGTH, RedactingStream, Redactor
 
 if TYPE_CHECKING:
@@ -297,8 +296,7 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
     finally:
         transport.close()
     for line in replayed.lines:
-        # What the server said again is in these lines: each stays one line, and inert.
-        print(neutral(line))
+        print(line)
     return int(replayed.exit_code)
 
 
