@@ -158,6 +158,8 @@ TABLE = (
     Target(
         "conformance/neutral.py",
         ("tests/test_hostile_bytes.py::test_each_kind_of_active_character_is_shown_as_its_escape",
+         "tests/test_hostile_bytes.py::test_noncharacters_are_escaped_and_their_neighbours_are_not",
+         "tests/test_hostile_bytes.py::test_an_escape_is_as_long_as_the_code_point_needs",
          "tests/test_hostile_bytes.py::test_printable_text_in_any_script_is_left_as_it_is",
          "tests/test_hostile_bytes.py::test_the_rule_leaves_nothing_active_and_changes_nothing_the_second_time",
          "tests/test_hostile_bytes.py::test_the_terminal_stream_shows_control_characters_escaped_whoever_writes_them"),

@@ -28,7 +28,7 @@ from markdown_it import MarkdownIt
 from support import KEY, ROOT, conformance
 
 from conformance import engine
-from conformance.neutral import neutral
+from conformance.neutral import escape_of, neutral
 from conformance.record import (
     CheckRecord,
     ExchangeCounts,
@@ -92,6 +92,27 @@ def raw_active(text: str, allowed: str = "") -> list[str]:
 def test_each_kind_of_active_character_is_shown_as_its_escape(character: str, shown: str) -> None:
     assert neutral(f"a{character}b") == f"a{shown}b"
     assert active(character)
+
+
+@pytest.mark.parametrize(
+    ("character", "active_one"),
+    [
+        ("\ufdcf", False), ("\ufdd0", True), ("\ufdef", True), ("\ufdf0", False),  # the noncharacters' block
+        ("\ufffd", False), ("\ufffe", True), ("\uffff", True), ("\U0001fffe", True), ("\U0010ffff", True),
+    ],
+)  # fmt: skip
+def test_noncharacters_are_escaped_and_their_neighbours_are_not(character: str, active_one: bool) -> None:
+    assert (neutral(character) != character) is active_one
+    assert active(character) is active_one
+
+
+@pytest.mark.parametrize(
+    ("character", "shown"),
+    [("\xff", "\\xff"), ("\u0100", "\\u0100"), ("\uffff", "\\uffff"), ("\U00010000", "\\U00010000")],
+)
+def test_an_escape_is_as_long_as_the_code_point_needs(character: str, shown: str) -> None:
+    # Two hex digits up to U+00FF, four up to U+FFFF, eight beyond: each escape reads back as one character.
+    assert escape_of(character) == shown
 
 
 def test_printable_text_in_any_script_is_left_as_it_is() -> None:
