@@ -79,7 +79,7 @@ class EchoesAnotherIdUntilFixed(CheckoutApi):
 
     def __init__(self) -> None:
         sessions = seeded_sessions()
-        super().__init__(KEY, [replace(sessions[0], id=ODD_ID), *sessions[1:]])
+        super().__init__(KEY, (replace(sessions[0], id=ODD_ID), *sessions[1:]))
         self.fixed = False
 
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
