@@ -240,8 +240,12 @@ def vcr_config(base_url: str, secrets: list[str]) -> dict[str, Any]:
         return request
 
     def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
+        # Everything the server sent may echo the key: the reason phrase and the field names too.
+        status = response.get("status")
+        if isinstance(status, dict) and isinstance(status.get("message"), str):
+            status["message"] = scrub(status["message"])
         response["headers"] = {
-            name: [scrub(value) for value in values]
+            scrub(name): [scrub(value) for value in values]
             for name, values in response["headers"].items()
             if name.lower() not in VOLATILE_HEADERS
         }

@@ -10,16 +10,19 @@ import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jsonschema import Draft202012Validator, FormatChecker
 
 from conformance.errors import BadInputError
+from conformance.neutral import TEXT_WHITESPACE, neutral
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+# A record, or any part of one.
+Part = TypeVar("Part")
 FORMAT = "dodo-conformance/summary"
 # 2: findings grouped by root cause; what a finding sent and why; the exact command and the mode.
 FORMAT_VERSION = 2
@@ -235,6 +238,20 @@ def _finding(data: dict[str, Any]) -> Finding:
 def _validator() -> Draft202012Validator:
     text = resources.files("conformance.data").joinpath("summary.schema.json").read_text(encoding="utf-8")
     return Draft202012Validator(json.loads(text), format_checker=FormatChecker())
+
+
+def neutralised(value: Part) -> Part:
+    """A copy of a record (or any part of one) whose every string is inert: only tabs and line breaks are kept raw.
+
+    Every byte of a record may have come from the target (a body, a header, a reason phrase), and a saved
+    record may have been edited: the record is neutralised when built, and each renderer does it again.
+    """
+    inert: Part = redacted(value, _keep_line_breaks)
+    return inert
+
+
+def _keep_line_breaks(text: str) -> str:
+    return neutral(text, keep=TEXT_WHITESPACE)
 
 
 def redacted(value: Any, redact: Callable[[str], str]) -> Any:  # noqa: ANN401 - any part of a record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import json
@@ -10,6 +11,8 @@ import re
 import shlex
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
+
+from conformance.neutral import neutral
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -32,6 +35,45 @@ _KEY_SENT = re.compile(r"(?P<scheme>[A-Za-z]+ )?" + re.escape(REDACTED))
 
 
 def secret_forms(secret: str) -> set[str]:
+    """Every spelling of `secret`, and of each form a server may echo it in, that the gate's outputs can hold."""
+    forms = _spellings(secret)
+    for derived in derived_forms(secret):
+        forms |= _spellings(derived)
+    return forms
+
+
+def derived_forms(secret: str) -> set[str]:
+    """What a server that echoes `secret` transformed sends: base64, base64url, another letter case.
+
+    Servers echo credentials so (a debug header with the Authorization value, a Basic-auth echo of
+    `user:KEY`). In base64 the secret may sit inside a longer value (`Bearer KEY`, `user:KEY`) at any of
+    three byte alignments: for each, the characters that depend on the secret's bytes alone, which any
+    such value holds. A form shorter than MIN_KEY_LENGTH is left out: as short as that, it carries too
+    little of the secret to matter and would blot out ordinary text.
+    """
+    cased = {secret.upper(), secret.lower(), secret.swapcase()}
+    raw = secret.encode("utf-8")
+    whole = base64.b64encode(raw).decode("ascii")
+    # The secret alone, to its end: with its padding, and without (base64url usually drops it).
+    encoded = {whole, whole.rstrip("=")}
+    for alignment, mixed in _ALIGNMENTS:
+        aligned = base64.b64encode(bytes(alignment) + raw).decode("ascii")
+        # The first `mixed` characters hold bits of the bytes before the secret; those from 8 * length // 6
+        # on, bits of the bytes after it (or padding).
+        encoded.add(aligned[mixed : 8 * (alignment + len(raw)) // 6])
+    encoded |= {form.translate(_BASE64URL) for form in encoded}
+    # Padding is no part of the secret.
+    long_enough = {form for form in cased if len(form) >= MIN_KEY_LENGTH}
+    long_enough |= {form for form in encoded if len(form.rstrip("=")) >= MIN_KEY_LENGTH}
+    return long_enough - {secret}
+
+
+# (bytes before the secret, modulo 3; leading base64 characters that mix those bytes with the secret's)
+_ALIGNMENTS = ((0, 0), (1, 2), (2, 3))
+_BASE64URL = str.maketrans("+/", "-_")
+
+
+def _spellings(secret: str) -> set[str]:
     """Every spelling of `secret` the gate's outputs can hold; each is the only one that matches some key.
 
     Raw (the terminal, YAML); JSON, with and without `/` escaped (summary.json, bodies echoed); Python's
@@ -109,6 +151,9 @@ class Redactor:
 class RedactingStream:
     """A text stream that redacts what is written through it, a whole line at a time, for the terminal.
 
+    It also makes every line inert (control characters, bidi controls... shown escaped, see neutral.py),
+    whatever wrote it: the last guard between bytes a server sent and the terminal of a CI log.
+
     A reader that goes away (`conformance run ... | head`) or a stream that was never open (`>&-`) must
     not change the outcome of a run: from then on the output goes nowhere and the run carries on to
     its real exit code.
@@ -126,15 +171,19 @@ class RedactingStream:
         complete, newline, rest = self._pending.rpartition("\n")
         if newline:
             self._pending = rest
-            self._guarded(lambda: self._stream.write(self._redact(complete + newline)))
+            self._guarded(lambda: self._stream.write(self._shown(complete) + newline))
         return len(text)
 
     def flush(self) -> None:
         """Write what is pending, redacted, and flush the stream."""
         pending, self._pending = self._pending, ""
         if pending:
-            self._guarded(lambda: self._stream.write(self._redact(pending)))
+            self._guarded(lambda: self._stream.write(self._shown(pending)))
         self._guarded(self._stream.flush)
+
+    def _shown(self, text: str) -> str:
+        # Made inert first, then redacted: an escape written out could otherwise complete a spelling of the key.
+        return self._redact(neutral(text, keep="\n"))
 
     def _guarded(self, action: Callable[[], object]) -> None:
         try:

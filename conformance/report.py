@@ -18,6 +18,7 @@ from conformance import __version__
 from conformance.errors import STOPPED, ExitCode
 from conformance.files import write_atomically, write_together
 from conformance.model import Purpose
+from conformance.neutral import TEXT_WHITESPACE, neutral
 from conformance.record import (
     CheckRecord,
     ExchangeCounts,
@@ -29,6 +30,7 @@ from conformance.record import (
     RunFacts,
     RunRecord,
     Tool,
+    neutralised,
 )
 from conformance.redaction import curl_line
 
@@ -67,7 +69,8 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
     # Stopped short: interrupted, or ended by what made it unjudgeable. A run that went to its end without
     # a known session (exit 3 too) did not stop; its checks simply had nothing to judge.
     stopped = result.exit_code in STOPPED or ledger.cannot_judge is not None
-    return RunRecord(
+    # Bodies, headers, reason phrases and ids the server made up are in it: inert from here on.
+    record = RunRecord(
         tool=Tool(name="dodo-conformance", version=__version__),
         run=RunFacts(
             started=_iso(ledger.started),
@@ -128,6 +131,7 @@ def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by t
         ),
         oracle=OracleCounts(judged=ledger.oracle_judged, agreed=ledger.oracle_agreed) if ledger.oracle_used else None,
     )
+    return neutralised(record)
 
 
 def _group_order(group: object) -> tuple[int, int]:
@@ -243,11 +247,12 @@ def render_header(  # noqa: PLR0913 - keyword-only: the facts a run announces
     ]
     if product_id:
         lines.append(f"and one the gate creates first: POST /checkouts with product {product_id}, quantity 1")
-    return lines
+    return [neutral(line) for line in lines]
 
 
 def render_table(record: RunRecord) -> list[str]:
     """The per-check table as plain text lines."""
+    record = neutralised(record)
     rows = [("RESULT", "LEVEL", "CHECK", "PASSED", "FAILED", "WARNED")]
     rows += [
         (STATUS_MARKS[item.status], item.level, item.id, str(item.passed), str(item.failed), str(item.warned))
@@ -256,7 +261,7 @@ def render_table(record: RunRecord) -> list[str]:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines += [f"({note})" for note in table_notes(record)]
-    return lines
+    return [neutral(line) for line in lines]
 
 
 def table_notes(record: RunRecord) -> list[str]:
@@ -284,11 +289,12 @@ def partial_note(record: RunRecord) -> str:
 def render_verdict(record: RunRecord) -> str:
     """The one line that says how the run ended."""
     result = record.result
-    return f"conformance: {result.status.upper()} (exit {result.exit_code}): {result.reason}"
+    return neutral(f"conformance: {result.status.upper()} (exit {result.exit_code}): {result.reason}")
 
 
 def render_groups(record: RunRecord) -> list[str]:
     """One line per root cause (its check, count and what came back), then how to reproduce it."""
+    record = neutralised(record)
     lines = []
     for group in record.groups[:SHOWN_GROUPS]:
         mark = STATUS_MARKS[group.outcome]
@@ -296,11 +302,16 @@ def render_groups(record: RunRecord) -> list[str]:
         lines.append(f"     {group.example.curl}")
     if len(record.groups) > SHOWN_GROUPS:
         lines.append(f"... and {len(record.groups) - SHOWN_GROUPS} more groups in summary.json and report.html")
-    return lines
+    return [neutral(line) for line in lines]
 
 
 def render_closing(record: RunRecord, report_dir: Path, sarif: Path | None = None) -> list[str]:
-    """How a run ended: the table, the grouped findings, spec gaps, where the reports are, the verdict last."""
+    """How a run ended: the table, the grouped findings, spec gaps, where the reports are, the verdict last.
+
+    Each is one line, whatever the record holds: a line break or an escape sequence from the target
+    could otherwise print a verdict of its own.
+    """
+    record = neutralised(record)
     lines = []
     if record.exchanges.total:
         lines += [*render_table(record), ""]
@@ -315,7 +326,7 @@ def render_closing(record: RunRecord, report_dir: Path, sarif: Path | None = Non
         lines.append(f"schemathesis oracle: {len(record.oracle_disagreements) - len(shown)} more in summary.md")
     lines.append(f"reports: {report_dir}/ ({', '.join(REPORT_FILES)})" + (f", SARIF: {sarif}" if sarif else ""))
     lines.append(render_verdict(record))
-    return lines
+    return [neutral(line) for line in lines]
 
 
 def oracle_tally(oracle: OracleCounts) -> str:
@@ -327,7 +338,7 @@ def oracle_tally(oracle: OracleCounts) -> str:
 
 
 def _one_line(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join(neutral(text, keep=TEXT_WHITESPACE).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -339,11 +350,14 @@ def _markdown_group(group: FindingGroup) -> list[str]:
     ids = ", ".join(_code(checkout_id) for checkout_id in group.checkout_ids[:5])
     more = len(group.checkout_ids) - 5 + group.ids_dropped
     lines = [
-        f"### {group.outcome.upper()} `{group.check}`, {_times(group.count)} ({group.id})",
+        f"### {_md(group.outcome.upper())} {_code(group.check)}, {_times(group.count)} ({_md(group.id)})",
         "",
         f"- Received: {_md(example.received)}",
         f"- Expected: {_md(example.expected)}",
-        f"- Request: {example.request.method} {_md(example.request.url)} ({example.purpose}, {example.credential})",
+        (
+            f"- Request: {_md(example.request.method)} {_code(example.request.url)} "
+            f"({_md(example.purpose)}, {_md(example.credential)})"
+        ),
     ]
     if ids:  # a create asks for no id
         lines.append(f"- Ids: {ids}" + (f" and {more} more" if more > 0 else ""))
@@ -360,14 +374,15 @@ def _markdown_group(group: FindingGroup) -> list[str]:
 
 def render_markdown(record: RunRecord) -> str:
     """A CI step summary: the verdict, the grouped findings with an excerpt, then the check table."""
+    record = neutralised(record)
     run, result = record.run, record.result
     lines = [
         "# Conformance: GET /checkouts/{id}",
         "",
-        f"**{result.status}** (exit {result.exit_code}): {_md(result.reason)}",
+        f"**{_md(result.status)}** (exit {result.exit_code}): {_md(result.reason)}",
         "",
         (
-            f"Target `{run.target}`, spec `{run.spec}` (version {run.spec_version}), seed {run.seed}, "
+            f"Target {_code(run.target)}, spec {_code(run.spec)} (version {_md(run.spec_version)}), seed {run.seed}, "
             f"{record.exchanges.total} exchanges, {run.requests_sent} requests sent."
         ),
     ]
@@ -385,7 +400,8 @@ def render_markdown(record: RunRecord) -> str:
         "|---|---|---|---:|---:|---:|---|",
     ]
     lines += [
-        f"| {STATUS_MARKS[item.status]} | {item.level} | `{item.id}` | {item.passed} | {item.failed} | {item.warned} | "
+        f"| {STATUS_MARKS[item.status]} | {_md(item.level)} | {_code(item.id, cell=True)} | {item.passed} | "
+        f"{item.failed} | {item.warned} | "
         + _md(item.requirement)
         + (f" (skipped: {_md(item.skip_reason)})" if item.skip_reason else "")
         + " |"
@@ -403,18 +419,41 @@ def render_markdown(record: RunRecord) -> str:
 
 
 # What in server-controlled text could make summary.md link, embed or break out of its structure (a CI step
-# summary renders it): links and images, raw HTML, code spans, table cells. Emphasis is left alone.
-_MARKDOWN_ACTIVE = str.maketrans({character: f"\\{character}" for character in "\\`[]<>!|"})
+# summary renders it): links and images, raw HTML, character references (`&#27;` is an ESC once rendered),
+# code spans, table cells. Emphasis is left alone.
+_MARKDOWN_ACTIVE = str.maketrans({character: f"\\{character}" for character in "\\`[]<>!|&"})
+# What GitHub's Markdown turns into a link with no markup at all (GFM's autolink extension): a URL with a scheme,
+# `www.`, `mailto:`/`xmpp:`, an e-mail address. Its start shown as code, where nothing links (what follows,
+# without a scheme or `www.` of its own, cannot link either); never a `|`, which would end a table cell there too.
+_BARE_LINK = re.compile(
+    r"(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.|(?:mailto|xmpp):)[^\s<>\"'`\\()\[\]|]*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+    re.IGNORECASE,
+)
 
 
 def _md(text: str) -> str:
-    """Text for a Markdown line: on one line, and unable to link, embed an image or open raw HTML."""
-    return text.replace("\n", " ").translate(_MARKDOWN_ACTIVE)
+    """Text for a Markdown line: inert, on one line, and unable to link, embed an image or open raw HTML."""
+    flat = neutral(text, keep=TEXT_WHITESPACE).replace("\n", " ")
+    pieces, position = [], 0
+    for match in _BARE_LINK.finditer(flat):
+        pieces += [flat[position : match.start()].translate(_MARKDOWN_ACTIVE), _code(match[0])]
+        position = match.end()
+    pieces.append(flat[position:].translate(_MARKDOWN_ACTIVE))
+    return "".join(pieces)
 
 
-def _code(text: str) -> str:
-    """An inline code span holding `text` exactly, whatever backticks it holds (CommonMark 6.1)."""
-    flat = text.replace("\n", " ")
+def _code(text: str, *, cell: bool = False) -> str:
+    r"""An inline code span holding `text` exactly (inert, on one line), whatever backticks it holds (CommonMark 6.1).
+
+    In a table `cell`, a `|` ends the cell even inside a code span, and what follows would be Markdown again:
+    there it is written `\|`, which GFM tables read as `|` inside the span (elsewhere it would show the backslash).
+    """
+    flat = neutral(text, keep=TEXT_WHITESPACE).replace("\n", " ")
+    if cell:
+        flat = flat.replace("|", "\\|")
+    if not flat:
+        # Two backticks alone open no span: they would pair with a later run and leave the text between as Markdown.
+        return "` `"
     ticks = "`" * (_longest_backtick_run(flat) + 1)
     padding = " " if flat.startswith("`") or flat.endswith("`") else ""
     return f"{ticks}{padding}{flat}{padding}{ticks}"
@@ -422,6 +461,7 @@ def _code(text: str) -> str:
 
 def _fenced(lines: list[str], info: str = "") -> list[str]:
     """A fenced code block no line inside can close: its fence is longer than any backtick run in it."""
+    lines = [neutral(line) for line in lines]
     fence = "`" * max(3, max((_longest_backtick_run(line) for line in lines), default=0) + 1)
     return [f"{fence}{info}", *lines, fence]
 
@@ -434,7 +474,11 @@ def _longest_backtick_run(text: str) -> int:
 
 
 def render_junit(record: RunRecord) -> str:
-    """JUnit XML: one test case per check, and one for the run itself when it could not judge or was interrupted."""
+    """JUnit XML: one test case per check, and one for the run itself when it could not judge or was interrupted.
+
+    Only characters XML 1.0 allows: the record's are made inert first (ElementTree would write a NUL as it is).
+    """
+    record = neutralised(record)
     result = record.result
     suite = ET.Element(
         "testsuite", name="conformance GET /checkouts/{id}", timestamp=record.run.started,
@@ -478,20 +522,25 @@ def _junit_group(group: FindingGroup) -> str:
     )
 
 
+# Each renderer neutralises the record it is given: a record read back may have been written by an older
+# version or edited, and is never trusted to be inert.
+
+
 def _json(record: RunRecord) -> str:
-    return record.to_text()
+    return neutralised(record).to_text()
 
 
 def _html(record: RunRecord) -> str:
     from conformance.report_html import render_html  # noqa: PLC0415 - the page's module imports this one
 
-    return render_html(record)
+    # Made inert here, then escaped for HTML by the page.
+    return render_html(neutralised(record))
 
 
 def _sarif(record: RunRecord) -> str:
     from conformance.sarif import render_sarif  # noqa: PLC0415
 
-    return render_sarif(record)
+    return render_sarif(neutralised(record))
 
 
 FORMATS: dict[str, Callable[[RunRecord], str]] = {

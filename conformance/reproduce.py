@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from conformance.checks import REGISTRY, Context, Outcome, judge
 from conformance.errors import BadInputError, ExitCode
@@ -59,14 +59,17 @@ def replay(group: FindingGroup, record: RunRecord, transport: Transport, contrac
                 f"the key probe of {group.id} ({example.why}) is not one this gate sends", "rerun the whole gate"
             )
     purpose = Purpose(example.purpose)
+    # The id exactly as sent: the record's `checkout_id` is for reading, its control characters shown escaped.
+    checkout_id = unquote(example.id_sent) if example.id_sent else example.checkout_id
+    known = set(record.run.checkout_ids) | ({checkout_id} if example.checkout_id in record.run.checkout_ids else set())
     previous = None
     if purpose is Purpose.REREAD:
         # Stability compares two reads: the first is sent again too.
-        previous = transport.get_path(path, example.checkout_id, Purpose.KNOWN, Credential.VALID)
-    exchange = transport.get_path(path, example.checkout_id, purpose, credential, previous=previous, probe=probe)
+        previous = transport.get_path(path, checkout_id, Purpose.KNOWN, Credential.VALID)
+    exchange = transport.get_path(path, checkout_id, purpose, credential, previous=previous, probe=probe)
     # A created session's id is among the run's ids; the checks that judge only such sessions need to know it.
-    created = frozenset({example.checkout_id}) if group.check.startswith("session.created") else frozenset()
-    context = Context(contract=contract, known_ids=frozenset(record.run.checkout_ids), created_ids=created)
+    created = frozenset({checkout_id}) if group.check.startswith("session.created") else frozenset()
+    context = Context(contract=contract, known_ids=frozenset(known), created_ids=created)
     verdict = next((item for item in judge(context, exchange, [REGISTRY[group.check]])), None)
     status = exchange.response.status if exchange.response is not None else exchange.transport_error
     lines = [f"sent: {exchange.request.method} {exchange.request.url} ({exchange.purpose}, {exchange.credential})"]

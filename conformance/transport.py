@@ -931,11 +931,23 @@ def vcr_patches() -> tuple[tuple[type, str, type], ...]:
     return ((_Pool, "ConnectionCls", RecordedConnection), (_SecurePool, "ConnectionCls", RecordedSecureConnection))
 
 
+class _NeverRedirected(requests.Session):
+    """A session that never works out where a redirect points: it follows none.
+
+    requests does even with `allow_redirects=False` (to offer the next request), and a `Location` that is
+    not UTF-8, which a hostile server may send, then crashes the request (UnicodeDecodeError).
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> None:  # noqa: ARG002 - requests' own signature
+        """No target: the transport judges the 3xx itself."""
+        return
+
+
 def _session() -> requests.Session:
     """A requests session whose connections skip interim responses and report their sockets to the watchdog."""
     adapter = HTTPAdapter()
     adapter.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _SecurePool}
-    session = requests.Session()
+    session = _NeverRedirected()
     # The environment must not redirect test traffic through a proxy.
     session.trust_env = False
     session.mount("http://", adapter)

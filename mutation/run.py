@@ -91,6 +91,11 @@ TABLE = (
          "tests/test_secrets.py::test_every_spelling_of_a_key_dense_with_special_characters_is_redacted",
          "tests/test_secrets.py::test_a_key_shorter_than_a_fragment_is_redacted_whole_and_only_whole",
          "tests/test_secrets.py::test_text_without_the_key_is_left_as_it_is",
+         "tests/test_echoed_secrets.py::test_the_key_inside_any_base64_value_is_redacted_at_every_alignment",
+         "tests/test_echoed_secrets.py::test_every_echoed_form_of_the_key_and_of_each_near_miss_is_redacted",
+         "tests/test_echoed_secrets.py::test_ordinary_text_is_left_as_it_is",
+         "tests/test_echoed_secrets.py::test_a_derived_form_shorter_than_a_key_is_not_redacted",
+         "tests/test_hostile_bytes.py::test_the_terminal_stream_shows_control_characters_escaped_whoever_writes_them",
          "tests/test_settings.py::test_a_key_of_eight_characters_is_accepted_and_one_of_seven_is_refused_as_too_short"),
         target=1.0,
     ),
@@ -144,7 +149,21 @@ TABLE = (
     ),
     Target("conformance/cassettes.py", ("tests/test_cassette_units.py", "tests/test_cassettes.py")),
     Target(
-        "conformance/report.py", ("tests/test_report_record.py", "tests/test_reports.py", "tests/test_report_page.py")
+        "conformance/report.py",
+        ("tests/test_report_record.py", "tests/test_reports.py", "tests/test_report_page.py",
+         "tests/test_hostile_bytes.py::test_a_record_of_any_text_renders_inert_in_every_format",
+         "tests/test_hostile_bytes.py::test_a_saved_summary_edited_to_hold_raw_controls_is_rendered_inert_in_every_format"),
+    ),
+    # What a hostile target's bytes become in every output.
+    Target(
+        "conformance/neutral.py",
+        ("tests/test_hostile_bytes.py::test_each_kind_of_active_character_is_shown_as_its_escape",
+         "tests/test_hostile_bytes.py::test_noncharacters_are_escaped_and_their_neighbours_are_not",
+         "tests/test_hostile_bytes.py::test_an_escape_is_as_long_as_the_code_point_needs",
+         "tests/test_hostile_bytes.py::test_printable_text_in_any_script_is_left_as_it_is",
+         "tests/test_hostile_bytes.py::test_the_rule_leaves_nothing_active_and_changes_nothing_the_second_time",
+         "tests/test_hostile_bytes.py::test_the_terminal_stream_shows_control_characters_escaped_whoever_writes_them"),
+        target=1.0,
     ),
     Target(
         "conformance/selftest.py",

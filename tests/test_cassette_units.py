@@ -4,6 +4,7 @@ recorded exchange is read back, and what a re-record leaves behind. Fast, for `m
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,21 @@ def test_a_response_loses_its_volatile_headers_and_the_key_in_headers_and_body()
         {"status": {"code": 200}, "headers": {}, "body": {"string": f"echo {KEY}"}}
     )
     assert as_text["body"]["string"] == "echo [REDACTED]"
+
+
+def test_a_response_loses_the_key_echoed_in_its_reason_phrase_and_field_names_in_any_form() -> None:
+    # A server may echo the credential anywhere it writes: the reason phrase and a field's name are recorded too.
+    upper, encoded = KEY.upper(), base64.b64encode(f"Bearer {KEY}".encode()).decode()
+    response = {
+        "status": {"code": 401, "message": f"Unauthorized {upper}"},
+        "headers": {f"X-{KEY}": ["1"], "X-Echo": [encoded]},
+        "body": {"string": b""},
+    }
+    recorded = vcr_config(BASE, [KEY])["before_record_response"](response)
+    assert recorded["status"] == {"code": 401, "message": "Unauthorized [REDACTED]"}
+    assert list(recorded["headers"]) == ["X-[REDACTED]", "X-Echo"]
+    assert KEY[:12] not in repr(recorded)
+    assert encoded[10:22] not in repr(recorded)
 
 
 def test_requests_match_only_with_the_same_kind_of_key() -> None:

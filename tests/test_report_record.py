@@ -369,7 +369,8 @@ def test_the_markdown_lists_each_group_with_how_often_where_it_pointed_and_how_t
         "- Received: status 302\n"
         # Brackets escaped: a received or expected text must not make a link in a CI step summary.
         "- Expected: one of the documented statuses \\[200, 404, 422, 500\\]\n"
-        f"- Request: GET http://127.0.0.1:9/checkouts/{KNOWN_ID} (known session, valid key)\n"
+        # The URL as code: GitHub's Markdown would link a bare one.
+        f"- Request: GET `http://127.0.0.1:9/checkouts/{KNOWN_ID}` (known session, valid key)\n"
         f"- Ids: `{KNOWN_ID}`\n"
         "- Location: `/elsewhere`\n"
         "\n"
@@ -382,7 +383,7 @@ def test_the_markdown_lists_each_group_with_how_often_where_it_pointed_and_how_t
         "\n"
         "- Received: status 500 with body ''\n"
         f"- Expected: {create.example.expected}\n"
-        "- Request: GET http://127.0.0.1:9/checkouts/ (session created by the gate, valid key)\n"
+        "- Request: GET `http://127.0.0.1:9/checkouts/` (session created by the gate, valid key)\n"
         "- Why this request: to have a session\n"
         "\n"
         "```sh\n"
@@ -601,6 +602,7 @@ def test_server_controlled_text_cannot_link_embed_or_leave_its_block_in_the_mark
     assert "- Location: ``/a`b``\n" in section
     # Outside the blocks, the excerpt quoted in a line is escaped: it renders as the text it is.
     received = next(line for line in section.splitlines() if line.startswith("- Received: status 500"))
-    assert "\\!\\[pixel\\](http://tracker.example/p.png)" in received
+    # The URL's start is code: a bare URL would be a link in GitHub's Markdown.
+    assert "\\!\\[pixel\\](`http://tracker.example/p.png`)" in received
     assert "\\<img src=x\\>" in received
     assert "\\`\\`\\`" in received

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +69,43 @@ def test_a_finding_id_the_run_does_not_have_is_refused_with_the_ids_it_has(tmp_p
     assert result.stderr == (
         f"conformance: error: the run has no finding group 'F0000000'; give one of its groups ({', '.join(ids)})\n"
     )
+
+
+# A session id with a control character in it: the record shows it escaped, and the replay must ask for (and
+# compare with) the id as it was sent, not as it reads.
+ODD_ID = "cks_\x1bodd000000000000001"
+
+
+class EchoesAnotherIdUntilFixed(CheckoutApi):
+    """Answers the odd session with another session's id until it is fixed."""
+
+    def __init__(self) -> None:
+        sessions = seeded_sessions()
+        super().__init__(KEY, (replace(sessions[0], id=ODD_ID), *sessions[1:]))
+        self.fixed = False
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        if self.fixed or reply.status != 200 or self.checkout_id_of(target) != ODD_ID:
+            return reply
+        return Reply.json(200, {**json.loads(reply.body), "id": "cks_someone_else_0000001"})
+
+
+def test_a_finding_on_an_id_with_a_control_character_replays_with_the_id_as_it_was_sent(
+    tmp_path: Path, serve: Any
+) -> None:
+    api = EchoesAnotherIdUntilFixed()
+    sandbox = serve(api)
+    result = conformance(
+        "run", "--base-url", sandbox.base_url, "--report-dir", str(tmp_path), "--max-examples", "3",
+        "--checkout-id", ODD_ID, env={"DODO_PAYMENTS_API_KEY": KEY},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    group = next(item for item in summary(tmp_path)["groups"] if item["check"] == "session.id_echoed")
+    assert group["example"]["checkout_id"] == "cks_\\x1bodd000000000000001"  # shown escaped
+    still = _replay(group["id"], tmp_path)
+    assert still.returncode == 1, still.stdout + still.stderr
+    assert "\x1b" not in still.stdout  # the server's id, in what the replay prints, is inert too
+    api.fixed = True
+    fixed = _replay(group["id"], tmp_path)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
