@@ -71,6 +71,7 @@ SCENARIOS = (
     "credentials",
     "invented_ids",
     "edge_ids",
+    "path_syntax_ids",
     "aliases",
     "reused_connection",
     "concurrent_reads",

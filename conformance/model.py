@@ -35,6 +35,8 @@ class Purpose(StrEnum):
     EDGE = "edge-case id"
     # An id that is not a known session's id but looks like one to a lenient lookup.
     ALIAS = "alias of a known id"
+    # A path after /checkouts/ made of dot segments, slashes and their escapes (data/path_ids.json).
+    PATH = "id that is path syntax"
     GENERATED = "generated id"
     # POST /checkouts: the session the gate creates for itself (--create-session).
     CREATE = "session created by the gate"
