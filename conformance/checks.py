@@ -235,6 +235,14 @@ def response_content_type(ctx: Context, exchange: Exchange) -> None:
     documented = ctx.contract.body_media_types.get(response.status, ())
     if not documented:
         raise NotApplicable
+    if response.content_types is not None and len(response.content_types) > 1:
+        # A client joins them into one value, which names no media type: the violation is the repeat.
+        raise CheckFailure(
+            received=f"{len(response.content_types)} Content-Type fields: "
+            + " and ".join(repr(value) for value in response.content_types),
+            expected=f"one Content-Type field, of {' or '.join(documented)} (RFC 9110 section 5.3: a field that "
+            "is no list is sent once)",
+        )
     if response.media_type not in documented:
         raise CheckFailure(
             received=f"Content-Type {response.header('content-type')!r}",

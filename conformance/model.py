@@ -68,6 +68,8 @@ class ReceivedResponse:
     # How the message broke HTTP/1.1's framing or field syntax, as its head was parsed off the wire (empty when
     # replayed: a recording keeps the parsed fields, not the bytes).
     framing: tuple[str, ...] = ()
+    # Every Content-Type field of the head as received, in order; None when not seen (replayed).
+    content_types: tuple[str, ...] | None = None
 
     def header(self, name: str) -> str | None:
         """Return a header's value, case-insensitively."""

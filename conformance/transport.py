@@ -412,6 +412,7 @@ class Transport:
                         self._watchdog.track(connection.sock)
                     connection.request("GET", path, headers=headers)
                     _CURRENT.framing = ()
+                    _CURRENT.content_types = None
                     raw = connection.getresponse()
                     try:
                         coded = _read_whole(raw)
@@ -444,7 +445,7 @@ class Transport:
                 ReceivedResponse(
                     status=raw.status, reason=raw.reason or "", headers=dict(raw.getheaders()),
                     body=body[:BODY_CAP_BYTES], elapsed_ms=(time.perf_counter() - started) * 1000,
-                    truncated=truncated, framing=_CURRENT.framing,
+                    truncated=truncated, framing=_CURRENT.framing, content_types=_CURRENT.content_types,
                 ),
                 None,
             )  # fmt: skip
@@ -619,6 +620,7 @@ class Transport:
         seconds, timed_out = self._deadline()
         _CURRENT.watchdog = self._watchdog
         _CURRENT.framing = ()
+        _CURRENT.content_types = None
         _CURRENT.target = None
         with self._watchdog.deadline(seconds) as expired:
             try:
@@ -647,6 +649,7 @@ class Transport:
                         elapsed_ms=elapsed_ms,
                         truncated=truncated,
                         framing=_CURRENT.framing,
+                        content_types=_CURRENT.content_types,
                     )
             except requests.Timeout:
                 return timed_out()
@@ -830,18 +833,62 @@ class _FinalResponse(http.client.HTTPResponse):
     is http.client's own step; tests/test_upstream.py fails if a Python release changes it.
     """
 
+    _repaired: tuple[str, ...] = ()
+
     def _read_status(self) -> tuple[str, int, str]:
         while True:
             version, status, reason = super()._read_status()  # type: ignore[misc]
-            if not 100 <= status < 200 or status in (100, 101):
-                # 100 is skipped by http.client itself; 101 switches protocols and is final.
+            if status == 100:  # noqa: PLR2004 - 100 Continue: http.client skips it, and its head, itself
                 return version, status, reason
+            if not 100 <= status < 200 or status == 101:  # noqa: PLR2004 - 101 switches protocols and is final
+                break
             http.client.parse_headers(self.fp)
+        # The final head's lines, mended before http.client parses them: it ends the head at a line with
+        # whitespace before its colon and reads every field after it as body, so a Content-Length there is lost
+        # and the reply reads as one that never ends.
+        lines = http.client._read_headers(self.fp)  # type: ignore[attr-defined] # noqa: SLF001 - http.client's step
+        mended = [_FIELD_NAME_SPACE.sub(rb"\1:", line) for line in lines]
+        self._repaired = tuple(
+            f"a field line with whitespace before its colon ({line.split(b':', 1)[0].decode('latin-1')!r}), which "
+            "a server must never send and a proxy must remove (RFC 9112 section 5.1)"
+            for line, fixed in zip(lines, mended, strict=True)
+            if fixed != line
+        )
+        self.fp = _HeadThen(b"".join(mended), self.fp)  # type: ignore[assignment]
+        return version, status, reason
 
     def begin(self) -> None:
         super().begin()
+        if isinstance(self.fp, _HeadThen):
+            self.fp = self.fp.rest  # type: ignore[assignment]
         # Seen only here, on the head as parsed: requests and urllib3 pass the fields on already mended.
-        _CURRENT.framing = framing_problems(self.msg)
+        _CURRENT.framing = (*self._repaired, *framing_problems(self.msg))
+        _CURRENT.content_types = tuple(self.msg.get_all("Content-Type") or ())
+
+
+# A field name followed by spaces or tabs before its colon (RFC 9112 section 5.1 allows none).
+_FIELD_NAME_SPACE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]+:")
+
+
+class _HeadThen:
+    """A response's stream that gives the head's lines as mended first, then the rest as it comes."""
+
+    def __init__(self, head: bytes, rest: Any) -> None:  # noqa: ANN401 - a socket file of http.client's
+        self._head = head
+        self.rest = rest
+
+    def readline(self, limit: int = -1) -> bytes:
+        """The next line of the mended head, then of the stream."""
+        if not self._head:
+            return bytes(self.rest.readline(limit))
+        end = self._head.find(b"\n") + 1 or len(self._head)
+        if limit >= 0:
+            end = min(end, limit)
+        line, self._head = self._head[:end], self._head[end:]
+        return line
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - everything else is the stream's
+        return getattr(self.rest, name)
 
 
 def framing_problems(head: http.client.HTTPMessage) -> tuple[str, ...]:

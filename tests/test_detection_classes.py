@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import KEY, failed_checks, judge
+from support import KEY, SPEC, failed_checks, judge
 from test_transport_wire import Wire, reply, transport, wire  # noqa: F401 - wire is a fixture
 
+from conformance.checks import Context, Verdict
+from conformance.checks import judge as judge_exchange
 from conformance.gate import path_ids
-from conformance.model import Credential, Purpose
+from conformance.model import Credential, Exchange, Purpose
 from conformance.sandbox import CheckoutApi, seeded_products, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
+from conformance.spec import load_contract
 from conformance.transport import WRONG_KEY, Transport
 
 SECRET = "0123456789abcdefXYZ"
@@ -180,3 +183,57 @@ def test_a_create_with_the_key_is_still_retried_after_a_429(wire: Wire) -> None:
     assert len(wire.requests) == 2
     assert exchange.response is not None
     assert exchange.response.status == 200
+
+
+# --- 6. right for the wrong reason ----------------------------------------------------------
+
+
+def test_whitespace_before_a_colon_is_named_not_reported_as_a_timeout(wire: Wire) -> None:  # noqa: F811
+    wire.replies = [b'HTTP/1.1 200 OK\r\nContent-Type : application/json\r\nContent-Length: 2\r\n\r\n{}']
+    made = transport(wire, timeout=60.0)
+    exchange = made.get_checkout("cks_1", Purpose.KNOWN)
+    made.close()
+    assert exchange.transport_error is None
+    assert exchange.response is not None
+    assert exchange.response.body == b"{}"
+    assert any("whitespace before its colon" in problem and "RFC 9112 section 5.1" in problem
+               for problem in exchange.response.framing)  # fmt: skip
+    verdicts = {verdict.check.id: verdict for verdict in judge_one(exchange)}
+    failure = verdicts["transport.reply"].failure
+    assert failure is not None
+    assert "whitespace before its colon" in failure.received
+
+
+def test_two_content_type_fields_are_named_as_two(wire: Wire) -> None:  # noqa: F811
+    body = b'{"id": "cks_1", "created_at": "2026-01-10T09:30:00Z"}'
+    wire.replies = [
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Type: text/plain\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    ]
+    made = transport(wire)
+    exchange = made.get_checkout("cks_1", Purpose.KNOWN)
+    made.close()
+    assert exchange.response is not None
+    assert exchange.response.content_types == ("application/json", "text/plain")
+    failure = {verdict.check.id: verdict for verdict in judge_one(exchange)}["response.content_type"].failure
+    assert failure is not None
+    assert failure.received == "2 Content-Type fields: 'application/json' and 'text/plain'"
+
+
+def test_one_content_type_field_and_a_clean_head_pass(wire: Wire) -> None:  # noqa: F811
+    body = b'{"id": "cks_1", "created_at": "2026-01-10T09:30:00Z"}'
+    wire.replies = [reply(body)]
+    made = transport(wire)
+    exchange = made.get_checkout("cks_1", Purpose.KNOWN)
+    made.close()
+    assert exchange.response is not None
+    assert exchange.response.framing == ()
+    outcomes = {verdict.check.id: verdict.outcome for verdict in judge_one(exchange)}
+    assert outcomes["response.content_type"] == "passed"
+    assert outcomes["transport.reply"] == "passed"
+
+
+def judge_one(exchange: Exchange) -> list[Verdict]:
+    context = Context(contract=load_contract(SPEC), known_ids=frozenset({"cks_1"}))
+    return judge_exchange(context, exchange)
