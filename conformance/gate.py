@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from conformance.aliases import aliases
 from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, distinctive_values, judge, refused
@@ -150,6 +150,8 @@ class Gate:
         self.invented = invented_ids(seed, checkout_ids)
         # Other ids the known sessions' bodies name (their payment ids), in the order first read.
         self.payment_ids: dict[str, None] = {}
+        # Each distinctive value read from a known session's body: the sessions that carried it, and where first.
+        self._value_owners: dict[str, tuple[dict[str, None], str]] = {}
         # The valid key's record: refusals in a row, the first of them, a request it was accepted for
         # (sent again to tell a revoked key from a server that refuses some ids), and whether that showed it works.
         self._key_refusals = 0
@@ -257,12 +259,12 @@ class Gate:
         ok, body = response.parsed
         if not ok or not isinstance(body, dict) or body.get("id") != exchange.checkout_id:
             return
-        known = dict(self.context.session_values)
-        learnt = [
-            (value, where) for value, where in distinctive_values(exchange.checkout_id, body) if value not in known
-        ]
-        if learnt:
-            self.context = replace(self.context, session_values=(*self.context.session_values, *learnt))
+        for value, where in distinctive_values(exchange.checkout_id, body):
+            self._value_owners.setdefault(value, ({}, where))[0][exchange.checkout_id] = None
+        # A value two sessions share (a debug echo of the request, a shared name) is no one session's data.
+        values = tuple((value, where) for value, (owners, where) in self._value_owners.items() if len(owners) == 1)
+        if values != self.context.session_values:
+            self.context = replace(self.context, session_values=values)
 
     def _answering(self, checkout_ids: list[str] | tuple[str, ...]) -> list[str]:
         return [checkout_id for checkout_id in checkout_ids if checkout_id not in self.silent]
@@ -393,7 +395,9 @@ class Gate:
     def path_syntax_ids(self) -> None:
         """Ask for ids that are path syntax (data/path_ids.json), around the first known id: none is a session."""
         for item in path_ids((self.checkout_ids or self.invented)[0]):
-            self._observe(self.transport.get_path(f"/checkouts/{item.path}", item.path, Purpose.PATH, why=item.why))
+            # The id as a server decodes it, which is what a 200 body would name.
+            checkout_id = unquote(item.path)
+            self._observe(self.transport.get_path(f"/checkouts/{item.path}", checkout_id, Purpose.PATH, why=item.why))
 
     def aliases(self) -> None:
         """Ask for ids a lenient lookup would resolve to a known session (data/aliases.json says why each).

@@ -151,8 +151,6 @@ class KeyProbe:
     shown: str = ""
 
 
-# A key's prefix: up to three segments of letters, each ending in '_' ('sk_test_'); the secret is the rest.
-_KEY_PREFIX = re.compile(r"(?:[A-Za-z]{1,12}_){1,3}")
 # A secret shorter than this is no secret: the key has no usable structure.
 _MIN_SECRET = 8
 
@@ -163,22 +161,27 @@ def _key_structure() -> dict[str, Any]:
     return dict(json.loads(text))
 
 
-def key_parts(key: str) -> tuple[list[str], str] | None:
-    """The key's prefix segments (without their '_') and its secret; None for a key without that shape.
+def key_prefix(key: str) -> str:
+    """The key's prefix of public words (data/key_structure.json): a kind ('sk_'), a mode ('test_'), or both.
 
-    The prefix ends after a mode segment (test, live) where there is one: what follows is the secret, even
-    when it has underscores of its own.
+    Only those words: a prefix of any letters could be part of the secret. It is not secret, so a recording
+    keeps it, and a replay probes a key of the same shape.
     """
-    match = _KEY_PREFIX.match(key)
-    if match is None:
-        return None
-    segments = match.group().split("_")[:-1]
-    modes = _key_structure()["modes"]
-    mode_at = next((index for index, segment in enumerate(segments) if segment.lower() in modes), None)
-    if mode_at is not None:
-        segments = segments[: mode_at + 1]
-    secret = key[sum(len(segment) + 1 for segment in segments) :]
-    return (segments, secret) if len(secret) >= _MIN_SECRET else None
+    data = _key_structure()
+    segments = key.split("_")
+    prefix = []
+    if segments[0].lower() in data["kinds"] and len(segments) > 1:
+        prefix.append(segments.pop(0))
+    if segments[0].lower() in data["modes"] and len(segments) > 1:
+        prefix.append(segments.pop(0))
+    text = "".join(f"{segment}_" for segment in prefix)
+    return text if len(key) - len(text) >= _MIN_SECRET else ""
+
+
+def key_parts(key: str) -> tuple[list[str], str] | None:
+    """The key's prefix segments (without their '_') and its secret; None for a key without such a prefix."""
+    prefix = key_prefix(key)
+    return (prefix.split("_")[:-1], key[len(prefix) :]) if prefix else None
 
 
 def structural_near_misses(key: str) -> list[tuple[str, str]]:
@@ -838,9 +841,11 @@ class _FinalResponse(http.client.HTTPResponse):
     def _read_status(self) -> tuple[str, int, str]:
         while True:
             version, status, reason = super()._read_status()  # type: ignore[misc]
-            if status == 100:  # noqa: PLR2004 - 100 Continue: http.client skips it, and its head, itself
+            if status == 100:
+                # 100 Continue: http.client skips it, and its head, itself.
                 return version, status, reason
-            if not 100 <= status < 200 or status == 101:  # noqa: PLR2004 - 101 switches protocols and is final
+            if not 100 <= status < 200 or status == 101:
+                # 101 switches protocols and is final.
                 break
             http.client.parse_headers(self.fp)
         # The final head's lines, mended before http.client parses them: it ends the head at a line with
@@ -860,7 +865,7 @@ class _FinalResponse(http.client.HTTPResponse):
     def begin(self) -> None:
         super().begin()
         if isinstance(self.fp, _HeadThen):
-            self.fp = self.fp.rest  # type: ignore[assignment]
+            self.fp = self.fp.rest
         # Seen only here, on the head as parsed: requests and urllib3 pass the fields on already mended.
         _CURRENT.framing = (*self._repaired, *framing_problems(self.msg))
         _CURRENT.content_types = tuple(self.msg.get_all("Content-Type") or ())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import KEY, SPEC, failed_checks, judge
@@ -142,7 +143,7 @@ def test_a_404_that_echoes_the_id_asked_for_passes(tmp_path: Path) -> None:
 # --- 4. writes without a key ----------------------------------------------------------------
 
 
-def _create_flags() -> dict[str, object]:
+def _create_flags() -> dict[str, Any]:
     return {"create_session": True, "product_id": seeded_products()[0].id}
 
 
@@ -189,7 +190,7 @@ def test_a_create_with_the_key_is_still_retried_after_a_429(wire: Wire) -> None:
 
 
 def test_whitespace_before_a_colon_is_named_not_reported_as_a_timeout(wire: Wire) -> None:  # noqa: F811
-    wire.replies = [b'HTTP/1.1 200 OK\r\nContent-Type : application/json\r\nContent-Length: 2\r\n\r\n{}']
+    wire.replies = [b"HTTP/1.1 200 OK\r\nContent-Type : application/json\r\nContent-Length: 2\r\n\r\n{}"]
     made = transport(wire, timeout=60.0)
     exchange = made.get_checkout("cks_1", Purpose.KNOWN)
     made.close()
