@@ -238,3 +238,25 @@ def test_one_content_type_field_and_a_clean_head_pass(wire: Wire) -> None:  # no
 def judge_one(exchange: Exchange) -> list[Verdict]:
     context = Context(contract=load_contract(SPEC), known_ids=frozenset({"cks_1"}))
     return judge_exchange(context, exchange)
+
+
+@pytest.mark.parametrize(
+    ("name", "check", "named"),
+    [
+        ("space-before-colon", "transport.reply", "whitespace before its colon ('X-Trace ')"),
+        ("two-content-types", "response.content_type", "2 Content-Type fields: 'application/json' and 'text/html'"),
+    ],
+)
+def test_a_server_whose_head_breaks_field_syntax_is_failed_for_what_it_broke(
+    tmp_path: Path, name: str, check: str, named: str
+) -> None:
+    outcome = judge(variant(name), tmp_path)
+    assert failed_checks(outcome) == {check}
+    finding = next(item for item in outcome.record.checks if item.id == check).findings[0]
+    assert named in finding.received
+    assert "timeout" not in finding.received
+
+
+def test_optional_whitespace_around_field_values_passes(tmp_path: Path) -> None:
+    outcome = judge(variant("field-whitespace"), tmp_path)
+    assert outcome.exit_code == 0, outcome.record.result.reason

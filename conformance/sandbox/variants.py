@@ -670,6 +670,27 @@ class FoldedHeader(CheckoutApi):
         return replace(reply, headers={**reply.headers, "X-Trace": trace})
 
 
+class SpaceBeforeColon(CheckoutApi):
+    """One session's reply has a field line with a space before its colon ('X-Trace : ...'), which RFC 9112 forbids."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        # Written before Content-Length: a client that stops its head at this line never learns the length.
+        return (
+            replace(reply, headers={"X-Trace ": f"session={session.id}", **reply.headers})
+            if _is_target(session)
+            else reply
+        )
+
+
+class TwoContentTypes(CheckoutApi):
+    """One session's reply has two Content-Type fields, application/json and text/html, where one is allowed."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        return replace(reply, headers={**reply.headers, "content-type": "text/html"}) if _is_target(session) else reply
+
+
 class IdEchoedInHeader(CheckoutApi):
     """The id asked for is echoed in a header with line breaks stripped but other control characters kept."""
 
@@ -895,6 +916,14 @@ class ForbiddenWrongKey(CheckoutApi):
         return reply
 
 
+class FieldWhitespace(CheckoutApi):
+    """Every field value has a tab before it and spaces after it, the optional whitespace RFC 9112 allows."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        return replace(reply, headers={name: f"\t{value}  " for name, value in reply.headers.items()})
+
+
 class EarlyHints(CheckoutApi):
     """Every answer is preceded by a 103 Early Hints interim response, which a client must skip (RFC 9110)."""
 
@@ -1039,6 +1068,8 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "length-beside-chunks": LengthBesideChunks,
     "folded-header": FoldedHeader,
     "id-echoed-in-header": IdEchoedInHeader,
+    "space-before-colon": SpaceBeforeColon,
+    "two-content-types": TwoContentTypes,
     "racy-shared-session": RacySharedSession,
     "racy-counter-500": RacyCounter500,
     "created-session-late": CreatedSessionLate,
@@ -1075,6 +1106,7 @@ _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "path-syntax-refused": PathSyntaxRefused,
     "error-echoes-id": ErrorEchoesId,
     "create-forbidden": CreateForbidden,
+    "field-whitespace": FieldWhitespace,
 }
 VARIANTS = {
     **{name: Variant(name, api, conformant=False) for name, api in _FAULTS.items()},
