@@ -529,25 +529,6 @@ def session_created_unpaid(ctx: Context, exchange: Exchange) -> None:
 
 
 # --- errors ----------------------------------------------------------------------------
-
-
-@check(
-    Level.SHOULD,
-    'A 4xx error body is a JSON object with string "code" and "message" (Dodo docs; the spec has no error schema).',
-    OPERATION_REF + "/responses/404",
-)
-def errors_json_body(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    response = _response(exchange)
-    if not 400 <= response.status < 500 or response.status == 429:
-        raise NotApplicable
-    ok, value = response.parsed
-    if not ok or not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("code", "message")):
-        raise CheckFailure(
-            received=f"status {response.status} with body {response.excerpt()!r}",
-            expected='a JSON object like {"code": "...", "message": "..."}',
-        )
-
-
 # Fields of a session whose values say nothing of it: its id (an error may echo the id asked for, and an alias
 # contains it), its creation time and its payment status (an enum word an error message may use).
 UNDISTINCTIVE_FIELDS = frozenset({"id", "created_at", "payment_status"})
@@ -591,4 +572,21 @@ def errors_no_disclosure(ctx: Context, exchange: Exchange) -> None:
             f"{exchange.checkout_id!r}, whose body carries {value!r} (the {where})"
             + (f" and {len(carried) - 1} more of the sessions' values" if len(carried) > 1 else ""),
             expected="an error body without the data its status refused: a code, a message, the id asked for at most",
+        )
+
+
+@check(
+    Level.SHOULD,
+    'A 4xx error body is a JSON object with string "code" and "message" (Dodo docs; the spec has no error schema).',
+    OPERATION_REF + "/responses/404",
+)
+def errors_json_body(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    response = _response(exchange)
+    if not 400 <= response.status < 500 or response.status == 429:
+        raise NotApplicable
+    ok, value = response.parsed
+    if not ok or not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("code", "message")):
+        raise CheckFailure(
+            received=f"status {response.status} with body {response.excerpt()!r}",
+            expected='a JSON object like {"code": "...", "message": "..."}',
         )
