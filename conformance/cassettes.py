@@ -21,7 +21,7 @@ from conformance.files import missing, write_atomically
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
 from conformance.redaction import Redactor
 from conformance.settings import DEFAULT_CONCURRENCY
-from conformance.transport import WRONG_KEY
+from conformance.transport import WRONG_KEY, key_prefix
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -37,7 +37,8 @@ REPLAY_KEY = "replay-key-not-a-secret"
 METADATA_FILE = "run.json"
 METADATA_FORMAT = "dodo-conformance/recording"
 # 2: one cassette per scenario of the engine (preflight.yaml ... generated_ids.yaml).
-METADATA_FORMAT_VERSION = 2
+# 3: path_syntax_ids.yaml, near misses of the key's structure (key_prefix), creates without a key.
+METADATA_FORMAT_VERSION = 3
 # Response headers that change on every request and say nothing about conformance; Set-Cookie
 # may carry a session token.
 VOLATILE_HEADERS = frozenset(
@@ -63,6 +64,8 @@ class Recording:
     product_id: str | None = None
     # Known sessions read at the same moment (--concurrency): the bursts' requests are in the recording.
     concurrency: int = DEFAULT_CONCURRENCY
+    # The recorded key's prefix of public words ('sk_test_', transport.key_prefix): a replay's key has it too.
+    key_prefix: str = ""
 
     def to_json(self) -> str:
         """run.json's text."""
@@ -80,6 +83,7 @@ def new_recording(  # noqa: PLR0913 - everything a replay repeats
     *,
     product_id: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    key_prefix: str = "",
 ) -> Recording:
     """The metadata of a recording made now."""
     return Recording(
@@ -91,6 +95,7 @@ def new_recording(  # noqa: PLR0913 - everything a replay repeats
         recorded_at=datetime.now(tz=UTC).isoformat(timespec="seconds"),
         product_id=product_id,
         concurrency=concurrency,
+        key_prefix=key_prefix,
     )
 
 
@@ -132,6 +137,8 @@ def read_recording(cassette_dir: Path) -> Recording:
         and all(isinstance(text, str) for text in (recording.target, recording.spec_version, recording.recorded_at))
         and (recording.product_id is None or (isinstance(recording.product_id, str) and recording.product_id))
         and isinstance(recording.concurrency, int)
+        and isinstance(recording.key_prefix, str)
+        and key_prefix(recording.key_prefix + REPLAY_KEY) == recording.key_prefix
     )
     if not kinds_ok:
         raise BadInputError(f"{path} has a value of the wrong kind (seed, max_examples or checkout_ids)", RECORD_HINT)

@@ -61,6 +61,9 @@ class Context:
     known_ids: frozenset[str]
     # Sessions the gate created this run (--create-session).
     created_ids: frozenset[str] = frozenset()
+    # Distinctive values the known sessions' bodies carried (a customer's email, a payment id), each with where
+    # it was read: an error body must not carry them (errors.no_disclosure).
+    session_values: tuple[tuple[str, str], ...] = ()
 
 
 CheckFunction = Callable[[Context, Exchange], None]
@@ -93,9 +96,13 @@ REGISTRY: dict[str, Check] = {}
 # Requests for a session the gate was told exists.
 KNOWN_PURPOSES = (Purpose.KNOWN, Purpose.REREAD, Purpose.CONCURRENT, Purpose.FRESH)
 # The answer to creating a session is not GET /checkouts/{id}'s: only these judge it.
-CREATE_CHECKS = frozenset({"transport.reply", "response.no_server_error", "session.created"})
+CREATE_CHECKS = frozenset(
+    {"transport.reply", "response.no_server_error", "session.created", "auth.missing_key", "auth.wrong_key"}
+)
 
 OPERATION_REF = "#/paths/~1checkouts~1{id}/get"
+# What a path-syntax id may get besides the documented statuses: 400, and a redirect the gate does not follow.
+PATH_SYNTAX_STATUSES = frozenset({400, 301, 302, 303, 307, 308})
 SCHEMA_REF = "#/components/schemas/GetCheckoutSessionsStatus"
 
 
@@ -193,6 +200,10 @@ def response_status_documented(ctx: Context, exchange: Exchange) -> None:
     if exchange.credential is not Credential.VALID:
         # The operation's security requirement implies 401/403 although the spec lists neither.
         allowed |= {401, 403}
+    if exchange.purpose is Purpose.PATH:
+        # Path syntax is no id: a proxy may refuse it as malformed (RFC 9110 section 15.5.1) or redirect to the
+        # normalised path (never followed); neither answers for the operation.
+        allowed |= PATH_SYNTAX_STATUSES
     if response.status not in allowed:
         raise CheckFailure(
             received=f"status {response.status}",
@@ -224,6 +235,14 @@ def response_content_type(ctx: Context, exchange: Exchange) -> None:
     documented = ctx.contract.body_media_types.get(response.status, ())
     if not documented:
         raise NotApplicable
+    if response.content_types is not None and len(response.content_types) > 1:
+        # A client joins them into one value, which names no media type: the violation is the repeat.
+        raise CheckFailure(
+            received=f"{len(response.content_types)} Content-Type fields: "
+            + " and ".join(repr(value) for value in response.content_types),
+            expected=f"one Content-Type field, of {' or '.join(documented)} (RFC 9110 section 5.3: a field that "
+            "is no list is sent once)",
+        )
     if response.media_type not in documented:
         raise CheckFailure(
             received=f"Content-Type {response.header('content-type')!r}",
@@ -413,7 +432,7 @@ def rfc3339_instant(text: str) -> Decimal | None:
     OPERATION_REF + "/responses/404",
 )
 def session_unknown_not_found(ctx: Context, exchange: Exchange) -> None:
-    invented = exchange.purpose in (Purpose.UNKNOWN, Purpose.EDGE, Purpose.ALIAS, Purpose.GENERATED)
+    invented = exchange.purpose in (Purpose.UNKNOWN, Purpose.EDGE, Purpose.ALIAS, Purpose.PATH, Purpose.GENERATED)
     if not invented or exchange.checkout_id in ctx.known_ids or exchange.credential is not Credential.VALID:
         raise NotApplicable
     response = _response(exchange)
@@ -453,7 +472,8 @@ CREATED_NONE = "created no session of its own (--create-session)"
     skipped_unless=CREATED_NONE,
 )
 def session_created(ctx: Context, exchange: Exchange) -> None:
-    if exchange.purpose is not Purpose.CREATE:
+    if exchange.purpose is not Purpose.CREATE or exchange.credential is not Credential.VALID:
+        # A create without the key is auth's to judge: it must be refused.
         raise NotApplicable
     response = _response(exchange)
     if refused(response.status):
@@ -509,6 +529,50 @@ def session_created_unpaid(ctx: Context, exchange: Exchange) -> None:
 
 
 # --- errors ----------------------------------------------------------------------------
+# Fields of a session whose values say nothing of it: its id (an error may echo the id asked for, and an alias
+# contains it), its creation time and its payment status (an enum word an error message may use).
+UNDISTINCTIVE_FIELDS = frozenset({"id", "created_at", "payment_status"})
+# Shorter values are too likely to occur in any text; longer ones (a long note) are no one's identity.
+MIN_DISTINCTIVE_CHARS = 6
+MAX_DISTINCTIVE_CHARS = 320
+
+
+def distinctive_values(checkout_id: str, body: dict[str, Any]) -> list[tuple[str, str]]:
+    """The values of a session's body that name it or its customer, each with where it was read."""
+    return [
+        (value, f"{name} of the session {checkout_id!r}")
+        for name, value in body.items()
+        if name not in UNDISTINCTIVE_FIELDS
+        and isinstance(value, str)
+        and MIN_DISTINCTIVE_CHARS <= len(value) <= MAX_DISTINCTIVE_CHARS
+    ]
+
+
+@check(
+    Level.MUST,
+    "An error response (4xx, 5xx) carries none of a session's data (its customer, its payment id, its other values); "
+    "echoing the id asked for is fine.",
+    OPERATION_REF + "/security",
+)
+def errors_no_disclosure(ctx: Context, exchange: Exchange) -> None:
+    response = _response(exchange)
+    if response.status < 400 or not ctx.session_values:
+        raise NotApplicable
+    text = response.body.decode("utf-8", errors="replace")
+    carried = [
+        (value, where)
+        for value, where in ctx.session_values
+        # A value inside the id asked for is the request echoed, not data disclosed.
+        if value in text and value not in exchange.checkout_id and value not in exchange.request.url
+    ]
+    if carried:
+        value, where = carried[0]
+        raise CheckFailure(
+            received=f"status {response.status} to a request with {exchange.credential} for "
+            f"{exchange.checkout_id!r}, whose body carries {value!r} (the {where})"
+            + (f" and {len(carried) - 1} more of the sessions' values" if len(carried) > 1 else ""),
+            expected="an error body without the data its status refused: a code, a message, the id asked for at most",
+        )
 
 
 @check(

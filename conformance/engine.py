@@ -53,7 +53,7 @@ from conformance.settings import (
     refuse_unreachable_pace,
 )
 from conformance.spec import load_contract, schemathesis_schema
-from conformance.transport import STOP_REQUESTED, TargetSilent
+from conformance.transport import STOP_REQUESTED, TargetSilent, key_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -77,6 +77,7 @@ SCENARIOS = (
     "credentials",
     "invented_ids",
     "edge_ids",
+    "path_syntax_ids",
     "aliases",
     "reused_connection",
     "concurrent_reads",
@@ -230,6 +231,8 @@ class _Run:
         self.target = ""
         self.checkout_ids = plan.checkout_ids
         self.product_id = plan.product_id
+        # The key's prefix of public words, which a recording keeps (transport.key_prefix).
+        self.key_prefix = ""
         # The known sessions judged: the ids given, and the one the gate created, if it created one.
         self.judged_ids = plan.checkout_ids
         self.staging: Path | None = None
@@ -282,7 +285,8 @@ class _Run:
             # target, so that every URL and curl line of the reports points where the answers came from.
             base = recorded if recorded.startswith(("http://", "https://")) else RECORDED_ORIGIN
             self.target = f"replay of {settings.cassette_dir}/, recorded from {recorded}"
-            yield base, REPLAY_KEY
+            # Of the recorded key's shape: the near misses made from its structure are the recorded ones.
+            yield base, self.plan.recording.key_prefix + REPLAY_KEY
             return
         if settings.base_url is not None:
             assert self.plan.api_key is not None
@@ -321,6 +325,7 @@ class _Run:
 
     def _play_all(self, gate: Gate, operation: Any, api_key: str) -> None:  # noqa: ANN401 - an APIOperation
         determinism.fix_generated_data()
+        self.key_prefix = key_prefix(api_key)
         with self._cassettes(gate.transport.base_url, api_key, gate.transport.derived_secrets()) as cassette:
             for scenario in SCENARIOS:
                 if self.ledger.cannot_judge is not None and scenario in ("created_session", "known_sessions"):
@@ -467,6 +472,7 @@ class _Run:
             checkout_ids=self.checkout_ids,
             product_id=self.product_id,
             concurrency=self.plan.concurrency,
+            key_prefix=self.key_prefix,
         )
         try:
             publish(self.staging, settings.cassette_dir, recording)

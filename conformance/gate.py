@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 from conformance.aliases import aliases
-from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, judge, refused
+from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, distinctive_values, judge, refused
 from conformance.errors import RunStopped, TargetError
 from conformance.model import Credential, Exchange, Purpose
 from conformance.transport import answered_without_http, timed_out
@@ -46,6 +47,24 @@ def load_edge_ids() -> tuple[EdgeId, ...]:
     """The edge-case ids shipped with the package."""
     text = resources.files("conformance.data").joinpath("edge_ids.json").read_text(encoding="utf-8")
     return tuple(EdgeId(item["id"], item["why"]) for item in json.loads(text)["ids"])
+
+
+@dataclass(frozen=True)
+class PathId:
+    """A path after /checkouts/ that is path syntax, as sent, and why."""
+
+    path: str
+    why: str
+
+
+def path_ids(known: str) -> tuple[PathId, ...]:
+    """The path-syntax ids of data/path_ids.json around one id (a known one, percent-encoded as an id would be)."""
+    text = resources.files("conformance.data").joinpath("path_ids.json").read_text(encoding="utf-8")
+    encoded = quote(known, safe="")
+    return tuple(
+        PathId(item["path"].replace("{known}", encoded), item["why"].replace("{known}", encoded))
+        for item in json.loads(text)["ids"]
+    )
 
 
 def derived_edge_ids(known_ids: tuple[str, ...]) -> tuple[EdgeId, ...]:
@@ -147,6 +166,8 @@ class Gate:
         self.invented = invented_ids(seed, checkout_ids)
         # Other ids the known sessions' bodies name (their payment ids), in the order first read.
         self.payment_ids: dict[str, None] = {}
+        # Each distinctive value read from a known session's body: the sessions that carried it, and where first.
+        self._value_owners: dict[str, tuple[dict[str, None], str]] = {}
         # The valid key's record: refusals in a row, the first of them, a request it was accepted for
         # (sent again to tell a revoked key from a server that refuses some ids), and whether that showed it works.
         self._key_refusals = 0
@@ -177,6 +198,7 @@ class Gate:
             if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and timed_out(exchange.transport_error):
                 self.silent.add(exchange.checkout_id)
             self._note_payment_id(exchange)
+            self._note_session_values(exchange)
             if self.observed is not None:
                 self.observed(exchange, verdicts)
             check_key = self._note_key(exchange)
@@ -248,6 +270,23 @@ class Gate:
         if payment_id is not None and payment_id not in self.checkout_ids:
             self.payment_ids.setdefault(payment_id, None)
 
+    def _note_session_values(self, exchange: Exchange) -> None:
+        """Learn a known session's distinctive values from its 200, for errors.no_disclosure (caller holds the lock)."""
+        response = exchange.response
+        if exchange.purpose not in KNOWN_PURPOSES or exchange.credential is not Credential.VALID:
+            return
+        if response is None or response.status != 200:
+            return
+        ok, body = response.parsed
+        if not ok or not isinstance(body, dict) or body.get("id") != exchange.checkout_id:
+            return
+        for value, where in distinctive_values(exchange.checkout_id, body):
+            self._value_owners.setdefault(value, ({}, where))[0][exchange.checkout_id] = None
+        # A value two sessions share (a debug echo of the request, a shared name) is no one session's data.
+        values = tuple((value, where) for value, (owners, where) in self._value_owners.items() if len(owners) == 1)
+        if values != self.context.session_values:
+            self.context = replace(self.context, session_values=values)
+
     def _answering(self, checkout_ids: list[str] | tuple[str, ...]) -> list[str]:
         return [checkout_id for checkout_id in checkout_ids if checkout_id not in self.silent]
 
@@ -308,6 +347,10 @@ class Gate:
             )
         if session_id is None:
             return
+        # The user opted into writes: a create without a key, and with a wrong one, must be refused. Each is sent
+        # once, only after the valid key created a session (the cart is good, so only the key can refuse them).
+        for credential in (Credential.MISSING, Credential.WRONG):
+            self._observe(self.transport.create_checkout(self.product_id, credential))
         self.checkout_ids = (session_id, *(known for known in self.checkout_ids if known != session_id))
         self.context = replace(
             self.context,
@@ -369,6 +412,13 @@ class Gate:
         """Ask for ids that break naive routing, decoding and lookups."""
         for edge in (*load_edge_ids(), *derived_edge_ids(self.checkout_ids)):
             self._observe(self.transport.get_checkout(edge.id, Purpose.EDGE, why=edge.why))
+
+    def path_syntax_ids(self) -> None:
+        """Ask for ids that are path syntax (data/path_ids.json), around the first known id: none is a session."""
+        for item in path_ids((self.checkout_ids or self.invented)[0]):
+            # The id as a server decodes it, which is what a 200 body would name.
+            checkout_id = unquote(item.path)
+            self._observe(self.transport.get_path(f"/checkouts/{item.path}", checkout_id, Purpose.PATH, why=item.why))
 
     def aliases(self) -> None:
         """Ask for ids a lenient lookup would resolve to a known session (data/aliases.json says why each).

@@ -35,6 +35,8 @@ class Purpose(StrEnum):
     EDGE = "edge-case id"
     # An id that is not a known session's id but looks like one to a lenient lookup.
     ALIAS = "alias of a known id"
+    # A path after /checkouts/ made of dot segments, slashes and their escapes (data/path_ids.json).
+    PATH = "id that is path syntax"
     GENERATED = "generated id"
     # POST /checkouts: the session the gate creates for itself (--create-session).
     CREATE = "session created by the gate"
@@ -66,6 +68,8 @@ class ReceivedResponse:
     # How the message broke HTTP/1.1's framing or field syntax, as its head was parsed off the wire (empty when
     # replayed: a recording keeps the parsed fields, not the bytes).
     framing: tuple[str, ...] = ()
+    # Every Content-Type field of the head as received, in order; None when not seen (replayed).
+    content_types: tuple[str, ...] | None = None
 
     def header(self, name: str) -> str | None:
         """Return a header's value, case-insensitively."""

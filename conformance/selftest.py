@@ -155,7 +155,7 @@ def _judge(variant: Variant, spec: Path, report_dir: Path, max_examples: int) ->
     """Judge one variant with the engine, in this (worker) process."""
     from conformance import engine  # noqa: PLC0415 - preloaded in the fork server
 
-    key = f"sk_selftest_{secrets.token_hex(12)}"
+    key = f"sk_test_{secrets.token_hex(12)}"
     contract = load_contract(spec)
     with Sandbox(api=variant.api(key, seeded_sessions())) as sandbox:
         settings = build_settings(

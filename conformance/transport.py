@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import ssl
 import threading
@@ -14,7 +15,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import partial
+from functools import cache, partial
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -149,6 +151,74 @@ class KeyProbe:
     shown: str = ""
 
 
+# A secret shorter than this is no secret: the key has no usable structure.
+_MIN_SECRET = 8
+
+
+@cache
+def _key_structure() -> dict[str, Any]:
+    text = resources.files("conformance.data").joinpath("key_structure.json").read_text(encoding="utf-8")
+    return dict(json.loads(text))
+
+
+def key_prefix(key: str) -> str:
+    """The key's prefix of public words (data/key_structure.json): a kind ('sk_'), a mode ('test_'), or both.
+
+    Only those words: a prefix of any letters could be part of the secret. It is not secret, so a recording
+    keeps it, and a replay probes a key of the same shape.
+    """
+    data = _key_structure()
+    segments = key.split("_")
+    prefix = []
+    if segments[0].lower() in data["kinds"] and len(segments) > 1:
+        prefix.append(segments.pop(0))
+    if segments[0].lower() in data["modes"] and len(segments) > 1:
+        prefix.append(segments.pop(0))
+    text = "".join(f"{segment}_" for segment in prefix)
+    return text if len(key) - len(text) >= _MIN_SECRET else ""
+
+
+def key_parts(key: str) -> tuple[list[str], str] | None:
+    """The key's prefix segments (without their '_') and its secret; None for a key without such a prefix."""
+    prefix = key_prefix(key)
+    return (prefix.split("_")[:-1], key[len(prefix) :]) if prefix else None
+
+
+def structural_near_misses(key: str) -> list[tuple[str, str]]:
+    """Near misses of the key made from its structure (data/key_structure.json says why each), with their reasons."""
+    data = _key_structure()
+    parts = key_parts(key)
+    made = []
+    for rule in data["rules"]:
+        near = _apply_key_rule(rule, key, parts, data)
+        if near is not None and near != key:
+            made.append((near, rule["why"]))
+    return made
+
+
+def _apply_key_rule(
+    rule: dict[str, Any], key: str, parts: tuple[list[str], str] | None, data: dict[str, Any]
+) -> str | None:
+    op = rule["op"]
+    if op == "append":
+        return key + str(rule["arg"])
+    if parts is None:
+        return None
+    segments, secret = parts
+    if op == "secret_only":
+        return secret
+    if op == "prefix_doubled":
+        return key[: len(key) - len(secret)] * 2 + secret
+    if op == "other_mode":
+        swapped = [data["modes"].get(segment.lower(), segment) for segment in segments]
+        return None if swapped == segments else "".join(f"{segment}_" for segment in swapped) + secret
+    if op == "other_kind":
+        kind = data["kinds"].get(segments[0].lower())
+        return None if kind is None else "".join(f"{segment}_" for segment in [kind, *segments[1:]]) + secret
+    message = f"unknown key rule {op!r} in data/key_structure.json"
+    raise ValueError(message)
+
+
 class Transport:
     """Sends GET /checkouts/{id} with the valid key, without one, or with a key that must be refused."""
 
@@ -233,6 +303,7 @@ class Transport:
             (key[: len(key) // 2], "the first half of the key"),
             (key.swapcase(), "the key with its letters' case swapped (a case-insensitive compare accepts it)"),
             (key[:-1] + "\u00e9", "the key with a non-ASCII last character (a compare that breaks on it)"),
+            *structural_near_misses(key),
         ]
         probes = [
             KeyProbe(Credential.NEAR_MISS, why, f"Bearer {near}", f"Bearer {REDACTED} ({why.split(' (')[0]})")
@@ -286,12 +357,13 @@ class Transport:
         *,
         previous: Exchange | None = None,
         probe: KeyProbe | None = None,
+        why: str | None = None,
     ) -> Exchange:
-        """GET a path exactly as given (already encoded), to send a recorded request again."""
+        """GET a path exactly as given (already encoded): a recorded request sent again, or path syntax as such."""
         return self._send(
             "GET", self.base_url + path, checkout_id, purpose=purpose,
             credential=probe.credential if probe is not None else credential, previous=previous, probe=probe,
-            why=probe.why if probe is not None else None,
+            why=probe.why if probe is not None else why,
         )  # fmt: skip
 
     def read_on_one_connection(self, checkout_ids: list[str], why: str) -> list[Exchange]:
@@ -343,6 +415,7 @@ class Transport:
                         self._watchdog.track(connection.sock)
                     connection.request("GET", path, headers=headers)
                     _CURRENT.framing = ()
+                    _CURRENT.content_types = None
                     raw = connection.getresponse()
                     try:
                         coded = _read_whole(raw)
@@ -375,28 +448,33 @@ class Transport:
                 ReceivedResponse(
                     status=raw.status, reason=raw.reason or "", headers=dict(raw.getheaders()),
                     body=body[:BODY_CAP_BYTES], elapsed_ms=(time.perf_counter() - started) * 1000,
-                    truncated=truncated, framing=_CURRENT.framing,
+                    truncated=truncated, framing=_CURRENT.framing, content_types=_CURRENT.content_types,
                 ),
                 None,
             )  # fmt: skip
         return None, "the connection failed twice before a complete response"
 
-    def create_checkout(self, product_id: str) -> Exchange:
-        """POST /checkouts with a cart of one product, quantity 1, and the valid key.
+    def create_checkout(self, product_id: str, credential: Credential = Credential.VALID) -> Exchange:
+        """POST /checkouts with a cart of one product, quantity 1, and the valid key, none, or a wrong one.
 
-        Retried only after a 429, which a server sends instead of acting on the request: a retry after a
-        timeout or a dropped connection could create a second session (there is no idempotency key).
+        With the valid key, retried only after a 429, which a server sends instead of acting on the request: a
+        retry after a timeout or a dropped connection could create a second session (there is no idempotency
+        key). Without it, sent once and never again, not even after a 429: it is sent to be refused, and a 429
+        is no create.
         """
         url = f"{self.base_url}/checkouts"
         body = json.dumps({"product_cart": [{"product_id": product_id, "quantity": 1}]}).encode()
+        why = None if credential is Credential.VALID else f"a create sent with {credential}, which must be refused"
         return self._send(
             "POST",
             url,
             "",
             purpose=Purpose.CREATE,
-            credential=Credential.VALID,
+            credential=credential,
             body=body,
             extra_headers={"Content-Type": "application/json"},
+            why=why,
+            attempts=self.retry.attempts if credential is Credential.VALID else 1,
         )
 
     def send_case(self, case: Any) -> Exchange:  # noqa: ANN401 - a schemathesis.Case
@@ -439,17 +517,19 @@ class Transport:
         attempt: Callable[[], tuple[ReceivedResponse | None, str | None]] | None = None,
         body: bytes = b"",
         extra_headers: dict[str, str] | None = None,
+        attempts: int | None = None,
     ) -> Exchange:
         headers, shown = self._headers(credential, probe)
         headers, shown = {**headers, **(extra_headers or {})}, {**shown, **(extra_headers or {})}
         request = SentRequest(method=method, url=url, headers=shown, body=body)
         response: ReceivedResponse | None = None
         error: str | None = None
-        send = attempt or (lambda: self._attempt(method, url, headers, body or None))
-        for number in range(1, self.retry.attempts + 1):
+        send = attempt or (lambda: self._attempt(method, url, headers, body or None, exact=case is None))
+        attempts = self.retry.attempts if attempts is None else attempts
+        for number in range(1, attempts + 1):
             self._pace()
             response, error = send()
-            if response is None or response.status != 429 or number == self.retry.attempts:
+            if response is None or response.status != 429 or number == attempts:
                 break
             self._waiting("the target's Retry-After")(self._retry_after(response))
         rate_limited = response is not None and response.status == 429
@@ -536,19 +616,25 @@ class Transport:
         self._pacer.wait_turn()
 
     def _attempt(  # noqa: PLR0911 - one return per way a request can end
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None = None, *, exact: bool = True
     ) -> tuple[ReceivedResponse | None, str | None]:
+        """Send one request; `exact` sends its path as written (Schemathesis' cases go as requests sends them)."""
         started = time.perf_counter()
         seconds, timed_out = self._deadline()
         _CURRENT.watchdog = self._watchdog
         _CURRENT.framing = ()
+        _CURRENT.content_types = None
+        _CURRENT.target = None
         with self._watchdog.deadline(seconds) as expired:
             try:
-                with self._session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=body,
+                prepared = self._session.prepare_request(requests.Request(method, url, headers=headers, data=body))
+                if exact and _EXACT_TARGET.fullmatch(url):
+                    # requests removes dot segments ('/checkouts/..' becomes '/') and urllib3 writes '%2e' as
+                    # '%2E': a probe of how the server routes path syntax must reach it as written.
+                    prepared.url = url
+                    _CURRENT.target = url[len(f"{urlsplit(url).scheme}://{urlsplit(url).netloc}") :]
+                with self._session.send(
+                    prepared,
                     timeout=(min(CONNECT_TIMEOUT_SECONDS, self.timeout), self.timeout),
                     allow_redirects=False,
                     stream=True,
@@ -566,6 +652,7 @@ class Transport:
                         elapsed_ms=elapsed_ms,
                         truncated=truncated,
                         framing=_CURRENT.framing,
+                        content_types=_CURRENT.content_types,
                     )
             except requests.Timeout:
                 return timed_out()
@@ -749,18 +836,64 @@ class _FinalResponse(http.client.HTTPResponse):
     is http.client's own step; tests/test_upstream.py fails if a Python release changes it.
     """
 
+    _repaired: tuple[str, ...] = ()
+
     def _read_status(self) -> tuple[str, int, str]:
         while True:
             version, status, reason = super()._read_status()  # type: ignore[misc]
-            if not 100 <= status < 200 or status in (100, 101):
-                # 100 is skipped by http.client itself; 101 switches protocols and is final.
+            if status == 100:
+                # 100 Continue: http.client skips it, and its head, itself.
                 return version, status, reason
+            if not 100 <= status < 200 or status == 101:
+                # 101 switches protocols and is final.
+                break
             http.client.parse_headers(self.fp)
+        # The final head's lines, mended before http.client parses them: it ends the head at a line with
+        # whitespace before its colon and reads every field after it as body, so a Content-Length there is lost
+        # and the reply reads as one that never ends.
+        lines = http.client._read_headers(self.fp)  # type: ignore[attr-defined] # noqa: SLF001 - http.client's step
+        mended = [_FIELD_NAME_SPACE.sub(rb"\1:", line) for line in lines]
+        self._repaired = tuple(
+            f"a field line with whitespace before its colon ({line.split(b':', 1)[0].decode('latin-1')!r}), which "
+            "a server must never send and a proxy must remove (RFC 9112 section 5.1)"
+            for line, fixed in zip(lines, mended, strict=True)
+            if fixed != line
+        )
+        self.fp = _HeadThen(b"".join(mended), self.fp)  # type: ignore[assignment]
+        return version, status, reason
 
     def begin(self) -> None:
         super().begin()
+        if isinstance(self.fp, _HeadThen):
+            self.fp = self.fp.rest
         # Seen only here, on the head as parsed: requests and urllib3 pass the fields on already mended.
-        _CURRENT.framing = framing_problems(self.msg)
+        _CURRENT.framing = (*self._repaired, *framing_problems(self.msg))
+        _CURRENT.content_types = tuple(self.msg.get_all("Content-Type") or ())
+
+
+# A field name followed by spaces or tabs before its colon (RFC 9112 section 5.1 allows none).
+_FIELD_NAME_SPACE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]+:")
+
+
+class _HeadThen:
+    """A response's stream that gives the head's lines as mended first, then the rest as it comes."""
+
+    def __init__(self, head: bytes, rest: Any) -> None:  # noqa: ANN401 - a socket file of http.client's
+        self._head = head
+        self.rest = rest
+
+    def readline(self, limit: int = -1) -> bytes:
+        """The next line of the mended head, then of the stream."""
+        if not self._head:
+            return bytes(self.rest.readline(limit))
+        end = self._head.find(b"\n") + 1 or len(self._head)
+        if limit >= 0:
+            end = min(end, limit)
+        line, self._head = self._head[:end], self._head[end:]
+        return line
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - everything else is the stream's
+        return getattr(self.rest, name)
 
 
 def framing_problems(head: http.client.HTTPMessage) -> tuple[str, ...]:
@@ -869,6 +1002,9 @@ class _Connection(urllib3.connection.HTTPConnection):
         super().connect()
         _watch_socket(self.sock)
 
+    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - urllib3's
+        super().putrequest(method, _exact_target(url), *args, **kwargs)
+
 
 class _SecureConnection(urllib3.connection.HTTPSConnection):
     """The same over TLS."""
@@ -878,6 +1014,22 @@ class _SecureConnection(urllib3.connection.HTTPSConnection):
     def connect(self) -> None:
         super().connect()
         _watch_socket(self.sock)
+
+    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - urllib3's
+        super().putrequest(method, _exact_target(url), *args, **kwargs)
+
+
+# A URL the transport may send exactly as written: printable ASCII, no space.
+_EXACT_TARGET = re.compile(r"[!-~]+")
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+
+
+def _exact_target(url: str) -> str:
+    """The request target as the transport wrote it, where urllib3 changed only the case of its percent-escapes."""
+    exact: str | None = getattr(_CURRENT, "target", None)
+    if exact is not None and _ESCAPE.sub(lambda match: match.group().upper(), exact) == url:
+        return exact
+    return url
 
 
 def _watch_socket(sock: socket.socket) -> None:

@@ -34,7 +34,17 @@ def contract() -> Contract:
 
 @pytest.fixture(scope="session")
 def context(contract: Contract) -> Context:
-    return Context(contract=contract, known_ids=frozenset({KNOWN_ID, CREATED_ID}), created_ids=frozenset({CREATED_ID}))
+    # What errors.no_disclosure's cases look for: values read from the known session's body.
+    values = (
+        ("ana@example.com", f"customer_email of the session {KNOWN_ID!r}"),
+        ("pay_distinct00001", f"payment_id of the session {KNOWN_ID!r}"),
+    )
+    return Context(
+        contract=contract,
+        known_ids=frozenset({KNOWN_ID, CREATED_ID}),
+        created_ids=frozenset({CREATED_ID}),
+        session_values=values,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ KEY = "sk_test_cassette_units_0123456789"
 BASE = "http://127.0.0.1:8123"
 GOOD = {
     "format": METADATA_FORMAT,
-    "format_version": 2,
+    "format_version": 3,
     "target": "bundled sandbox",
     "spec_version": "1.0",
     "seed": 7,
@@ -71,8 +71,8 @@ def test_a_whole_recording_is_read_as_it_was_written(tmp_path: Path) -> None:
     [
         ({"format": "something/else"}, "is not a recording's metadata (format dodo-conformance/recording)"),
         ({"format": ...}, "is not a recording's metadata (format dodo-conformance/recording)"),
-        ({"format_version": 1}, "is a recording of format version 1, and this gate replays version 2 only"),
-        ({"format_version": 3}, "is a recording of format version 3, and this gate replays version 2 only"),
+        ({"format_version": 2}, "is a recording of format version 2, and this gate replays version 3 only"),
+        ({"format_version": 4}, "is a recording of format version 4, and this gate replays version 3 only"),
         ({"seed": ...}, "is not a recording's metadata ("),
         ({"surprise": 1}, "is not a recording's metadata ("),
         ({"seed": "7"}, "has a value of the wrong kind"),
@@ -87,6 +87,9 @@ def test_a_whole_recording_is_read_as_it_was_written(tmp_path: Path) -> None:
         ({"product_id": ""}, "has a value of the wrong kind"),
         ({"product_id": 5}, "has a value of the wrong kind"),
         ({"concurrency": "4"}, "has a value of the wrong kind"),
+        ({"key_prefix": 5}, "has a value of the wrong kind"),
+        # Only public words (data/key_structure.json) may be kept of a key: anything else could be its secret.
+        ({"key_prefix": "sk_AbCdEfGh_"}, "has a value of the wrong kind"),
     ],
 )
 def test_metadata_that_is_not_a_whole_recording_is_refused_naming_the_file(

@@ -86,6 +86,7 @@ def test_recording_writes_one_readable_cassette_per_scenario_and_the_run_metadat
         "credentials.yaml",
         "invented_ids.yaml",
         EDGES,
+        "path_syntax_ids.yaml",
         "aliases.yaml",
         "reused_connection.yaml",
         "concurrent_reads.yaml",
@@ -99,6 +100,8 @@ def test_recording_writes_one_readable_cassette_per_scenario_and_the_run_metadat
     metadata = json.loads((recorded / "cassettes" / METADATA_FILE).read_text(encoding="utf-8"))
     assert metadata["max_examples"] == 30
     assert len(metadata["checkout_ids"]) == 12
+    # The key's public prefix, never more of it: a replay then sends the near misses of its structure again.
+    assert metadata["key_prefix"] == "sk_test_"
 
 
 def test_the_key_is_in_no_cassette_and_no_report(recorded: Path) -> None:

@@ -26,14 +26,19 @@ def _created(api: CheckoutApi, tmp_path: Path, **flags: Any) -> Any:
 
 
 class CountingCreates(CheckoutApi):
-    """Creates as the reference does, or answers every create with `reply`; counts the creates."""
+    """Creates as the reference does, or answers every create with `reply`; counts the creates with the key."""
 
     def __init__(self, reply: Reply | None = None) -> None:
         super().__init__(KEY, seeded_sessions())
         self.reply = reply
         self.creates = 0
+        # Creates without the valid key, each refused (401) as the reference refuses them.
+        self.refused = 0
 
     def create(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        if not self.authorized(headers.get("Authorization")):
+            self.refused += 1
+            return super().create(headers, body)
         self.creates += 1
         return self.reply if self.reply is not None else super().create(headers, body)
 
@@ -43,6 +48,7 @@ def test_a_created_session_is_judged_by_every_check_as_a_known_one(tmp_path: Pat
     outcome = _created(api, tmp_path)
     assert outcome.exit_code == 0, outcome.record.result.reason
     assert api.creates == 1
+    assert api.refused == 2  # one create without a key, one with a wrong key, once each
     created = next(iter(set(api.sessions) - set(api.seeded_ids)))
     assert created in outcome.record.run.checkout_ids  # read, reread, concurrently, with and without keys
     passed = {item.id: item.passed for item in outcome.record.checks}

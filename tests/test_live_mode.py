@@ -30,6 +30,10 @@ class Counting(CheckoutApi):
         self.seen.append(target)
         return super().handle(method, target, headers)
 
+    def create(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        self.seen.append(f"POST /checkouts with {headers.get('Authorization', 'no key')}")
+        return super().create(headers, body)
+
 
 @pytest.fixture
 def spec_naming_no_live_host(tmp_path: Path) -> Path:
@@ -156,3 +160,21 @@ def test_with_allow_live_mode_the_same_run_does_reach_the_server(
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert counting.seen != []
+
+
+def test_no_write_leaves_for_a_live_host_with_a_key_without_one_or_with_a_wrong_one(
+    tmp_path: Path, serve: Any, spec_naming_no_live_host: Path
+) -> None:
+    # --create-session also sends a create without a key and one with a wrong key: the live refusal covers them.
+    counting = Counting()
+    sandbox = serve(counting)
+    port = sandbox.base_url.rsplit(":", 1)[1]
+    result = run_resolving(
+        "conformance", {LIVE: "127.0.0.1"}, "run", "--allow-live-mode", "--create-session",
+        "--product-id", sandbox.product_ids[0], "--base-url", f"http://{LIVE}:{port}",
+        "--spec", str(spec_naming_no_live_host), "--report-dir", str(tmp_path), "--rate-limit", "1000/s",
+        env={"DODO_PAYMENTS_API_KEY": KEY},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "never creates one there" in result.stdout + result.stderr
+    assert counting.seen == []

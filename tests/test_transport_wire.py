@@ -479,8 +479,9 @@ def _near_misses(key: str) -> list[str]:
     return [probe.header.removeprefix("Bearer ") for probe in probes if probe.credential is Credential.NEAR_MISS]
 
 
-def test_the_near_misses_are_each_one_small_change_of_the_key() -> None:
+def test_the_near_misses_are_each_one_small_change_of_the_key_or_of_its_structure() -> None:
     middle = len(KEY) // 2
+    secret = KEY.removeprefix("sk_test_")
     assert _near_misses(KEY) == [
         KEY[:-1],
         KEY + "x",
@@ -489,6 +490,12 @@ def test_the_near_misses_are_each_one_small_change_of_the_key() -> None:
         KEY[:middle],
         KEY.swapcase(),
         KEY[:-1] + "\u00e9",
+        # data/key_structure.json: the secret alone, the other mode, another kind, the prefix twice, a word more.
+        secret,
+        f"sk_live_{secret}",
+        f"pk_test_{secret}",
+        f"sk_test_sk_test_{secret}",
+        f"{KEY} extra",
     ]
 
 
@@ -503,6 +510,8 @@ def test_a_near_miss_never_equals_the_key_whatever_the_key_ends_or_centres_on() 
         key[:5] + "1" + key[6:],
         key[:5],
         key[:-1] + "\u00e9",
+        # No prefix, so of the structure's near misses only a word more.
+        f"{key} extra",
     ]
 
 

@@ -331,7 +331,7 @@ class Sandbox:
     """Runs a CheckoutApi on 127.0.0.1 in a background thread."""
 
     def __init__(self, api: CheckoutApi | None = None, port: int = 0) -> None:
-        self.api = api or CheckoutApi(api_key=f"sk_sandbox_{secrets.token_hex(16)}", sessions=seeded_sessions())
+        self.api = api or CheckoutApi(api_key=f"sk_test_{secrets.token_hex(16)}", sessions=seeded_sessions())
         self._server = _Server(("127.0.0.1", port), type("Handler", (_Handler,), {"api": self.api}))
         self._server.stopping = threading.Event()
         self._thread = threading.Thread(

@@ -6,6 +6,7 @@ requests. The class docstring is the variant's one-line description.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import math
@@ -17,9 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
-from conformance.sandbox.server import CheckoutApi, Reply
+from conformance.sandbox.server import CREATE_ROUTE, ROUTE_PREFIX, CheckoutApi, Reply
 from conformance.sandbox.sessions import CheckoutSession, Product, fresh_id
 
 if TYPE_CHECKING:
@@ -400,6 +401,42 @@ class SchemeIgnored(CheckoutApi):
         return header is not None and header.split(" ", 1)[-1] == self.api_key
 
 
+class KeySecretOnly(CheckoutApi):
+    """Only the key's secret, what follows its last '_', is compared: the secret alone, or under any prefix, works."""
+
+    def authorized(self, header: str | None) -> bool:
+        token = _token(header)
+        return token is not None and token.rsplit("_", 1)[-1] == self.api_key.rsplit("_", 1)[-1]
+
+
+class KeyAnySuffix(CheckoutApi):
+    """The token is matched as starting with the key: the key with anything appended is accepted."""
+
+    def authorized(self, header: str | None) -> bool:
+        token = _token(header)
+        return token is not None and token.startswith(self.api_key)
+
+
+class KeyOtherModeAccepted(CheckoutApi):
+    """A key of the other mode, sk_live_ for sk_test_ and the same secret, is accepted: the mode is not checked."""
+
+    def authorized(self, header: str | None) -> bool:
+        token = _token(header)
+        other = self.api_key.replace("_test_", "_live_", 1)
+        return token is not None and (token == self.api_key or (other != self.api_key and token == other))
+
+
+class KeyModeExplained(CheckoutApi):
+    """A key of the other mode, or of another kind, is refused with a 401 that says which mode it belongs to."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        token = _token(headers.get("Authorization"))
+        if reply.status == 401 and token is not None and "_live_" in token:
+            return Reply.error(401, "WRONG_MODE", "This is a live-mode key; test mode takes test-mode keys only")
+        return reply
+
+
 class LookupBeforeAuth(CheckoutApi):
     """The session is looked up before the key is checked: without a key, an unknown id gets 404, a known one 401."""
 
@@ -453,6 +490,109 @@ class FailOpenUnderLoad(CheckoutApi):
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+
+# --- paths routed after normalising them ----------------------------------------------------
+
+
+def _resolved(path: str, *, trailing_slash_only: bool = False) -> str:
+    """The path as a normalising proxy routes it: '%2e' and '%2f' decoded, then dots resolved and slashes merged."""
+    decoded = re.sub("%2[fF]", "/", re.sub("%2[eE]", ".", path))
+    if trailing_slash_only:
+        return decoded.rstrip("/") or "/"
+    segments: list[str] = []
+    for segment in decoded.split("/"):
+        if segment == "..":
+            segments = segments[:-1]
+        elif segment not in (".", ""):
+            segments.append(segment)
+    return "/" + "/".join(segments)
+
+
+class _NormalisingProxy(CheckoutApi):
+    """Routes the path as `_resolved` makes it: the root is an HTML page, /checkouts the list of sessions."""
+
+    trailing_slash_only = False
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        path = urlsplit(target).path
+        routed = _resolved(path, trailing_slash_only=self.trailing_slash_only)
+        if routed == path or method != "GET":
+            return super().handle(method, target, headers)
+        if routed == "/":
+            return Reply(200, b"<html><body>Dodo Payments API</body></html>", {"Content-Type": "text/html"})
+        if not self.authorized(headers.get("Authorization")):
+            return super().handle(method, target, headers)
+        if routed == CREATE_ROUTE:
+            return Reply.json(200, [session.as_json() for session in self.sessions.values()])
+        return super().handle(method, routed, headers)
+
+
+class DotSegmentsResolved(_NormalisingProxy):
+    """A proxy resolves dot segments, raw or percent-encoded, and merges slashes: /checkouts/x/../{id} serves it."""
+
+
+class TrailingSlashStripped(_NormalisingProxy):
+    """The router strips a trailing slash, '%2F' decoded first: /checkouts/{id}/ serves the session."""
+
+    trailing_slash_only = True
+
+
+class PathSyntaxRefused(CheckoutApi):
+    """A proxy answers 400 to dot segments (raw or encoded), 404 to encoded slashes and 308 to a trailing slash."""
+
+    DOT_SEGMENTS = frozenset({".", "..", "%2e", "%2e%2e", ".%2e", "%2e."})
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        path = urlsplit(target).path
+        if any(segment.lower() in self.DOT_SEGMENTS for segment in path.split("/")):
+            return Reply(400, b"<html><body>400 Bad Request</body></html>", {"Content-Type": "text/html"})
+        if re.search("%2[fF]", path):
+            # Apache's answer with AllowEncodedSlashes off.
+            return Reply(404, b"<html><body>404 Not Found</body></html>", {"Content-Type": "text/html"})
+        if path.endswith("/") and len(path) > len(ROUTE_PREFIX):
+            return Reply(308, headers={"Location": path.rstrip("/")})
+        return super().handle(method, target, headers)
+
+
+# --- error bodies that carry what they refused ---------------------------------------------
+
+
+class SessionIn401(CheckoutApi):
+    """A request without a valid key for a known session gets 401 with the session's JSON and "unauthorized": true."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        checkout_id = self.checkout_id_of(target)
+        session = self.lookup(checkout_id) if checkout_id is not None and reply.status == 401 else None
+        return reply if session is None else Reply.json(401, {**session.as_json(), "unauthorized": True})
+
+
+class DidYouMean(CheckoutApi):
+    """An unknown id close to a session's gets 404 naming that session with its customer: 'did you mean cks_...'."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        checkout_id = self.checkout_id_of(target)
+        if reply.status != 404 or checkout_id is None:
+            return reply
+        close = difflib.get_close_matches(checkout_id, list(self.sessions), n=1, cutoff=0.8)
+        if not close:
+            return reply
+        match = self.sessions[close[0]]
+        message = f"No session {checkout_id!r}: did you mean {match.id} (customer {match.customer_email})?"
+        return Reply.error(404, "NOT_FOUND", message)
+
+
+class ErrorEchoesId(CheckoutApi):
+    """A 404 names the id it was asked for: 'Checkout session <id> not found'."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        checkout_id = self.checkout_id_of(target)
+        if reply.status != 404 or checkout_id is None:
+            return reply
+        return Reply.error(404, "NOT_FOUND", f"Checkout session {checkout_id!r} not found")
 
 
 # --- bodies only a lenient parser reads -------------------------------------------------
@@ -528,6 +668,27 @@ class FoldedHeader(CheckoutApi):
             return reply
         trace = f"session={session.id};\r\n region=eu-west-1"
         return replace(reply, headers={**reply.headers, "X-Trace": trace})
+
+
+class SpaceBeforeColon(CheckoutApi):
+    """One session's reply has a field line with a space before its colon ('X-Trace : ...'), which RFC 9112 forbids."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        # Written before Content-Length: a client that stops its head at this line never learns the length.
+        return (
+            replace(reply, headers={"X-Trace ": f"session={session.id}", **reply.headers})
+            if _is_target(session)
+            else reply
+        )
+
+
+class TwoContentTypes(CheckoutApi):
+    """One session's reply has two Content-Type fields, application/json and text/html, where one is allowed."""
+
+    def render(self, session: CheckoutSession) -> Reply:
+        reply = super().render(session)
+        return replace(reply, headers={**reply.headers, "content-type": "text/html"}) if _is_target(session) else reply
 
 
 class IdEchoedInHeader(CheckoutApi):
@@ -642,6 +803,24 @@ class CreatedUnderAnotherId(CheckoutApi):
         super().store(session_id, replace(session, id=fresh_id("cks_")))
 
 
+class CreateWithoutKey(CheckoutApi):
+    """POST /checkouts without an Authorization header creates a session: the create route skips the key check."""
+
+    def create(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        if headers.get("Authorization") is None:
+            return super().create({**headers, "Authorization": f"Bearer {self.api_key}"}, body)
+        return super().create(headers, body)
+
+
+class CreateForbidden(CheckoutApi):
+    """POST /checkouts without the valid key gets 403 with an error body, where a read gets 401."""
+
+    def create(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        if not self.authorized(headers.get("Authorization")):
+            return Reply.error(403, "FORBIDDEN", "Creating sessions needs a secret key of this account")
+        return super().create(headers, body)
+
+
 # --- conformant oddities --------------------------------------------------------------
 
 
@@ -735,6 +914,14 @@ class ForbiddenWrongKey(CheckoutApi):
         if reply.status == 401 and headers.get("Authorization") is not None:
             return Reply.error(403, "FORBIDDEN", "This key may not read this session")
         return reply
+
+
+class FieldWhitespace(CheckoutApi):
+    """Every field value has a tab before it and spaces after it, the optional whitespace RFC 9112 allows."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        reply = super().handle(method, target, headers)
+        return replace(reply, headers={name: f"\t{value}  " for name, value in reply.headers.items()})
 
 
 class EarlyHints(CheckoutApi):
@@ -867,6 +1054,9 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "key-case-insensitive": KeyCaseInsensitive,
     "empty-bearer-accepted": EmptyBearerAccepted,
     "scheme-ignored": SchemeIgnored,
+    "key-secret-only": KeySecretOnly,
+    "key-any-suffix": KeyAnySuffix,
+    "key-other-mode-accepted": KeyOtherModeAccepted,
     "lookup-before-auth": LookupBeforeAuth,
     "keyless-after-miss": KeylessAfterMiss,
     "fail-open-under-load": FailOpenUnderLoad,
@@ -878,12 +1068,19 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "length-beside-chunks": LengthBesideChunks,
     "folded-header": FoldedHeader,
     "id-echoed-in-header": IdEchoedInHeader,
+    "space-before-colon": SpaceBeforeColon,
+    "two-content-types": TwoContentTypes,
     "racy-shared-session": RacySharedSession,
     "racy-counter-500": RacyCounter500,
     "created-session-late": CreatedSessionLate,
     "created-session-paid": CreatedSessionPaid,
     "created-with-201": CreatedWith201,
     "created-under-another-id": CreatedUnderAnotherId,
+    "dot-segments-resolved": DotSegmentsResolved,
+    "trailing-slash-stripped": TrailingSlashStripped,
+    "session-in-401": SessionIn401,
+    "did-you-mean": DidYouMean,
+    "create-without-key": CreateWithoutKey,
 }
 _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "reference": Reference,
@@ -897,6 +1094,7 @@ _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "huge-body": HugeBody,
     "bare-errors": BareErrors,
     "forbidden-wrong-key": ForbiddenWrongKey,
+    "key-mode-explained": KeyModeExplained,
     "early-hints": EarlyHints,
     "created-at-offsets": CreatedAtOffsets,
     "gzip-bodies": GzipBodies,
@@ -905,6 +1103,10 @@ _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "retry-after-forms": RetryAfterForms,
     "leap-second": LeapSecond,
     "created-session-lags": CreatedSessionLags,
+    "path-syntax-refused": PathSyntaxRefused,
+    "error-echoes-id": ErrorEchoesId,
+    "create-forbidden": CreateForbidden,
+    "field-whitespace": FieldWhitespace,
 }
 VARIANTS = {
     **{name: Variant(name, api, conformant=False) for name, api in _FAULTS.items()},
