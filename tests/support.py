@@ -11,7 +11,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +262,19 @@ def spec_with(tmp_path: Path, change: Callable[[dict[str, Any]], object]) -> Pat
     path = tmp_path / "changed-spec.yaml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
     return path
+
+
+def every_string(value: Any) -> Iterator[str]:
+    """Every string of a record or of parsed JSON, the names of its dicts' fields included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from every_string(item)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield name
+            yield from every_string(item)
+    elif is_dataclass(value) and not isinstance(value, type):
+        for item in fields(value):
+            yield from every_string(getattr(value, item.name))

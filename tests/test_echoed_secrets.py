@@ -8,8 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import fields, is_dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from support import ROOT, conformance
+from support import ROOT, conformance, every_string
 
 from conformance import engine
 from conformance.redaction import FRAGMENT_CHARS, MIN_KEY_LENGTH, REDACTED, Redactor, derived_forms
@@ -200,21 +199,6 @@ def test_a_recorded_run_against_a_server_echoing_the_key_transformed_keeps_no_fo
     assert "payment_status" in (reports / "summary.md").read_text(encoding="utf-8")
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, dict):
-        for name, item in value.items():
-            yield name
-            yield from _strings(item)
-    elif is_dataclass(value) and not isinstance(value, type):
-        for item in fields(value):
-            yield from _strings(getattr(value, item.name))
-
-
 def test_the_record_the_engine_returns_holds_no_form_of_an_echoed_key(tmp_path: Path) -> None:
     said: list[str] = []
     with Sandbox(api=EchoingTransformed(KEY, seeded_sessions())) as sandbox:
@@ -224,8 +208,8 @@ def test_the_record_the_engine_returns_holds_no_form_of_an_echoed_key(tmp_path: 
         )  # fmt: skip
         outcome = engine.run(build_settings(flags), say=said.append)
     assert outcome.exit_code == 1, outcome.record.result.reason
-    assert any("payment_status" in string for string in _strings(outcome.record))
-    assert all_leaks(KEY, "\n".join(_strings(outcome.record))) == {}
+    assert any("payment_status" in string for string in every_string(outcome.record))
+    assert all_leaks(KEY, "\n".join(every_string(outcome.record))) == {}
     assert all_leaks(KEY, "\n".join(said)) == {}
 
 

@@ -14,10 +14,9 @@ import sys
 import threading
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
-from dataclasses import fields, is_dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import xmlschema
@@ -25,7 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jsonschema.validators import validator_for
 from markdown_it import MarkdownIt
-from support import KEY, ROOT, conformance
+from support import KEY, ROOT, conformance, every_string
 
 from conformance import engine
 from conformance.neutral import escape_of, neutral
@@ -283,18 +282,7 @@ def assert_inert_json(text: str) -> None:
     """Valid JSON, no raw active character, and none in any string once decoded (a line break or tab excepted)."""
     assert raw_active(text, WHITESPACE) == []
 
-    def strings(value: Any) -> Iterator[str]:
-        if isinstance(value, str):
-            yield value
-        elif isinstance(value, list):
-            for item in value:
-                yield from strings(item)
-        elif isinstance(value, dict):
-            for name, item in value.items():
-                yield name
-                yield from strings(item)
-
-    for string in strings(json.loads(text)):
+    for string in every_string(json.loads(text)):
         assert raw_active(string, WHITESPACE) == [], string
 
 
@@ -476,22 +464,6 @@ def test_a_server_answering_with_escapes_and_a_nul_reaches_no_output_raw(
         assert record["exchanges"]["by_status"]["302"] > 0
 
 
-def _strings(value: Any) -> Iterator[str]:
-    """Every string of a record, field names of its dicts included."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, dict):
-        for name, item in value.items():
-            yield name
-            yield from _strings(item)
-    elif is_dataclass(value) and not isinstance(value, type):
-        for item in fields(value):
-            yield from _strings(getattr(value, item.name))
-
-
 def test_the_record_the_engine_returns_and_the_lines_it_says_are_inert(tmp_path: Path) -> None:
     # A test of the user's own that calls the engine gets the record, not the files: it must be inert too.
     server, base_url = _serve("banner everywhere")
@@ -506,7 +478,7 @@ def test_the_record_the_engine_returns_and_the_lines_it_says_are_inert(tmp_path:
         server.shutdown()
         server.server_close()
     assert outcome.exit_code == 1, outcome.record.result.reason
-    strings = list(_strings(outcome.record))
+    strings = list(every_string(outcome.record))
     assert any("\\x1b]0;pwned" in string for string in strings)
     assert [string for string in strings if raw_active(string, WHITESPACE)] == []
     assert_inert_terminal(said)
