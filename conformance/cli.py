@@ -381,7 +381,7 @@ def _serve_sandbox(port: int, api_key: str | None, variant_name: str) -> int:
         from conformance.settings import clean_api_key  # noqa: PLC0415
 
         api_key = clean_api_key(api_key, "--api-key")
-    api = variant.api(api_key or f"sk_sandbox_{secrets.token_hex(16)}", seeded_sessions())
+    api = variant.api(api_key or f"sk_test_{secrets.token_hex(16)}", seeded_sessions())
     try:
         sandbox = Sandbox(api=api, port=port)
     except OSError as exc:
