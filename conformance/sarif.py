@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import yaml
 
@@ -93,8 +94,12 @@ def _spec_path(spec: str) -> Path:
 
 def _relative(spec: Path) -> tuple[Path | None, str]:
     """The folder the spec's URI is relative to, and that URI; (None, a file URI) when it is under neither."""
-    resolved = spec.resolve()
-    repository = next((folder for folder in resolved.parents if (folder / ".git").exists()), None)
+    try:
+        resolved = spec.resolve()
+        repository = next((folder for folder in resolved.parents if (folder / ".git").exists()), None)
+    except (OSError, ValueError):
+        # A path no file can have (too long, a NUL: an edited summary.json): named as given, located nowhere.
+        return None, quote(spec.as_posix())
     for root in (repository, Path.cwd().resolve()):
         if root is not None and resolved.is_relative_to(root):
             return root, resolved.relative_to(root).as_posix()
@@ -104,7 +109,7 @@ def _relative(spec: Path) -> tuple[Path | None, str]:
 def _document(spec: Path) -> Any:  # noqa: ANN401 - any parsed YAML
     try:
         return yaml.safe_load(spec.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: a NUL in the path, or bytes that are not UTF-8
         return None
 
 
@@ -183,8 +188,15 @@ def _escape(part: str) -> str:
     return part.replace("~", "~0").replace("/", "~1")
 
 
+def _is_file(spec: Path) -> bool:
+    try:
+        return spec.is_file()
+    except OSError:  # a name too long for the file system
+        return False
+
+
 def _location(spec: Path, uri: str, pointer: str) -> dict[str, Any]:
-    line = pointer_line(spec, pointer) if spec.is_file() else None
+    line = pointer_line(spec, pointer) if _is_file(spec) else None
     artifact: dict[str, Any] = {"uri": uri}
     if not uri.startswith("file:"):
         artifact["uriBaseId"] = ROOT_ID

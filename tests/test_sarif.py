@@ -114,3 +114,19 @@ def test_a_spec_outside_any_repository_is_relative_to_the_current_folder(tmp_pat
     assert run["originalUriBaseIds"] == {"SRCROOT": {"uri": tmp_path.resolve().as_uri() + "/"}}
     location = run["results"][0]["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "contract/openapi.yaml", "uriBaseId": "SRCROOT"}
+
+
+def test_a_summary_naming_a_spec_no_file_can_have_still_renders_as_sarif(tmp_path: Path) -> None:
+    # An edited or foreign summary.json: a NUL, or a name longer than the file system takes. The log names
+    # the spec as given and locates nothing in it, instead of an internal error.
+    judge(VARIANTS["timestamp-epoch"].api(KEY, seeded_sessions()), tmp_path, spec=SPEC)
+    summary_path = tmp_path / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    for spec in ("spec/\u0000openapi.yaml", "spec/" + "x" * 5000 + ".yaml"):
+        summary["run"]["spec"] = spec
+        summary_path.write_text(json.dumps(summary), encoding="utf-8")
+        rendered = conformance("report", str(summary_path), "--format", "sarif")
+        assert rendered.returncode == 0, rendered.stderr
+        location = json.loads(rendered.stdout)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+        assert "region" not in location
+        assert location["artifactLocation"]["uri"].startswith("spec/")
