@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 PROGRAM = "conformance"
 ENV_API_KEY = "DODO_PAYMENTS_API_KEY"
+# The most of an unexpected error's message that its one line quotes.
+INTERNAL_ERROR_CHARS = 300
 
 
 class _Parser(argparse.ArgumentParser):
@@ -230,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.OUTPUT_NOT_WRITTEN)
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
         first_line = str(error).splitlines()[0] if str(error) else ""
+        if len(first_line) > INTERNAL_ERROR_CHARS:
+            # A message can quote a whole path or body; the one line must stay one readable line.
+            first_line = first_line[: INTERNAL_ERROR_CHARS - 1] + "…"
         print(
             redact(f"{PROGRAM}: internal error: {type(error).__name__}: {first_line}; ")
             + "this is a bug in the gate, please report it with the command you ran",

@@ -44,9 +44,10 @@ def _main_raising(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> int:
         ),
         (RuntimeError(f"broke on {KEY}\nsecond line"), 3, f"{BUG}RuntimeError: broke on [REDACTED]; {LAST}"),
         (ValueError(), 3, f"{BUG}ValueError: ; {LAST}"),
+        (OSError("x" * 5000), 3, f"{BUG}OSError: {'x' * 299}…; {LAST}"),
     ],
     ids=["bad input", "cannot judge", "ctrl-c", "sigterm", "sighup", "an output not written", "a bug",
-         "a bug without a message"],
+         "a bug without a message", "a bug with a long message"],
 )  # fmt: skip
 def test_each_way_a_command_ends_is_one_exit_code_and_one_redacted_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: BaseException, code: int, line: str
