@@ -164,6 +164,8 @@ class Gate:
         self.checkout_ids = checkout_ids
         self.seed = seed
         self.invented = invented_ids(seed, checkout_ids)
+        # An id no request of the run asks for, for the one time the key's refusals must be told from a cache's.
+        self._never_asked = invented_ids(seed + 1, (*checkout_ids, *self.invented), count=1)[0]
         # Other ids the known sessions' bodies name (their payment ids), in the order first read.
         self.payment_ids: dict[str, None] = {}
         # Each distinctive value read from a known session's body: the sessions that carried it, and where first.
@@ -237,28 +239,35 @@ class Gate:
             self._checking_key = False
             return
         again = self.transport.get_checkout(accepted.checkout_id, accepted.purpose, why=_KEY_CHECK)
-        if again.response is None:
+        asked = [again]
+        if again.response is not None and key_refused(again.response.status):
+            # A cache in front that keeps 401s by URL refuses a URL it has seen refused, whatever the key: a
+            # revoked key is refused for a URL never asked before too.
+            asked.append(self.transport.get_checkout(self._never_asked, Purpose.UNKNOWN, why=_KEY_CHECK))
+        if any(exchange.response is None for exchange in asked):
             # No answer says nothing of the key: the next refusal asks again (silence has its own limit).
             with self._lock:
                 self._checking_key = False
-            self._observe(again)
+            for exchange in asked:
+                self._observe(exchange)
             return
-        if key_refused(again.response.status):
+        if len(asked) > 1 and key_refused(_status(asked[1]) or 0):  # refused again, and for a new URL too
             number, refused = first
             raise RunStopped(
                 TargetError(
                     f"the target accepted the API key, then refused it at request {number} of the run "
                     f"({refused.request.method} {refused.request.url}, {refused.purpose}: status {_status(refused)}) "
-                    f"and at every request with the key since, and refuses it now ({again.response.status}) for "
-                    f"{accepted.checkout_id!r}, which it had answered {_status(accepted)} with the same key: the key "
-                    "was revoked or expired mid-run",
+                    f"and at every request with the key since, and refuses it now ({_status(again)}) for "
+                    f"{accepted.checkout_id!r}, which it had answered {_status(accepted)} with the same key, and "
+                    f"for an id never asked before ({_status(asked[1])}): the key was revoked or expired mid-run",
                     "pass a valid test-mode key and rerun",
                 )
             )
         with self._lock:
             self._key_works = True
             self._checking_key = False
-        self._observe(again)
+        for exchange in asked:
+            self._observe(exchange)
 
     def _note_payment_id(self, exchange: Exchange) -> None:
         response = exchange.response

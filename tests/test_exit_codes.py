@@ -248,7 +248,10 @@ def test_a_key_refused_for_everything_from_some_request_on_exits_3_saying_when(
         refused_at = int(verdict.split("then refused it at request ", 1)[1].split(" ", 1)[0])
         assert refused_at >= first
         assert "and at every request with the key since" in verdict
-        assert "which it had answered 200 with the same key: the key was revoked or expired mid-run" in verdict
+        assert "which it had answered 200 with the same key, and for an id never asked before (401): the key was " in (
+            verdict
+        )
+        assert verdict.endswith("revoked or expired mid-run; pass a valid test-mode key and rerun")
     # Refused three times, asked once more, stopped: not hundreds of requests with a key that no longer works
     # (requests without the key say nothing about it, and go on in between).
     assert api.requests <= first + 50, api.requests
@@ -339,3 +342,33 @@ def test_a_reply_that_is_not_http_is_said_to_be_an_answer_not_an_unreachable_tar
     assert "cannot be reached" not in verdict
     assert "the target answered, but not in HTTP: " in verdict
     assert said in verdict
+
+
+class CachesRefusals(CheckoutApi):
+    """A cache in front keeps every 401 by URL and serves it to whoever asks next, key or not: the server's fault."""
+
+    def __init__(self) -> None:
+        super().__init__(KEY, seeded_sessions())
+        self.cached: dict[str, Reply] = {}
+        self._cache_lock = threading.Lock()
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        with self._cache_lock:
+            if method == "GET" and target in self.cached:
+                return self.cached[target]
+        reply = super().handle(method, target, headers)
+        if method == "GET" and reply.status == 401:
+            with self._cache_lock:
+                self.cached[target] = reply
+        return reply
+
+
+def test_refusals_a_cache_serves_by_url_are_the_servers_fault_not_a_revoked_key(tmp_path: Path, serve: Any) -> None:
+    # Every known session is asked for without a key, so its URL's 401 is cached, and later reads with the key
+    # get it: refused three times in a row, and again for a URL the key had read. A URL never asked before
+    # shows the key still works.
+    result = run_against(serve(CachesRefusals()), tmp_path, max_examples=10)
+    assert result.returncode == 1, result.stdout + result.stderr
+    verdict = verdict_line(result)
+    assert "session.known_found" in verdict
+    assert "revoked" not in verdict
