@@ -1,0 +1,3 @@
+import sys, base
+from variants import VARIANTS
+base.serve(VARIANTS[sys.argv[1]][0])
