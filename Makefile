@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 NODE_STAMP := node_modules/.installed
 
-.PHONY: bootstrap node run test lint selftest bench cassettes upgrade mutation mutation-recheck clean
+.PHONY: bootstrap node run test test-catalogue lint selftest bench cassettes upgrade mutation mutation-recheck clean
 
 ## Set up .venv: Python, pip and venv are all `make run` needs.
 bootstrap: $(STAMP)
@@ -43,9 +43,14 @@ $(NODE_STAMP): package.json package-lock.json
 run: bootstrap
 	$(BIN)/conformance run --sandbox --create-session
 
-## Run the project's own tests, a test file per core, the longest file first (tests/conftest.py).
+## Run the project's own tests, a test file per core, the longest file first (tests/conftest.py); the tests that
+## judge the whole selftest catalogue are make test-catalogue's.
 test: bootstrap node
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not catalogue"
+
+## The tests that judge the whole selftest catalogue (every fault caught, no false alarm); CI runs them after make test.
+test-catalogue: bootstrap
+	$(BIN)/python -m pytest -m catalogue tests/test_selftest.py
 
 ## Prove the gate catches faults: every broken variant must fail, every conformant one pass.
 selftest: bootstrap

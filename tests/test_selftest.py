@@ -50,6 +50,7 @@ def test_every_variant_is_described_in_one_sentence() -> None:
         assert "\n" not in variant.description
 
 
+@pytest.mark.catalogue
 def test_every_must_check_of_the_gate_catches_some_fault_of_the_catalogue(
     selftest: tuple[int, str, dict[str, Any]],
 ) -> None:
@@ -64,6 +65,7 @@ def test_every_must_check_of_the_gate_catches_some_fault_of_the_catalogue(
     assert ours - caught == set()
 
 
+@pytest.mark.catalogue
 def test_every_fault_is_caught_and_no_conformant_variant_fails(selftest: tuple[int, str, dict[str, Any]]) -> None:
     code, stdout, record = selftest
     missed = [item["name"] for item in record["variants"] if not item["as_expected"]]
@@ -75,6 +77,7 @@ def test_every_fault_is_caught_and_no_conformant_variant_fails(selftest: tuple[i
     assert f"kill rate: {record['faults']}/{record['faults']} faults caught (100%)" in stdout
 
 
+@pytest.mark.catalogue
 def test_each_fault_is_caught_by_the_check_made_for_it(selftest: tuple[int, str, dict[str, Any]]) -> None:
     _, _, record = selftest
     caught = {item["name"]: item["caught_by"] for item in record["variants"]}
@@ -92,6 +95,7 @@ def test_each_fault_is_caught_by_the_check_made_for_it(selftest: tuple[int, str,
             assert item["first_detection_seconds"] is not None
 
 
+@pytest.mark.catalogue
 def test_conformant_oddities_may_warn_but_never_fail(selftest: tuple[int, str, dict[str, Any]]) -> None:
     _, _, record = selftest
     bare = next(item for item in record["variants"] if item["name"] == "bare-errors")
@@ -99,6 +103,7 @@ def test_conformant_oddities_may_warn_but_never_fail(selftest: tuple[int, str, d
     assert bare["warned"] == ["errors.json_body"]
 
 
+@pytest.mark.catalogue
 def test_the_report_says_where_the_sdk_and_the_spec_disagree(selftest: tuple[int, str, dict[str, Any]]) -> None:
     # Whatever the SDK decides (it may fix its date-time parsing one day), the selftest must report it.
     _, stdout, record = selftest
