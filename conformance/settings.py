@@ -133,10 +133,6 @@ class Settings:
     # error names what the user set: a flag, or an environment variable. A value absent here came from its flag.
     sources: Mapping[str, str] = field(default_factory=dict)
 
-    def source(self, name: str, flag: str) -> str:
-        """Where the value of `name` came from: its environment variable, or else `flag`."""
-        return self.sources.get(name, flag)
-
     @property
     def uses_sandbox(self) -> bool:
         """Whether the run targets the bundled sandbox."""
@@ -172,12 +168,12 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
     if base_url is not None and flags.api_key_file is None:
         api_key = _api_key(flags, environ, base_url)
     product_id = _product_id(flags, environ, base_url)
-    # A value the flags did not give came from the environment.
+    # A value the flags did not give came from the environment, by Flags field name.
     from_environment = {
-        ENV_BASE_URL: base_url is not None and flags.base_url is None,
-        ENV_API_KEY: api_key is not None and flags.api_key is None,
-        ENV_CHECKOUT_IDS: bool(ids) and not flags.checkout_ids,
-        ENV_PRODUCT_ID: product_id is not None and flags.product_id is None,
+        "base_url": base_url is not None and flags.base_url is None,
+        "api_key": api_key is not None and flags.api_key is None,
+        "checkout_ids": bool(ids) and not flags.checkout_ids,
+        "product_id": product_id is not None and flags.product_id is None,
     }
     rate = flags.rate_limit or default_rate_limit(base_url)
     return Settings(
@@ -205,7 +201,7 @@ def build_settings(flags: Flags, environ: Mapping[str, str] = os.environ) -> Set
         product_id=product_id,
         sources={
             **({"api_key": "--api-key-file"} if flags.api_key_file is not None and base_url is not None else {}),
-            **{name: variable for name, variable in _VARIABLES.items() if from_environment[variable]},
+            **{name: _VARIABLES[name] for name, given in from_environment.items() if given},
         },
     )
 
