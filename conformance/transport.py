@@ -993,30 +993,29 @@ class _Watchdog:
 _CURRENT = threading.local()
 
 
-class _Connection(urllib3.connection.HTTPConnection):
+class _Watched:
+    """Shows a connection's socket to the watchdog of the request using it, and sends the target as written."""
+
+    sock: socket.socket
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc] # a mixin of a connection
+        _watch_socket(self.sock)
+
+    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - urllib3's
+        super().putrequest(method, _exact_target(url), *args, **kwargs)  # type: ignore[misc] # a mixin
+
+
+class _Connection(_Watched, urllib3.connection.HTTPConnection):
     """A connection that skips interim responses and shows its socket to the watchdog of the request using it."""
 
     response_class = _FinalResponse
 
-    def connect(self) -> None:
-        super().connect()
-        _watch_socket(self.sock)
 
-    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - urllib3's
-        super().putrequest(method, _exact_target(url), *args, **kwargs)
-
-
-class _SecureConnection(urllib3.connection.HTTPSConnection):
+class _SecureConnection(_Watched, urllib3.connection.HTTPSConnection):
     """The same over TLS."""
 
     response_class = _FinalResponse
-
-    def connect(self) -> None:
-        super().connect()
-        _watch_socket(self.sock)
-
-    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - urllib3's
-        super().putrequest(method, _exact_target(url), *args, **kwargs)
 
 
 # A URL the transport may send exactly as written: printable ASCII, no space.
