@@ -253,7 +253,7 @@ def _run(arguments: argparse.Namespace, redact: Redactor) -> int:
     engine.claim_reports(flags.report_dir, flags.sarif)
     settings = build_settings(flags)
     redact.add(settings.api_key or "")
-    plan = engine.prepare(settings)
+    plan = engine.prepare(settings, claimed=True)
     redact.add(plan.api_key or "")
     given = argv_of(arguments)
     command = " ".join([PROGRAM, *(sys.argv[1:] if given is None else given)])

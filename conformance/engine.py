@@ -112,12 +112,14 @@ class Outcome:
     ledger: Ledger = field(repr=False)
 
 
-def prepare(settings: Settings, *, claim: bool = True) -> Plan:
+def prepare(settings: Settings, *, claimed: bool = False) -> Plan:
     """Read the spec, the key file and the recording, and refuse a live-mode target; raise GateError.
 
-    `claim` False checks the report paths but leaves an earlier run's reports: for a run that will not start.
+    The report paths are claimed first (claim_reports), unless the front end `claimed` them already from the
+    same flags, before the refusals that settings make.
     """
-    claim_reports(settings.report_dir, settings.sarif, remove=claim)
+    if not claimed:
+        claim_reports(settings.report_dir, settings.sarif)
     contract = load_contract(settings.spec)
     if settings.mode is Mode.RECORD:
         # Checked before the first request: a recording that cannot be kept is not worth sending.

@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # session that may run the suite starts a run; --collect-only lists it and leaves the last reports.
         runs = not config.getoption("collectonly")
         claim_reports(flags.report_dir, flags.sarif, remove=runs)
-        config.stash[PLAN] = prepare(build_settings(flags), claim=runs)
+        config.stash[PLAN] = prepare(build_settings(flags), claimed=True)
     except GateError as error:
         raise pytest.UsageError(str(error)) from None
     if config.args_source is not pytest.Config.ArgsSource.ARGS:
