@@ -63,7 +63,7 @@ bench: bootstrap
 	$(BIN)/python bench/run.py --output $(BENCH_OUTPUT)
 
 ## Mutation testing of the safety-critical modules (not part of make test); writes reports/mutation.md and .json.
-## MODULES="conformance/redaction.py conformance/hosts.py" runs only those rows of the table in mutation/run.py.
+## MODULES="conformance/redaction.py conformance/hosts.py" runs only those rows of the table in mutation/targets.py.
 mutation: bootstrap
 	$(BIN)/python mutation/run.py $(if $(MODULES),--modules $(MODULES))
 

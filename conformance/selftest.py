@@ -6,10 +6,13 @@ same engine `conformance run` drives, with the default flags a user would use.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
+import os
 import secrets
 import signal
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -26,6 +29,7 @@ from conformance.transport import Transport
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from multiprocessing.connection import Connection
     from pathlib import Path
 
 # The SDK oracle's second reads judge bodies, not delivery (the judged runs use the default flags).
@@ -55,13 +59,25 @@ class VariantResult:
     requests_sent: int = 0
 
 
-def _leave_ctrl_c_to_the_selftest() -> None:
-    """In a worker: ignore Ctrl-C, which the terminal sends to the whole group; the selftest's process ends us.
+def _start_worker(selftest_alive: Connection) -> None:
+    """In a worker: leave Ctrl-C to the selftest's process, and end when that process ends, however it ends.
 
-    A KeyboardInterrupt in a worker between two variants, or in a garbage-collector callback of Hypothesis's
-    after a run, printed a traceback beside the selftest's one line.
+    Ctrl-C is ignored because the terminal sends it to the whole group: a KeyboardInterrupt in a worker between
+    two variants, or in a garbage-collector callback of Hypothesis's after a run, printed a traceback beside the
+    selftest's one line. A selftest killed (SIGKILL, or SIGTERM, which Python's default ends without cleanup)
+    cannot stop its pool, and the workers, children of the fork server, would judge on with no one to report to.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with_the_selftest, args=(selftest_alive,), name="selftest-alive", daemon=True).start()
+
+
+def _end_with_the_selftest(selftest_alive: Connection) -> None:
+    """Wait for the selftest's end of the pipe to close, then end this worker at once."""
+    # Only the selftest's process holds the writing end (pipes are not inherited across exec, and the fork
+    # server closes what it passes on), so end of file means that process has ended; nothing is ever sent.
+    with contextlib.suppress(EOFError, OSError):
+        selftest_alive.recv_bytes()
+    os._exit(128 + signal.SIGTERM)
 
 
 def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
@@ -80,7 +96,11 @@ def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
     by_name: dict[str, VariantResult] = {}
     # The variants that hold replies until the timeout go first, so that the others fill the wait.
     order = sorted(chosen, key=lambda variant: not variant.api.holds_replies)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_leave_ctrl_c_to_the_selftest)
+    # Held open by this process alone for as long as it runs: each worker ends when it closes (_start_worker).
+    selftest_alive, alive_while_open = context.Pipe(duplex=False)
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(selftest_alive,)
+    )
     try:
         pending = {pool.submit(_judge, variant, spec, report_dir, max_examples): variant for variant in order}
         for future in as_completed(pending):
@@ -91,6 +111,7 @@ def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
                 f"[{len(by_name):>2}/{len(chosen)}] {result.name}: {result.status} (exit {result.exit_code}), "
                 f"{verdict}, {result.duration_seconds:.1f} s"
             )
+        pool.shutdown(wait=True)
     except BaseException:
         # Ctrl-C, or a variant that crashed: stop now rather than wait for every queued variant to finish.
         # Each worker writes its reports atomically, so ending one mid-run leaves nothing half-written.
@@ -99,7 +120,10 @@ def run_selftest(  # noqa: PLR0913, PLR0917 - the selftest's knobs
             process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    finally:
+        # After the shutdown, when every worker has ended: closing it earlier would end a worker mid-variant.
+        selftest_alive.close()
+        alive_while_open.close()
     results = [by_name[variant.name] for variant in chosen]
     record = {
         "format": "dodo-conformance/selftest",
