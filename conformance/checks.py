@@ -100,6 +100,10 @@ CREATE_CHECKS = frozenset(
     {"transport.reply", "response.no_server_error", "session.created", "auth.missing_key", "auth.wrong_key"}
 )
 
+# HEAD is not an operation of the spec: its answer is judged only for being HTTP and refusing a keyless request.
+HEAD_CHECKS = frozenset({"transport.reply", "auth.missing_key"})
+_ONLY = {Purpose.CREATE: CREATE_CHECKS, Purpose.HEAD: HEAD_CHECKS}
+
 OPERATION_REF = "#/paths/~1checkouts~1{id}/get"
 # What a path-syntax id may get besides the documented statuses: 400, and a redirect the gate does not follow.
 PATH_SYNTAX_STATUSES = frozenset({400, 301, 302, 303, 307, 308})
@@ -126,7 +130,8 @@ def judge(ctx: Context, exchange: Exchange, checks: list[Check] | None = None) -
     """Run every applicable check on one exchange."""
     verdicts = []
     for item in checks if checks is not None else REGISTRY.values():
-        if exchange.purpose is Purpose.CREATE and item.id not in CREATE_CHECKS:
+        only = _ONLY.get(exchange.purpose)
+        if only is not None and item.id not in only:
             continue
         try:
             item.function(ctx, exchange)
@@ -546,6 +551,52 @@ def distinctive_values(checkout_id: str, body: dict[str, Any]) -> list[tuple[str
         and isinstance(value, str)
         and MIN_DISTINCTIVE_CHARS <= len(value) <= MAX_DISTINCTIVE_CHARS
     ]
+
+
+def _tokens(value: str | None) -> set[str]:
+    """The names of a comma-separated field's members, lowercased: `public, max-age=60` gives public, max-age."""
+    return {part.split("=", 1)[0].strip().lower() for part in (value or "").split(",")} - {""}
+
+
+@check(
+    Level.MUST,
+    "A 2xx answer to a request with the key is not marked for shared caches (public, s-maxage) unless it is "
+    "private, no-store or varies on Authorization: else a CDN serves one account's session to whoever asks its URL.",
+    "RFC 9111 section 3.5; " + OPERATION_REF + "/security",
+)
+def auth_private_cache(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    response = _response(exchange)
+    if exchange.credential is not Credential.VALID or not _is_success(response.status):
+        raise NotApplicable
+    cache_control = _tokens(response.header("cache-control"))
+    shared = sorted(cache_control & {"public", "s-maxage"})
+    if (
+        not shared
+        or cache_control & {"private", "no-store"}
+        or _tokens(response.header("vary")) & {"authorization", "*"}
+    ):
+        return
+    raise CheckFailure(
+        received=f"Cache-Control: {response.header('cache-control')} ({' and '.join(shared)}) on a {response.status} "
+        "to a request with the key, with no Vary: Authorization",
+        expected="an authenticated answer kept out of shared caches (private or no-store), or varying on Authorization",
+    )
+
+
+@check(
+    Level.SHOULD,
+    "A 401 carries a WWW-Authenticate field with a challenge, which tells a client how to authenticate.",
+    "RFC 9110 section 11.6.1; " + OPERATION_REF + "/security",
+)
+def auth_challenge(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+    response = _response(exchange)
+    if response.status != 401:
+        raise NotApplicable
+    if not (response.header("www-authenticate") or "").strip():
+        raise CheckFailure(
+            received="a 401 without a WWW-Authenticate field",
+            expected="WWW-Authenticate with at least one challenge, e.g. Bearer (RFC 9110 sections 11.6.1 and 15.5.2)",
+        )
 
 
 @check(

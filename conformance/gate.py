@@ -16,7 +16,7 @@ from conformance.aliases import aliases
 from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, distinctive_values, judge, refused
 from conformance.errors import RunStopped, TargetError
 from conformance.model import Credential, Exchange, Purpose
-from conformance.transport import answered_without_http, timed_out
+from conformance.transport import answered_without_http, broke_off, stalled, timed_out
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -197,7 +197,12 @@ class Gate:
             if oracle_judged:
                 self.ledger.oracle_judged += 1
                 self.ledger.oracle_agreed += not disagreements
-            if exchange.response is None and exchange.purpose in KNOWN_PURPOSES and timed_out(exchange.transport_error):
+            error = exchange.transport_error
+            if (
+                exchange.response is None
+                and exchange.purpose in KNOWN_PURPOSES
+                and (timed_out(error) or stalled(error))
+            ):
                 self.silent.add(exchange.checkout_id)
             self._note_payment_id(exchange)
             self._note_session_values(exchange)
@@ -312,12 +317,12 @@ class Gate:
                 f"the target {target} cannot be judged: {exchange.transport_error}",
                 "check that --base-url, scheme included, points at the HTTP API",
             )
-        if exchange.response is None:
+        if exchange.response is None and not broke_off(exchange.transport_error):
             raise TargetError(
                 f"the target {target} cannot be reached: {exchange.transport_error}",
                 f"check {self.sources.get('base_url', '--base-url')} and that the server is running",
             )
-        if key_refused(exchange.response.status):
+        if exchange.response is not None and key_refused(exchange.response.status):
             known = (
                 self.transport.get_checkout(self.checkout_ids[0], Purpose.KNOWN, why=_KEY_CHECK)
                 if self.checkout_ids
@@ -403,6 +408,8 @@ class Gate:
                     self.transport.get_checkout(self.invented[0], Purpose.UNKNOWN, credential, previous=known)
                 )
         if self.checkout_ids:
+            why = "HEAD is GET without the body (RFC 9110 section 9.3.2): its status shows what GET would"
+            self._observe(self.transport.head_checkout(self.checkout_ids[0], why))
             for probe in self.transport.key_probes():
                 self._observe(self.transport.get_checkout(self.checkout_ids[0], Purpose.KNOWN, probe=probe))
             # Who is signed in must end with the request: a server that keeps it in shared state, and clears

@@ -42,6 +42,9 @@ class Purpose(StrEnum):
     CREATE = "session created by the gate"
     # That session read again until it appears, within a short bound; a 404 then is a lag, not yet a failure.
     FRESH = "session just created"
+    # HEAD of a known session without a key: HEAD is GET without the body (RFC 9110 section 9.3.2), so its
+    # status tells who exists and what they hold just as well, and an auth layer that checks only GET lets it by.
+    HEAD = "known session asked with HEAD"
 
 
 @dataclass(frozen=True)

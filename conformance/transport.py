@@ -69,6 +69,32 @@ def answered_without_http(transport_error: str | None) -> bool:
     return transport_error is not None and transport_error.startswith(_NOT_HTTP)
 
 
+# What a request met that was answered with a status line and then not with a whole message: the target is there
+# and answers, so it is judged (a framing or coding fault), never taken for silence or for an unreachable target.
+_BROKE_OFF = "the target answered with the status line "
+
+
+def broke_off(transport_error: str | None) -> bool:
+    """Whether the target sent a status line and then no complete, decodable HTTP message."""
+    return transport_error is not None and transport_error.startswith(_BROKE_OFF)
+
+
+def stalled(transport_error: str | None) -> bool:
+    """Whether the target sent a status line and then ran out the request timeout: it costs a timeout each time."""
+    return broke_off(transport_error) and _TIMED_OUT.partition("{")[0] in (transport_error or "")
+
+
+def _after_status_line(
+    result: tuple[ReceivedResponse | None, str | None],
+) -> tuple[ReceivedResponse | None, str | None]:
+    """An error met after a status line arrived says so: the server answered, with a message it did not complete."""
+    response, error = result
+    line = getattr(_CURRENT, "status_line", None)
+    if response is not None or error is None or line is None or broke_off(error):
+        return result
+    return None, f"{_BROKE_OFF}{line!r}, then {error}"
+
+
 def _failure(exc: BaseException) -> str:
     """Why a request got no complete response, naming the cause where the error chain shows it."""
     chain = _chain(exc)
@@ -85,6 +111,13 @@ def _failure(exc: BaseException) -> str:
     )
     if bad is not None:
         line = str(bad.args[0]) if bad.args else ""
+        interim = getattr(_CURRENT, "status_line", None)
+        if interim is not None:
+            # A 1xx response ends at its header section: bytes after it are read as the next status line.
+            return (
+                f"{_BROKE_OFF}{interim!r}, then {line[:60]!r} where the next status line belongs: an interim 1xx "
+                "response has no content (RFC 9110 section 15.2), so bytes sent after it break the message"
+            )
         if line[:2] in ("\x15\x03", "\x16\x03"):
             # A TLS record (an alert, a handshake) where an HTTP status line belongs.
             return (
@@ -243,6 +276,7 @@ class Transport:
         self._pacer = _Pacer(rate_per_second, max_time, self._waiting("the rate limit"))
         self._limited_in_a_row = 0
         self._silent_in_a_row = 0
+        self._stalled_in_a_row = 0
         # The last GET the target answered, as sent: asked again when the target falls silent, to tell a target
         # that is gone (could not judge) from one that hangs on some requests (its fault).
         self._answered: tuple[str, str, dict[str, str]] | None = None
@@ -348,6 +382,12 @@ class Transport:
             why=probe.why if probe is not None else why,
         )  # fmt: skip
 
+    def head_checkout(self, checkout_id: str, why: str) -> Exchange:
+        """HEAD one checkout id without a key."""
+        return self._send(
+            "HEAD", self.url_for(checkout_id), checkout_id, purpose=Purpose.HEAD, credential=Credential.MISSING, why=why
+        )
+
     def get_path(  # noqa: PLR0913 - an exchange is described by all of these
         self,
         path: str,
@@ -403,7 +443,13 @@ class Transport:
         self, connection: http.client.HTTPConnection, path: str, headers: dict[str, str]
     ) -> tuple[ReceivedResponse | None, str | None]:
         """One request on a kept-alive connection; reconnects once if the server had closed it while idle."""
+        return _after_status_line(self._on_connection_attempts(connection, path, headers))
+
+    def _on_connection_attempts(
+        self, connection: http.client.HTTPConnection, path: str, headers: dict[str, str]
+    ) -> tuple[ReceivedResponse | None, str | None]:
         for attempt in (1, 2):
+            _CURRENT.status_line = None
             started = time.perf_counter()
             fresh = connection.sock is None
             seconds, timed_out = self._deadline()
@@ -537,6 +583,8 @@ class Transport:
         # A refused connection is no answer either: it counts like silence, and three in a row end the run.
         silent = response is None and (timed_out(error) or refused_connection(error))
         self._silent_in_a_row = self._silent_in_a_row + 1 if silent else 0
+        # Answers begun and never finished cost a whole timeout each, like silence, but the target is there.
+        self._stalled_in_a_row = self._stalled_in_a_row + 1 if response is None and stalled(error) else 0
         if response is not None and response.status == PROXY_AUTHENTICATION_REQUIRED:
             # The transport never uses a proxy, so a 407 is from something in between, never the target's answer.
             raise RunStopped(
@@ -591,6 +639,12 @@ class Transport:
                     "check that the server stays up and reachable for the whole run, and rerun",
                 )
             )
+        if self._stalled_in_a_row >= SILENT_IN_A_ROW:
+            raise TargetSilent(
+                exchange,
+                f"{self._stalled_in_a_row} requests in a row got a status line and then no complete message within "
+                f"{self.timeout:g} s, so the run sent nothing more",
+            )
         if self._silent_in_a_row >= SILENT_IN_A_ROW:
             raise TargetSilent(
                 exchange,
@@ -615,10 +669,16 @@ class Transport:
             raise KeyboardInterrupt
         self._pacer.wait_turn()
 
-    def _attempt(  # noqa: PLR0911 - one return per way a request can end
+    def _attempt(
         self, method: str, url: str, headers: dict[str, str], body: bytes | None = None, *, exact: bool = True
     ) -> tuple[ReceivedResponse | None, str | None]:
         """Send one request; `exact` sends its path as written (Schemathesis' cases go as requests sends them)."""
+        _CURRENT.status_line = None
+        return _after_status_line(self._attempt_once(method, url, headers, body, exact=exact))
+
+    def _attempt_once(  # noqa: PLR0911 - one return per way a request can end
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, *, exact: bool
+    ) -> tuple[ReceivedResponse | None, str | None]:
         started = time.perf_counter()
         seconds, timed_out = self._deadline()
         _CURRENT.watchdog = self._watchdog
@@ -755,6 +815,9 @@ def _read_capped(raw: requests.Response) -> tuple[bytes, bool]:
         if len(coded) > BODY_CAP_BYTES:
             break
     cut = len(coded) > BODY_CAP_BYTES
+    if raw.request.method == "HEAD":
+        # A HEAD answer has no content: its Content-Encoding describes the body a GET would get (RFC 9110 9.3.2).
+        return bytes(coded), False
     body = _decoded(bytes(coded[: BODY_CAP_BYTES + 1]), raw.headers.get("Content-Encoding"), cut=cut)
     truncated = cut or len(body) > BODY_CAP_BYTES
     return body[:BODY_CAP_BYTES], truncated
@@ -841,6 +904,7 @@ class _FinalResponse(http.client.HTTPResponse):
     def _read_status(self) -> tuple[str, int, str]:
         while True:
             version, status, reason = super()._read_status()  # type: ignore[misc]
+            _CURRENT.status_line = f"{version} {status} {reason}".strip()
             if status == 100:
                 # 100 Continue: http.client skips it, and its head, itself.
                 return version, status, reason

@@ -65,8 +65,9 @@ class Reply:
         return cls.json(status, {"code": code, "message": message})
 
 
-# The answer to a request without the valid key, on every route.
-UNAUTHORIZED = Reply.error(401, "UNAUTHORIZED", "Missing or invalid bearer token")
+# The answer to a request without the valid key, on every route, with the challenge RFC 9110 section 11.6.1 asks for.
+_REFUSED = Reply.error(401, "UNAUTHORIZED", "Missing or invalid bearer token")
+UNAUTHORIZED = replace(_REFUSED, headers={**_REFUSED.headers, "WWW-Authenticate": 'Bearer realm="dodo-sandbox"'})
 
 
 class CheckoutApi:

@@ -20,6 +20,7 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from conformance.sandbox import variants_infra
 from conformance.sandbox.server import CREATE_ROUTE, ROUTE_PREFIX, CheckoutApi, Reply
 from conformance.sandbox.sessions import CheckoutSession, Product, fresh_id
 
@@ -1081,6 +1082,7 @@ _FAULTS: dict[str, type[CheckoutApi]] = {
     "session-in-401": SessionIn401,
     "did-you-mean": DidYouMean,
     "create-without-key": CreateWithoutKey,
+    **variants_infra.FAULTS,
 }
 _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "reference": Reference,
@@ -1107,6 +1109,7 @@ _CONFORMANT: dict[str, type[CheckoutApi]] = {
     "error-echoes-id": ErrorEchoesId,
     "create-forbidden": CreateForbidden,
     "field-whitespace": FieldWhitespace,
+    **variants_infra.CONFORMANT,
 }
 VARIANTS = {
     **{name: Variant(name, api, conformant=False) for name, api in _FAULTS.items()},
