@@ -34,6 +34,7 @@ from conformance.errors import (
 )
 from conformance.files import check_output_file, prove_writable_file, prove_writable_folder, remove_file
 from conformance.gate import Gate, fewest_requests
+from conformance.given_key import read_key_file
 from conformance.ledger import Ledger, RunStatus
 from conformance.record import Result, redacted
 from conformance.redaction import Redactor
@@ -48,7 +49,6 @@ from conformance.report import (
 from conformance.settings import (
     DEFAULT_CONCURRENCY,
     Mode,
-    read_key_file,
     refuse_live_mode,
     refuse_unreachable_pace,
 )
