@@ -10,7 +10,7 @@ from html import escape
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from conformance.report import STATUS_MARKS, oracle_tally, table_notes
+from conformance.report_words import STATUS_MARKS, oracle_tally, table_notes
 
 if TYPE_CHECKING:
     from conformance.record import CheckRecord, Finding, FindingGroup, RunRecord

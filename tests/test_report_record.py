@@ -17,15 +17,15 @@ from conformance.record import Result, RunRecord
 from conformance.report import (
     build_record,
     check_record,
-    partial_note,
     render_closing,
     render_groups,
     render_header,
-    render_junit,
-    render_markdown,
     render_table,
     write_reports,
 )
+from conformance.report_junit import render_junit
+from conformance.report_markdown import render_markdown
+from conformance.report_words import partial_note
 from conformance.spec import Contract
 
 # 2023-11-14T22:13:20Z: a real clock's reading, so that a run's length is tiny beside it.
