@@ -416,6 +416,7 @@ class _Run:
         # The recording first: the reports then say whether it could be kept.
         not_written = self._publish_recording(complete=complete)
         record = self._record(status, code, reason)
+        written = None  # all of them
         try:
             if not_written is not None:
                 raise not_written
@@ -426,8 +427,8 @@ class _Run:
             code = ExitCode(worse(code, ExitCode.OUTPUT_NOT_WRITTEN))
             reason = f"{reason}; but {error}: make it writable (or free space) and run again"
             record = self._record(status, code, reason)
-            write_what_can_be_written(record, settings.report_dir, self.redact, sarif=settings.sarif)
-        for line in render_closing(record, settings.report_dir, sarif=settings.sarif):
+            written = write_what_can_be_written(record, settings.report_dir, self.redact, sarif=settings.sarif)
+        for line in render_closing(record, settings.report_dir, sarif=settings.sarif, written=written):
             self.say(self.redact(line))
         return Outcome(exit_code=code, record=record, ledger=ledger)
 

@@ -7,7 +7,6 @@ has a module of its own (report_markdown, report_junit, report_html, sarif); `FO
 from __future__ import annotations
 
 import json
-from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -38,7 +37,7 @@ from conformance.report_words import SHOWN_GROUPS, STATUS_MARKS, oracle_tally, t
 from conformance.sarif import render_sarif
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
     from pathlib import Path
 
     from conformance.checks import Verdict
@@ -187,11 +186,16 @@ def write_reports(
 
 def write_what_can_be_written(
     record: RunRecord, report_dir: Path, redact: Callable[[str], str], sarif: Path | None = None
-) -> None:
-    """Write each report that can be written, each whole, after write_reports could not write them all."""
+) -> list[Path]:
+    """Write each report that can be written, each whole, after write_reports could not write them all; say which."""
+    written = []
     for path, text in report_texts(record, report_dir, redact, sarif).items():
-        with suppress(OSError):
+        try:
             write_atomically(path, text)
+        except OSError:
+            continue
+        written.append(path)
+    return written
 
 
 def report_texts(
@@ -278,11 +282,13 @@ def render_groups(record: RunRecord) -> list[str]:
     return [neutral(line) for line in lines]
 
 
-def render_closing(record: RunRecord, report_dir: Path, sarif: Path | None = None) -> list[str]:
+def render_closing(
+    record: RunRecord, report_dir: Path, sarif: Path | None = None, written: Collection[Path] | None = None
+) -> list[str]:
     """How a run ended: the table, the grouped findings, spec gaps, where the reports are, the verdict last.
 
     Each is one line, whatever the record holds: a line break or an escape sequence from the target
-    could otherwise print a verdict of its own.
+    could otherwise print a verdict of its own. `written` lists the outputs written when not all were.
     """
     record = neutralised(record)
     lines = []
@@ -297,9 +303,17 @@ def render_closing(record: RunRecord, report_dir: Path, sarif: Path | None = Non
     lines += [f"schemathesis oracle: {text}" for text in shown]
     if len(record.oracle_disagreements) > len(shown):
         lines.append(f"schemathesis oracle: {len(record.oracle_disagreements) - len(shown)} more in summary.md")
-    lines.append(f"reports: {report_dir}/ ({', '.join(REPORT_FILES)})" + (f", SARIF: {sarif}" if sarif else ""))
+    lines.append(_where(report_dir, sarif, written))
     lines.append(render_verdict(record))
     return [neutral(line) for line in lines]
+
+
+def _where(report_dir: Path, sarif: Path | None, written: Collection[Path] | None) -> str:
+    """Where the reports are; when not all could be written, only those that were, so none is looked for in vain."""
+    names = [name for name in REPORT_FILES if written is None or report_dir / name in written]
+    sarif_written = sarif is not None and (written is None or sarif in written)
+    shown = f"{report_dir}/ ({', '.join(names)})" if names else f"none written to {report_dir}/"
+    return f"reports: {shown}" + (f", SARIF: {sarif}" if sarif_written else "")
 
 
 def _one_line(text: str, limit: int) -> str:

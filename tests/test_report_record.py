@@ -346,6 +346,17 @@ def test_the_closing_of_a_run_without_exchanges_is_where_the_reports_are_and_the
     ]
 
 
+def test_the_closing_names_only_the_reports_that_were_written_when_not_all_were(contract: Contract) -> None:
+    record = _record(Ledger(contract=contract), Result("conforms", 74, "but an output could not be written"))
+    reports, sarif = Path("reports"), Path("out.sarif")
+    only_markdown = render_closing(record, reports, sarif=sarif, written=[reports / "summary.md"])
+    assert only_markdown[-2] == "reports: reports/ (summary.md)"
+    only_sarif = render_closing(record, reports, sarif=sarif, written=[sarif])
+    assert only_sarif[-2] == "reports: none written to reports/, SARIF: out.sarif"
+    every_one = render_closing(record, reports, sarif=sarif, written=[reports / "summary.json", sarif])
+    assert every_one[-2] == "reports: reports/ (summary.json), SARIF: out.sarif"
+
+
 # --- summary.md -------------------------------------------------------------------------
 
 
