@@ -47,7 +47,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     # Imported here, inside main's error handling: see the module docstring.
-    from conformance.options import REPLAY, REPORT, RUN, SANDBOX, SELFTEST, add_to_argparse  # noqa: PLC0415
+    from conformance.options import CHECKS, REPLAY, REPORT, RUN, SANDBOX, SELFTEST, add_to_argparse  # noqa: PLC0415
 
     parser = _Parser(prog=PROGRAM, description="Conformance gate for Dodo Payments GET /checkouts/{id}.")
     parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
@@ -71,7 +71,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
             description="Exit 0: the request passes its check now. 1: it still fails. 2: bad input. "
             "3: could not judge.",
         ),
-        "checks": commands.add_parser("checks", help="list every check: id, level, requirement, spec reference"),
+        CHECKS: commands.add_parser(CHECKS, help="list every check: id, level, requirement, spec reference"),
         SANDBOX: commands.add_parser(SANDBOX, help="run the bundled sandbox alone, in the foreground"),
         SELFTEST: commands.add_parser(
             SELFTEST,

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
     import pytest
 
-# The subcommands that take options; `checks` takes none. The pytest plugin offers run's.
-RUN, REPLAY, REPORT, SANDBOX, SELFTEST = "run", "replay", "report", "sandbox", "selftest"
+# The subcommands; `checks` takes no option. The pytest plugin offers run's.
+RUN, REPLAY, REPORT, CHECKS, SANDBOX, SELFTEST = "run", "replay", "report", "checks", "sandbox", "selftest"
 DEFAULT_SELFTEST_JOBS = 2
 
 
