@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from conformance.record import neutralised
+from conformance.report_words import OPERATION
 
 if TYPE_CHECKING:
     from conformance.record import FindingGroup, RunRecord
@@ -19,7 +20,7 @@ def render_junit(record: RunRecord) -> str:
     record = neutralised(record)
     result = record.result
     suite = ET.Element(
-        "testsuite", name="conformance GET /checkouts/{id}", timestamp=record.run.started,
+        "testsuite", name=f"conformance {OPERATION}", timestamp=record.run.started,
         time=str(record.run.duration_seconds),
     )  # fmt: skip
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}

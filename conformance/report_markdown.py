@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from conformance.neutral import TEXT_WHITESPACE, neutral
 from conformance.record import neutralised
-from conformance.report_words import SHOWN_GROUPS, STATUS_MARKS, oracle_tally, table_notes
+from conformance.report_words import OPERATION, SHOWN_GROUPS, STATUS_MARKS, oracle_tally, table_notes
 
 if TYPE_CHECKING:
     from conformance.record import FindingGroup, RunRecord
@@ -54,7 +54,7 @@ def render_markdown(record: RunRecord) -> str:
     record = neutralised(record)
     run, result = record.run, record.result
     lines = [
-        "# Conformance: GET /checkouts/{id}",
+        f"# Conformance: {OPERATION}",
         "",
         f"**{_md(result.status)}** (exit {result.exit_code}): {_md(result.reason)}",
         "",

@@ -9,6 +9,8 @@ from conformance.errors import STOPPED, ExitCode
 if TYPE_CHECKING:
     from conformance.record import OracleCounts, RunRecord
 
+# The operation every report judges, named here once: a second operation makes it a fact of the record.
+OPERATION = "GET /checkouts/{id}"
 STATUS_MARKS = {"passed": "PASS", "failed": "FAIL", "warned": "WARN", "skipped": "SKIP"}
 # Groups each text renderer lists in full; the record keeps them all.
 SHOWN_GROUPS = 20
