@@ -10,6 +10,7 @@ from support import ROOT
 from conformance.cli import _parser
 from conformance.options import OPTIONS, options_of
 from conformance.report import FORMATS
+from conformance.settings import DEFAULT_MAX_EXAMPLES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -97,3 +98,21 @@ def test_report_offers_every_format_there_is_and_no_other() -> None:
     assert format_action.choices is not None
     assert tuple(format_action.choices) == tuple(FORMATS)
     assert {"md", "html", "junit", "json", "sarif"} <= set(FORMATS)
+
+
+def test_an_option_shared_by_subcommands_reads_as_each_one_uses_it() -> None:
+    _, commands = _parser()
+
+    def help_of(command: str, dest: str) -> str:
+        return next(action.help or "" for action in commands[command]._actions if action.dest == dest)  # noqa: SLF001
+
+    assert "env DODO_PAYMENTS_BASE_URL" in help_of("run", "base_url")
+    # A replay asks the run's own target, and the sandbox makes its own key: neither reads the variable.
+    assert "DODO_PAYMENTS_BASE_URL" not in help_of("replay", "base_url")
+    assert "the run's own target" in help_of("replay", "base_url")
+    assert "DODO_PAYMENTS_API_KEY" not in help_of("sandbox", "api_key")
+    assert commands["selftest"].parse_args(["--variant", "a", "--variant", "b"]).variants == ["a", "b"]
+    assert commands["sandbox"].parse_args([]).variant == "reference"
+    # A run leaves it unset, so that a replay takes the recording's; the selftest records anew.
+    assert commands["run"].parse_args([]).max_examples is None
+    assert commands["selftest"].parse_args([]).max_examples == DEFAULT_MAX_EXAMPLES
