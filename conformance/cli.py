@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from conformance import __version__
+from conformance.environment import ENV_API_KEY
 from conformance.errors import BadInputError, ExitCode, GateError, OutputNotWrittenError, RunStopped, StoppedBySignal
 from conformance.redaction import ASSIGNMENT, MIN_KEY_LENGTH, RedactingStream, Redactor
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from conformance.sandbox.variants import Variant
 
 PROGRAM = "conformance"
-ENV_API_KEY = "DODO_PAYMENTS_API_KEY"
 # The most of an unexpected error's message that its one line quotes.
 INTERNAL_ERROR_CHARS = 300
 
@@ -47,72 +47,41 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     # Imported here, inside main's error handling: see the module docstring.
-    from conformance import settings  # noqa: PLC0415
-    from conformance.options import add_to_argparse  # noqa: PLC0415
+    from conformance.options import CHECKS, REPLAY, REPORT, RUN, SANDBOX, SELFTEST, add_to_argparse  # noqa: PLC0415
 
     parser = _Parser(prog=PROGRAM, description="Conformance gate for Dodo Payments GET /checkouts/{id}.")
     parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    run = commands.add_parser(
-        "run",
-        help="run the suite against --base-url, the bundled sandbox (--sandbox) or a recording (--replay)",
-        description="Exit 0: conforms. 1: a check failed. 2: bad input. 3: could not judge the target. "
-        "74: judged, but an output could not be written. 129, 130, 143: stopped by SIGHUP, Ctrl-C, SIGTERM.",
-    )
-    add_to_argparse(run)
-
-    report = commands.add_parser(
-        "report",
-        help="render a saved run (summary.json) again, as Markdown, HTML, JUnit, JSON or SARIF",
-        description="Exit 0: rendered. 2: the file is not a summary.json, or --output cannot be written. "
-        "74: --output could not be written after all.",
-    )
-    report.add_argument("summary", type=Path, metavar="SUMMARY_JSON", help="a summary.json a run wrote")
-    report.add_argument(
-        "--format", choices=("md", "html", "junit", "json", "sarif"), default="md", help="default %(default)s"
-    )
-    report.add_argument("--output", type=Path, metavar="PATH", help="write here instead of to the terminal")
-
-    replay = commands.add_parser(
-        "replay",
-        help="send a finding group's example request again, exactly, and judge it",
-        description="Exit 0: the request passes its check now. 1: it still fails. 2: bad input. 3: could not judge.",
-    )
-    replay.add_argument("finding", metavar="FINDING_ID", help="a finding group's id, e.g. F3a9c2e1")
-    replay.add_argument(
-        "--summary", type=Path, default=settings.DEFAULT_REPORT_DIR / "summary.json", help="default %(default)s"
-    )
-    replay.add_argument("--base-url", help="where to send it (default: the run's own target, when it was a server)")
-    replay.add_argument(
-        "--api-key-file", type=Path, metavar="PATH", help=f"read the key from this file (or set {ENV_API_KEY})"
-    )
-    replay.add_argument("--request-timeout", type=float, default=settings.DEFAULT_REQUEST_TIMEOUT, help="seconds")
-    replay.add_argument("--allow-live-mode", action="store_true", help="allow a live-mode target, where money is real")
-
-    checks = commands.add_parser("checks", help="list every check: id, level, requirement, spec reference")
-
-    sandbox = commands.add_parser("sandbox", help="run the bundled sandbox alone, in the foreground")
-    sandbox.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    sandbox.add_argument("--api-key", help="the key to accept (default: a random one)")
-    sandbox.add_argument("--variant", default="reference", help="a broken or odd variant (see --list-variants)")
-    sandbox.add_argument("--list-variants", action="store_true", help="list the variants and exit")
-
-    selftest = commands.add_parser(
-        "selftest",
-        help="run the suite against every sandbox variant: faults must fail, conformant ones must pass",
-        description="Exit 0: every fault caught and every conformant variant passed. 1: otherwise.",
-    )
-    selftest.add_argument(
-        "--spec", type=Path, default=settings.DEFAULT_SPEC, help="OpenAPI document (default %(default)s)"
-    )
-    selftest.add_argument("--report-dir", type=Path, default=settings.DEFAULT_REPORT_DIR, help="default %(default)s")
-    selftest.add_argument("--jobs", type=int, default=2, help="variants judged at once (default %(default)s)")
-    selftest.add_argument("--max-examples", type=int, default=settings.DEFAULT_MAX_EXAMPLES, help="default %(default)s")
-    selftest.add_argument("--variant", action="append", dest="variants", help="judge only this variant; repeatable")
-    return parser, {
-        "run": run, "report": report, "replay": replay, "checks": checks, "sandbox": sandbox, "selftest": selftest,
-    }  # fmt: skip
+    subparsers: dict[str, argparse.ArgumentParser] = {
+        RUN: commands.add_parser(
+            RUN,
+            help="run the suite against --base-url, the bundled sandbox (--sandbox) or a recording (--replay)",
+            description="Exit 0: conforms. 1: a check failed. 2: bad input. 3: could not judge the target. "
+            "74: judged, but an output could not be written. 129, 130, 143: stopped by SIGHUP, Ctrl-C, SIGTERM.",
+        ),
+        REPORT: commands.add_parser(
+            REPORT,
+            help="render a saved run (summary.json) again, as Markdown, HTML, JUnit, JSON or SARIF",
+            description="Exit 0: rendered. 2: the file is not a summary.json, or --output cannot be written. "
+            "74: --output could not be written after all.",
+        ),
+        REPLAY: commands.add_parser(
+            REPLAY,
+            help="send a finding group's example request again, exactly, and judge it",
+            description="Exit 0: the request passes its check now. 1: it still fails. 2: bad input. "
+            "3: could not judge.",
+        ),
+        CHECKS: commands.add_parser(CHECKS, help="list every check: id, level, requirement, spec reference"),
+        SANDBOX: commands.add_parser(SANDBOX, help="run the bundled sandbox alone, in the foreground"),
+        SELFTEST: commands.add_parser(
+            SELFTEST,
+            help="run the suite against every sandbox variant: faults must fail, conformant ones must pass",
+            description="Exit 0: every fault caught and every conformant variant passed. 1: otherwise.",
+        ),
+    }
+    for name, subparser in subparsers.items():
+        add_to_argparse(subparser, name)
+    return parser, subparsers
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -267,15 +236,14 @@ def argv_of(arguments: argparse.Namespace) -> list[str] | None:
 
 
 def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
+    from conformance.given_key import clean_api_key, read_key_file  # noqa: PLC0415
     from conformance.record import RunRecord  # noqa: PLC0415
     from conformance.reproduce import default_target, find_group, replay  # noqa: PLC0415
     from conformance.settings import (  # noqa: PLC0415
         check_base_url,
         check_seconds,
-        clean_api_key,
         default_rate_limit,
         parse_rate,
-        read_key_file,
         refuse_live_mode,
     )
     from conformance.spec import load_contract  # noqa: PLC0415
@@ -383,7 +351,7 @@ def _serve_sandbox(port: int, api_key: str | None, variant_name: str) -> int:
     variant = _variant(variant_name)
     if api_key is not None:
         # Checked as `run` checks a key, so that a key the sandbox accepts is one `run` can send.
-        from conformance.settings import clean_api_key  # noqa: PLC0415
+        from conformance.given_key import clean_api_key  # noqa: PLC0415
 
         api_key = clean_api_key(api_key, "--api-key")
     api = variant.api(api_key or f"sk_test_{secrets.token_hex(16)}", seeded_sessions())

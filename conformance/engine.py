@@ -34,6 +34,7 @@ from conformance.errors import (
 )
 from conformance.files import check_output_file, prove_writable_file, prove_writable_folder, remove_file
 from conformance.gate import Gate, fewest_requests
+from conformance.given_key import read_key_file
 from conformance.ledger import Ledger, RunStatus
 from conformance.record import Result, redacted
 from conformance.redaction import Redactor
@@ -48,7 +49,6 @@ from conformance.report import (
 from conformance.settings import (
     DEFAULT_CONCURRENCY,
     Mode,
-    read_key_file,
     refuse_live_mode,
     refuse_unreachable_pace,
 )
@@ -416,6 +416,7 @@ class _Run:
         # The recording first: the reports then say whether it could be kept.
         not_written = self._publish_recording(complete=complete)
         record = self._record(status, code, reason)
+        written = None  # all of them
         try:
             if not_written is not None:
                 raise not_written
@@ -426,8 +427,8 @@ class _Run:
             code = ExitCode(worse(code, ExitCode.OUTPUT_NOT_WRITTEN))
             reason = f"{reason}; but {error}: make it writable (or free space) and run again"
             record = self._record(status, code, reason)
-            write_what_can_be_written(record, settings.report_dir, self.redact, sarif=settings.sarif)
-        for line in render_closing(record, settings.report_dir, sarif=settings.sarif):
+            written = write_what_can_be_written(record, settings.report_dir, self.redact, sarif=settings.sarif)
+        for line in render_closing(record, settings.report_dir, sarif=settings.sarif, written=written):
             self.say(self.redact(line))
         return Outcome(exit_code=code, record=record, ledger=ledger)
 

@@ -1,12 +1,18 @@
-"""The flags of a run, declared once: `conformance run` (argparse) and the pytest plugin both read this table."""
+"""Every subcommand's flags, each declared once with the subcommands it belongs to.
+
+argparse (`conformance run`, `replay`, `report`, `sandbox`, `selftest`) and the pytest plugin (run's
+options) are both built from this table.
+"""
 
 from __future__ import annotations
 
 from argparse import ArgumentTypeError
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conformance.environment import ENV_API_KEY, ENV_BASE_URL, ENV_CHECKOUT_IDS, ENV_PRODUCT_ID
+from conformance.report import FORMATS
 from conformance.settings import (
     DEFAULT_CASSETTE_DIR,
     DEFAULT_CONCURRENCY,
@@ -17,18 +23,18 @@ from conformance.settings import (
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SEED,
     DEFAULT_SPEC,
-    ENV_API_KEY,
-    ENV_BASE_URL,
-    ENV_CHECKOUT_IDS,
-    ENV_PRODUCT_ID,
     Flags,
 )
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import pytest
+
+# The subcommands; `checks` takes no option. The pytest plugin offers run's.
+RUN, REPLAY, REPORT, CHECKS, SANDBOX, SELFTEST = "run", "replay", "report", "checks", "sandbox", "selftest"
+DEFAULT_SELFTEST_JOBS = 2
 
 
 def path(text: str) -> Path:
@@ -41,9 +47,9 @@ def path(text: str) -> Path:
 
 @dataclass(frozen=True)
 class Option:
-    """One flag: its name, what it holds, its default and where else its value may come from."""
+    """One flag: its name, what it holds, its default, where else its value may come from, and who takes it."""
 
-    flag: str
+    flag: str  # a name without dashes is a positional argument
     help: str
     dest: str
     # How the text is read; None for an on/off switch.
@@ -54,10 +60,18 @@ class Option:
     environment: str | None = None
     repeatable: bool = False
     metavar: str | None = None
+    choices: tuple[str, ...] | None = None
     # Under pytest, where pytest already owns the name.
     pytest_flag: str | None = None
     # Options of one group exclude each other.
     exclusive_group: str | None = None
+    commands: tuple[str, ...] = (RUN,)
+    # Where a subcommand reads the option otherwise (another help, default or variable): the fields that differ.
+    differs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def within(self, command: str) -> Option:
+        """The option as `command` reads it."""
+        return replace(self, **self.differs.get(command, {}), differs={})
 
     @property
     def full_help(self) -> str:
@@ -72,27 +86,41 @@ class Option:
 
     def argparse_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `add_argument` / pytest's `addoption` for this option."""
-        kwargs: dict[str, Any] = {"dest": self.dest, "help": self.full_help}
+        # A positional argument's name is its dest, which argparse refuses to be given twice.
+        kwargs: dict[str, Any] = {"help": self.full_help}
+        if not self.positional:
+            kwargs["dest"] = self.dest
         if self.kind is None:
             kwargs["action"] = "store_true"
             return kwargs
         kwargs["type"] = self.kind
         kwargs["metavar"] = self.metavar
+        if self.choices is not None:
+            kwargs["choices"] = self.choices
         if self.repeatable:
             kwargs["action"] = "append"
-        else:
+        elif not self.positional:
             kwargs["default"] = self.default
         return kwargs
 
+    @property
+    def positional(self) -> bool:
+        """Whether the option is given without a flag."""
+        return not self.flag.startswith("-")
 
-RUN_OPTIONS: tuple[Option, ...] = (
+
+OPTIONS: tuple[Option, ...] = (
     Option("--base-url", "the server to judge: its root, without /checkouts", "base_url",
-           environment=ENV_BASE_URL, metavar="URL"),
+           environment=ENV_BASE_URL, metavar="URL", commands=(RUN, REPLAY),
+           differs={REPLAY: {"help": "where to send it", "environment": None,
+                             "shown_default": "the run's own target, when it was a server"}}),
     Option("--sandbox", "judge the bundled sandbox, whatever the environment says", "sandbox", kind=None),
     Option("--api-key", "the bearer key; prefer the environment or --api-key-file, which stay out of the process list",
-           "api_key", environment=ENV_API_KEY, metavar="KEY"),
+           "api_key", environment=ENV_API_KEY, metavar="KEY", commands=(RUN, SANDBOX),
+           differs={SANDBOX: {"help": "the key to accept", "environment": None, "shown_default": "a random one"}}),
     Option("--api-key-file", "read the bearer key from this file (one line)", "api_key_file", kind=path,
-           metavar="PATH"),
+           metavar="PATH", commands=(RUN, REPLAY),
+           differs={REPLAY: {"help": f"read the bearer key from this file (one line), or set {ENV_API_KEY}"}}),
     Option("--checkout-id", "the id of an existing session to read; repeatable", "checkout_ids",
            environment=f"{ENV_CHECKOUT_IDS}, comma-separated", repeatable=True, metavar="ID"),
     Option("--create-session", "create a checkout session (POST /checkouts, one product, quantity 1) and judge "
@@ -100,23 +128,27 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("--product-id", "the product of a created session's cart (the sandbox picks one of its own)",
            "product_id", environment=ENV_PRODUCT_ID, metavar="ID"),
     Option("--spec", "the OpenAPI document to judge against", "spec", kind=path, default=DEFAULT_SPEC,
-           metavar="PATH"),
+           metavar="PATH", commands=(RUN, SELFTEST)),
     Option("--report-dir", "where junit.xml, summary.json, summary.md and report.html go", "report_dir", kind=path,
-           default=DEFAULT_REPORT_DIR, metavar="DIR"),
+           default=DEFAULT_REPORT_DIR, metavar="DIR", commands=(RUN, SELFTEST),
+           differs={SELFTEST: {"help": "where selftest.json goes, and each variant's reports under selftest/"}}),
     Option("--max-examples", "how many ids Schemathesis generates", "max_examples", kind=int,
-           shown_default=str(DEFAULT_MAX_EXAMPLES), metavar="N"),
+           shown_default=str(DEFAULT_MAX_EXAMPLES), metavar="N", commands=(RUN, SELFTEST),
+           # A run leaves it unset so that a replay takes the recording's; the selftest always records anew.
+           differs={SELFTEST: {"default": DEFAULT_MAX_EXAMPLES}}),
     Option("--seed", "the seed of the generated requests: same seed, same requests", "seed", kind=int,
            shown_default=str(DEFAULT_SEED), metavar="N"),
     Option("--strict", "SHOULD warnings fail the run", "strict", kind=None, pytest_flag="--conformance-strict"),
     Option("--request-timeout", "seconds for a whole response, at most 3600; no reply in time is a failure",
-           "request_timeout", kind=float, default=DEFAULT_REQUEST_TIMEOUT, metavar="S"),
+           "request_timeout", kind=float, default=DEFAULT_REQUEST_TIMEOUT, metavar="S", commands=(RUN, REPLAY)),
     Option("--record", "run live and write every exchange to the cassettes", "record", kind=None,
            exclusive_group="mode"),
     Option("--replay", "serve every reply from the cassettes: no network, no key", "replay", kind=None,
            exclusive_group="mode"),
     Option("--cassette-dir", "where cassettes are read and written", "cassette_dir", kind=path,
            default=DEFAULT_CASSETTE_DIR, metavar="DIR"),
-    Option("--allow-live-mode", "allow a live-mode target, where money is real", "allow_live_mode", kind=None),
+    Option("--allow-live-mode", "allow a live-mode target, where money is real", "allow_live_mode", kind=None,
+           commands=(RUN, REPLAY)),
     Option("--rate-limit", "requests per unit, e.g. 100/m or 10/s", "rate_limit",
            shown_default=f"{DEFAULT_REMOTE_RATE_LIMIT} off this machine, none on it", metavar="R"),
     Option("--max-time", "the run's time budget in seconds; past it the run stops as could not judge", "max_time",
@@ -129,19 +161,48 @@ RUN_OPTIONS: tuple[Option, ...] = (
            "sarif", kind=path, metavar="PATH"),
     Option("--oracle", "also judge every exchange with Schemathesis' own response checks, and list where they "
            "disagree with the gate's", "oracle", kind=None),
+    # replay: one finding group's example, sent again.
+    Option("finding", "a finding group's id, e.g. F3a9c2e1", "finding", metavar="FINDING_ID", commands=(REPLAY,)),
+    Option("--summary", "the summary.json of the run that found it", "summary", kind=path,
+           default=DEFAULT_REPORT_DIR / "summary.json", metavar="PATH", commands=(REPLAY,)),
+    # report: a saved run rendered again.
+    Option("summary", "a summary.json a run wrote", "summary", kind=path, metavar="SUMMARY_JSON", commands=(REPORT,)),
+    Option("--format", "the rendering", "format", default="md", choices=tuple(FORMATS), commands=(REPORT,)),
+    Option("--output", "write here instead of to the terminal", "output", kind=path, metavar="PATH",
+           commands=(REPORT,)),
+    # sandbox and selftest.
+    Option("--port", "port on 127.0.0.1", "port", kind=int, default=0, shown_default="a free one",
+           metavar="PORT", commands=(SANDBOX,)),
+    Option("--variant", "a broken or odd variant (see --list-variants)", "variant", default="reference",
+           metavar="NAME", commands=(SANDBOX, SELFTEST),
+           differs={SELFTEST: {"help": "judge only this variant; repeatable", "dest": "variants", "default": None,
+                               "repeatable": True}}),
+    Option("--list-variants", "list the variants and exit", "list_variants", kind=None, commands=(SANDBOX,)),
+    Option("--jobs", "variants judged at once", "jobs", kind=int, default=DEFAULT_SELFTEST_JOBS, metavar="N",
+           commands=(SELFTEST,)),
 )  # fmt: skip
 
 
-def add_to_argparse(parser: argparse.ArgumentParser) -> None:
-    """Declare every run option on an argparse parser."""
+def options_of(command: str) -> tuple[Option, ...]:
+    """The options `command` takes, as it reads them, in the table's order."""
+    return tuple(option.within(command) for option in OPTIONS if command in option.commands)
+
+
+# What `conformance run` and the pytest plugin take.
+RUN_OPTIONS = options_of(RUN)
+
+
+def add_to_argparse(parser: argparse.ArgumentParser, command: str = RUN) -> None:
+    """Declare every option of `command` on its argparse parser."""
     groups: dict[str, Any] = {}
-    for option in RUN_OPTIONS:
+    for option in options_of(command):
         target: Any = parser
         if option.exclusive_group is not None:
             if option.exclusive_group not in groups:
                 groups[option.exclusive_group] = parser.add_mutually_exclusive_group()
             target = groups[option.exclusive_group]
-        target.add_argument(option.flag, **option.argparse_kwargs())
+        names = (option.dest,) if option.positional else (option.flag,)
+        target.add_argument(*names, **option.argparse_kwargs())
 
 
 def add_to_pytest(group: pytest.OptionGroup) -> None:

@@ -12,6 +12,7 @@ import shlex
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
+from conformance.environment import ENV_API_KEY
 from conformance.neutral import neutral
 
 if TYPE_CHECKING:
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
     from conformance.model import SentRequest
 
 REDACTED = "[REDACTED]"
-KEY_VARIABLE = "DODO_PAYMENTS_API_KEY"
+# What a curl line reads the key from, so that the line works as it is printed.
+KEY_VARIABLE = ENV_API_KEY
 # Shorter keys cannot be real, and redacting them would blot out ordinary text.
 MIN_KEY_LENGTH = 8
 # `NAME=value` or `export NAME=value`, as a .env file or a shell profile holds a key.

@@ -10,7 +10,7 @@ from html import escape
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from conformance.report import STATUS_MARKS, oracle_tally, table_notes
+from conformance.report_words import OPERATION, STATUS_MARKS, oracle_tally, table_notes
 
 if TYPE_CHECKING:
     from conformance.record import CheckRecord, Finding, FindingGroup, RunRecord
@@ -64,13 +64,13 @@ def render_html(record: RunRecord) -> str:
     status_class = result.status.replace(" ", "-")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Conformance {escape(result.status)}: GET /checkouts/{{id}}</title>
+<title>Conformance {escape(result.status)}: {escape(OPERATION)}</title>
 <style>
 {_stylesheet()}</style></head><body>
 <header class="verdict {escape(status_class)}" id="verdict">
 <h1>{escape(result.status.upper())} <span class="exit">exit {result.exit_code}</span></h1>
 <p class="reason">{escape(result.reason)}</p>
-<p class="summary-line">GET /checkouts/{{id}} on <code>{escape(record.run.target)}</code>,
+<p class="summary-line">{escape(OPERATION)} on <code>{escape(record.run.target)}</code>,
 spec {escape(record.run.spec_version)}, seed {record.run.seed}, {record.exchanges.total} exchanges in
 {record.run.duration_seconds} s</p>
 </header>

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import yaml
 
 from conformance import __version__
+from conformance.report_words import OPERATION
 from conformance.spec import pointer_line
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ LEVELS = {"MUST": "error", "SHOULD": "warning"}
 ROOT_ID = "SRCROOT"
 # Where a finding of a check whose reference names no place in the document (an RFC) is located: the
 # operation it judged.
-OPERATION_POINTER = "#/paths/~1checkouts~1{id}/get"
+_METHOD, _, _PATH_TEMPLATE = OPERATION.partition(" ")
+OPERATION_POINTER = f"#/paths/{_PATH_TEMPLATE.replace('~', '~0').replace('/', '~1')}/{_METHOD.lower()}"
 # A JSON pointer inside a spec reference ("RFC 9110; #/paths/...", "Dodo API: POST /checkouts (#/paths/...)").
 _POINTER = re.compile(r"#/[^\s;()]*")
 # Where the schema check's first finding is in the body: "/customer/email: ..." (see checks._describe).

@@ -12,8 +12,9 @@ import pytest
 from support import KEY, ROOT, SPEC, conformance
 
 from conformance.errors import BadInputError
+from conformance.given_key import read_key_file
 from conformance.sandbox import CheckoutApi, Sandbox, seeded_sessions
-from conformance.settings import Flags, build_settings, read_key_file
+from conformance.settings import Flags, build_settings
 
 KEY_SHAPED = "sk_test_input_sources_0123456789"
 
@@ -195,6 +196,20 @@ def test_a_replay_refuses_a_rate_limit_it_could_not_apply() -> None:
     ]
 
 
+def test_a_replay_refuses_allow_live_mode_which_it_could_not_apply(tmp_path: Path) -> None:
+    # A replay sends nothing: the flag, silently dropped, would read as if a live-mode target had been allowed.
+    result = conformance("run", "--replay", "--allow-live-mode", "--report-dir", str(tmp_path / "reports"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        (
+            "conformance: error: --allow-live-mode lets requests reach a live-mode host, and a replay sends none: "
+            "every reply comes from the cassettes; drop --allow-live-mode"
+        )
+    ]
+    assert result.stdout == ""
+    assert not (tmp_path / "reports" / "summary.json").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "cause"),
     [
@@ -213,4 +228,15 @@ def test_the_pytest_front_end_refuses_the_same_paces_as_a_usage_error(
     )  # fmt: skip
     assert result.returncode == 4, result.stdout[-2000:] + result.stderr[-2000:]
     assert cause in result.stderr
+    assert not (tmp_path / "reports" / "summary.json").exists()
+
+
+def test_the_pytest_front_end_refuses_allow_live_mode_on_a_replay_as_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--spec", str(SPEC), "--replay", "--allow-live-mode",
+         "--report-dir", str(tmp_path / "reports"), "--cassette-dir", str(ROOT / "cassettes")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 4, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "--allow-live-mode lets requests reach a live-mode host, and a replay sends none" in result.stderr
     assert not (tmp_path / "reports" / "summary.json").exists()

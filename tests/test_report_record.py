@@ -17,15 +17,15 @@ from conformance.record import Result, RunRecord
 from conformance.report import (
     build_record,
     check_record,
-    partial_note,
     render_closing,
     render_groups,
     render_header,
-    render_junit,
-    render_markdown,
     render_table,
     write_reports,
 )
+from conformance.report_junit import render_junit
+from conformance.report_markdown import render_markdown
+from conformance.report_words import partial_note
 from conformance.spec import Contract
 
 # 2023-11-14T22:13:20Z: a real clock's reading, so that a run's length is tiny beside it.
@@ -344,6 +344,17 @@ def test_the_closing_of_a_run_without_exchanges_is_where_the_reports_are_and_the
         "reports: reports/ (junit.xml, summary.json, summary.md, report.html)",
         "conformance: COULD NOT JUDGE (exit 3): target unreachable",
     ]
+
+
+def test_the_closing_names_only_the_reports_that_were_written_when_not_all_were(contract: Contract) -> None:
+    record = _record(Ledger(contract=contract), Result("conforms", 74, "but an output could not be written"))
+    reports, sarif = Path("reports"), Path("out.sarif")
+    only_markdown = render_closing(record, reports, sarif=sarif, written=[reports / "summary.md"])
+    assert only_markdown[-2] == "reports: reports/ (summary.md)"
+    only_sarif = render_closing(record, reports, sarif=sarif, written=[sarif])
+    assert only_sarif[-2] == "reports: none written to reports/, SARIF: out.sarif"
+    every_one = render_closing(record, reports, sarif=sarif, written=[reports / "summary.json", sarif])
+    assert every_one[-2] == "reports: reports/ (summary.json), SARIF: out.sarif"
 
 
 # --- summary.md -------------------------------------------------------------------------

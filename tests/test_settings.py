@@ -107,7 +107,7 @@ def test_excluding_every_must_check_is_refused_but_excluding_some_is_not() -> No
 
 
 def test_a_key_file_that_is_not_utf8_is_named_as_such_not_as_a_wrong_path(tmp_path: Any) -> None:
-    from conformance.settings import read_key_file  # noqa: PLC0415
+    from conformance.given_key import read_key_file  # noqa: PLC0415
 
     key_file = tmp_path / "key"
     key_file.write_bytes("sk_test_in_utf16_0123".encode("utf-16"))
@@ -353,7 +353,7 @@ def test_a_base_url_with_a_control_character_that_is_not_whitespace_is_refused()
 
 @pytest.mark.parametrize("text", ["", "  \n"])
 def test_an_empty_key_file_is_named_as_empty(tmp_path: Any, text: str) -> None:
-    from conformance.settings import read_key_file  # noqa: PLC0415
+    from conformance.given_key import read_key_file  # noqa: PLC0415
 
     key_file = tmp_path / "key"
     key_file.write_text(text, encoding="utf-8")

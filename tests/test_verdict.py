@@ -353,6 +353,28 @@ def test_a_write_that_fails_at_the_end_prints_the_verdict_and_findings_then_exit
     assert not list(sarif.parent.glob(".*.tmp"))
 
 
+@pytest.mark.parametrize(
+    ("failing", "named"),
+    [
+        ("findings.sarif", "(junit.xml, summary.json, summary.md, report.html)"),
+        ("summary.json", "(junit.xml, summary.md, report.html), SARIF: {sarif}"),
+    ],
+    ids=["the SARIF log", "summary.json"],
+)
+def test_the_closing_of_a_run_ended_by_a_failed_write_names_only_the_reports_written(
+    tmp_path: Path, serve: Any, monkeypatch: pytest.MonkeyPatch, failing: str, named: str
+) -> None:
+    sandbox = serve(VARIANTS["unknown-payment-status"].api(KEY, seeded_sessions()))
+    report_dir, sarif = tmp_path / "reports", tmp_path / "out" / "findings.sarif"
+    _failing_for(monkeypatch, failing)
+    result = run_against(sandbox, report_dir, "--sarif", str(sarif), max_examples=5)
+    assert result.returncode == 74, result.stdout + result.stderr
+    where = [line for line in result.stdout.splitlines() if line.startswith("reports: ")]
+    assert where == [f"reports: {report_dir}/ {named.format(sarif=sarif)}"]
+    assert not (report_dir / failing).exists()
+    assert not sarif.exists() if failing == sarif.name else sarif.exists()
+
+
 def test_a_summary_that_cannot_be_written_leaves_no_other_report_saying_otherwise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
