@@ -151,6 +151,29 @@ def test_a_tampered_response_fails_the_replay_and_names_the_check(cassettes: Pat
     assert finding["curl"].endswith(f"{recorded}/checkouts/cks_4FmErxTM1cHho4PAAANvk") or recorded in finding["curl"]
 
 
+def test_a_replay_says_its_answers_came_from_the_recording_and_asks_a_server_to_send_a_finding_again(
+    recorded: Path, cassettes: Path, tmp_path: Path
+) -> None:
+    # What a replay differs in, each said once by its kind of target: nothing sent, the recording named in why a
+    # check judged nothing, and a finding's replay line asking for a server, since a recording answers nothing new.
+    _rewrite(cassettes / KNOWN, '"payment_status": "succeeded"', '"payment_status": "paid"')
+    result = replay(cassettes, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    replayed, live = summary(tmp_path), summary(recorded / "reports")
+    assert (replayed["run"]["mode"], replayed["run"]["requests_sent"], replayed["run"]["sandbox"]) == (
+        "replay",
+        0,
+        False,
+    )
+    assert (live["run"]["mode"], live["run"]["sandbox"]) == ("record", False)
+    assert live["run"]["requests_sent"] >= live["exchanges"]["total"] > 0
+    assert replayed["groups"]
+    assert all(group["replay"].endswith(" --base-url URL") for group in replayed["groups"])
+    skipped = [item["skip_reason"] for item in replayed["checks"] if item["skip_reason"]]
+    assert skipped
+    assert all(reason.startswith("the recording ") for reason in skipped), skipped
+
+
 def test_a_tampered_generated_response_fails_too(cassettes: Path, tmp_path: Path) -> None:
     _rewrite(cassettes / GENERATED, "code: 404", "code: 503")
     result = replay(cassettes, tmp_path)
