@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from abc import ABC, abstractmethod
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -45,7 +46,7 @@ class Reached:
 
 
 @dataclass(kw_only=True)
-class Target:
+class Target(ABC):
     """Where a run's requests are answered, with what the run repeats against it (a replay, the recording's)."""
 
     # The record's `mode`: how the exchanges were had.
@@ -74,9 +75,9 @@ class Target:
         """Whether a finding's request can be sent to this target again once the run is over."""
         return True
 
+    @abstractmethod
     def reach(self) -> AbstractContextManager[Reached]:
         """The target, ready for requests while the context lasts."""
-        raise NotImplementedError
 
     @contextmanager
     def cassettes(self, base_url: str, secrets: list[str]) -> Iterator[Cassette]:
