@@ -31,8 +31,7 @@ if TYPE_CHECKING:
 # Recorded URLs name this host instead of the real one: where a run was recorded does not matter
 # for replay, and re-recording the sandbox (a new port each time) gives no diff.
 RECORDED_ORIGIN = "http://recorded-target"
-# Replays send here; vcrpy answers before any connection is made, and nothing listens on port 9.
-REPLAY_BASE_URL = "http://127.0.0.1:9"
+# What a replay sends as the key, after the recorded key's public prefix: no secret, matched by its kind only.
 REPLAY_KEY = "replay-key-not-a-secret"
 METADATA_FILE = "run.json"
 METADATA_FORMAT = "dodo-conformance/recording"

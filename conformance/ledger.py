@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from conformance.checks import KNOWN_PURPOSES, REGISTRY, Check, Level, Outcome, Verdict
+from conformance.errors import STOPPED_BY, ExitCode, worse
 from conformance.model import Credential, Purpose
 
 if TYPE_CHECKING:
@@ -63,6 +65,21 @@ class RunStatus(StrEnum):
     CANNOT_JUDGE = "could not judge"
 
 
+EXIT_CODES = {
+    RunStatus.CONFORMS: ExitCode.CONFORMS,
+    RunStatus.NON_CONFORMANT: ExitCode.NON_CONFORMANT,
+    RunStatus.CANNOT_JUDGE: ExitCode.CANNOT_JUDGE,
+}
+
+
+class RunVerdict(NamedTuple):
+    """How a run ended: its status, why in one line, and the exit code that says it."""
+
+    status: RunStatus
+    reason: str
+    exit_code: ExitCode
+
+
 class CheckStatus(StrEnum):
     """One check's status over the whole run."""
 
@@ -88,15 +105,14 @@ class CheckTally:
         """How many exchanges the check judged."""
         return self.passed + self.failed + self.warned
 
-    def skip_reason(self, strict: bool, *, replaying: bool, stopped: bool = False) -> str | None:
-        """Why the check judged nothing; None when it did."""
+    def skip_reason(self, strict: bool, *, source: str = "this run", stopped: bool = False) -> str | None:
+        """Why the check judged nothing; None when it did. `source` names where the exchanges came from."""
         if self.excluded:
             return "excluded with --exclude-check"
         if self.status(strict) is not CheckStatus.SKIPPED:
             return None
         if stopped:
             return "the run stopped before this check judged anything"
-        source = "the recording" if replaying else "this run"
         if self.check.skipped_unless is not None:
             return f"{source} {self.check.skipped_unless}"
         return f"no exchange in {source} was one it judges"
@@ -229,26 +245,37 @@ class Ledger:
         self,
         *,
         interrupted: bool = False,
-        stopped_by: str | None = None,
+        signum: int = signal.SIGINT,
         gate_failed: str | None = None,
         stopped_early: str | None = None,
-    ) -> tuple[RunStatus, str]:
-        """The run's verdict and a one-line reason: what the exchanges say, then how the run itself ended.
+        not_written: str | None = None,
+    ) -> RunVerdict:
+        """The run's verdict, a one-line reason and the exit code: what the exchanges say, then how the run ended.
 
-        `stopped_by` names the signal that interrupted it when it was not Ctrl-C (SIGTERM, SIGHUP); `gate_failed` is
-        the gate's own first failure; `stopped_early` why the run ended before its last scenario.
+        `interrupted` by the signal `signum` (Ctrl-C, SIGTERM, SIGHUP); `gate_failed` is the gate's own first failure;
+        `stopped_early` why the run ended before its last scenario; `not_written` the output that could not be
+        written once the verdict was reached. Where two endings meet, the reason says both and the worse code wins.
         """
         status, reason = self._run_status()
         if status is not RunStatus.CONFORMS and self._known_sessions_never_found():
             reason += self._why_nothing_was_found()
         if interrupted and self.cannot_judge is None:
-            stopped = "interrupted" if stopped_by is None else f"stopped by {stopped_by}"
+            stopped = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
             status, reason = RunStatus.CANNOT_JUDGE, f"the run was {stopped} before it finished"
-        elif gate_failed is not None and status is not RunStatus.NON_CONFORMANT:
-            status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {gate_failed}"
+        elif gate_failed is not None:
+            # The gate's own failure hides a pass, and is worse than a failure the target earned (SEVERITY): the
+            # run could not judge, and says both.
+            earned = f"; besides, {reason}" if status is RunStatus.NON_CONFORMANT else ""
+            status, reason = RunStatus.CANNOT_JUDGE, f"the gate itself failed: {gate_failed}{earned}"
         if stopped_early is not None:
             reason = f"{reason} ({stopped_early})"
-        return status, reason
+        # A run a signal stopped ends with that signal's code, whatever it had found by then.
+        code = STOPPED_BY.get(signum, ExitCode.INTERRUPTED) if interrupted else EXIT_CODES[status]
+        if not_written is not None:
+            # The verdict stands; the code says that an output is missing, so that no report passes for a whole run.
+            code = ExitCode(worse(code, ExitCode.OUTPUT_NOT_WRITTEN))
+            reason = f"{reason}; but {not_written}: make it writable (or free space) and run again"
+        return RunVerdict(status, reason, code)
 
     def _known_sessions_never_found(self) -> bool:
         """Every read of a known session with the key was answered 404 (there was one at least)."""

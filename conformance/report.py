@@ -7,29 +7,15 @@ has a module of its own (report_markdown, report_junit, report_html, sarif); `FO
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
-from conformance import __version__
-from conformance.errors import STOPPED
 from conformance.files import write_atomically, write_together
-from conformance.model import Purpose
 from conformance.neutral import TEXT_WHITESPACE, neutral
 from conformance.record import (
     CheckRecord,
-    ExchangeCounts,
-    Finding,
-    FindingGroup,
-    OracleCounts,
-    RequestRecord,
-    Result,
-    RunFacts,
     RunRecord,
-    Tool,
     neutralised,
 )
-from conformance.redaction import curl_line
 from conformance.report_html import render_html
 from conformance.report_junit import render_junit
 from conformance.report_markdown import render_markdown
@@ -40,8 +26,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Collection
     from pathlib import Path
 
-    from conformance.checks import Verdict
-    from conformance.ledger import Ledger
 
 # The reports every run writes, each a rendering `conformance report --format` gives again.
 REPORT_FORMATS = {"junit.xml": "junit", "summary.json": "json", "summary.md": "md", "report.html": "html"}
@@ -50,129 +34,6 @@ REPORT_FILES = tuple(REPORT_FORMATS)
 ORACLE_LINES_SHOWN = 5
 
 
-def build_record(  # noqa: PLR0913 - keyword-only: the run's facts, decided by the engine
-    ledger: Ledger,
-    *,
-    facts: dict[str, object],
-    result: Result,
-    strict: bool,
-    replaying: bool,
-    requests_sent: int,
-    summary_path: str,
-) -> RunRecord:
-    """The run as one record, from the ledger and the facts the engine knows."""
-    finished = ledger.finished or ledger.started
-    # The bundled sandbox is gone once the run ends, and a recording cannot be asked: name a server to ask.
-    ask_where = " --base-url URL" if facts.get("sandbox") or replaying else ""
-    # Stopped short: interrupted, or ended by what made it unjudgeable. A run that went to its end without
-    # a known session (exit 3 too) did not stop; its checks simply had nothing to judge.
-    stopped = result.exit_code in STOPPED or ledger.cannot_judge is not None
-    # Bodies, headers, reason phrases and ids the server made up are in it: inert from here on.
-    record = RunRecord(
-        tool=Tool(name="dodo-conformance", version=__version__),
-        run=RunFacts(
-            started=_iso(ledger.started),
-            finished=_iso(finished),
-            duration_seconds=round(finished - ledger.started, 3),
-            first_failure_after_seconds=(
-                round(ledger.first_failure_at - ledger.started, 3) if ledger.first_failure_at is not None else None
-            ),
-            spec_version=ledger.contract.version,
-            strict=strict,
-            requests_sent=requests_sent,
-            **facts,  # type: ignore[arg-type]
-        ),
-        result=result,
-        exchanges=ExchangeCounts(
-            total=ledger.exchanges,
-            by_status={str(code): count for code, count in sorted(ledger.statuses.items())},
-            unjudged=len(ledger.unjudged),
-        ),
-        checks=tuple(
-            CheckRecord(
-                id=tally.check.id,
-                level=str(tally.check.level),
-                requirement=tally.check.requirement,
-                spec_ref=tally.check.spec_ref,
-                status=str(tally.status(strict)),
-                skip_reason=tally.skip_reason(strict, replaying=replaying, stopped=stopped),
-                passed=tally.passed,
-                failed=tally.failed,
-                warned=tally.warned,
-                findings=tuple(finding(verdict) for verdict in tally.findings),
-                findings_dropped=tally.failed + tally.warned - len(tally.findings),
-            )
-            for tally in ledger.tallies.values()
-        ),
-        groups=tuple(
-            FindingGroup(
-                id=group.id,
-                check=group.first.check.id,
-                level=str(group.first.check.level),
-                outcome=str(group.first.outcome),
-                status=group.first.exchange.response.status if group.first.exchange.response is not None else None,
-                summary=_said(group.first),
-                count=group.count,
-                example=finding(group.first),
-                checkout_ids=tuple(group.checkout_ids),
-                ids_dropped=group.ids_dropped,
-                # A create is never sent again (it would make another session): its curl is the way to ask.
-                replay=""
-                if group.first.exchange.purpose is Purpose.CREATE
-                else f"conformance replay {group.id} --summary {summary_path}{ask_where}",
-            )
-            for group in sorted(ledger.groups.values(), key=_group_order)
-        ),
-        spec_gaps=tuple(ledger.spec_gaps.values()),
-        oracle_disagreements=tuple(
-            text if count == 1 else f"{text} ({count} exchanges)" for text, count in ledger.oracle_disagreements.items()
-        ),
-        oracle=OracleCounts(judged=ledger.oracle_judged, agreed=ledger.oracle_agreed) if ledger.oracle_used else None,
-    )
-    return neutralised(record)
-
-
-def _group_order(group: object) -> tuple[int, int]:
-    # Failures before warnings; within each, the most frequent cause first.
-    first = getattr(group, "first")  # noqa: B009 - a ledger FindingGroup
-    return (0 if str(first.outcome) == "failed" else 1, -getattr(group, "count"))  # noqa: B009
-
-
-def _said(verdict: Verdict) -> str:
-    """The group's finding in words: what its first example received, as the check said it."""
-    assert verdict.failure is not None
-    return verdict.failure.received
-
-
-def finding(verdict: Verdict) -> Finding:
-    """One judged exchange that broke a requirement, as the record keeps it."""
-    exchange = verdict.exchange
-    response = exchange.response
-    assert verdict.failure is not None
-    location = response.header("location") if response is not None and 300 <= response.status < 400 else None
-    return Finding(
-        outcome=str(verdict.outcome),
-        received=verdict.failure.received,
-        expected=verdict.failure.expected,
-        purpose=str(exchange.purpose),
-        credential=str(exchange.credential),
-        checkout_id=exchange.checkout_id,
-        request=RequestRecord(
-            method=exchange.request.method, url=exchange.request.url, headers=dict(exchange.request.headers)
-        ),
-        status=response.status if response is not None else None,
-        content_type=response.header("content-type") if response is not None else None,
-        body_excerpt=response.excerpt() if response is not None else None,
-        transport_error=exchange.transport_error,
-        curl=curl_line(exchange.request),
-        id_sent=quote(exchange.checkout_id, safe=""),
-        why=exchange.why,
-        location=location,
-    )
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
 def write_reports(

@@ -151,6 +151,29 @@ def test_a_tampered_response_fails_the_replay_and_names_the_check(cassettes: Pat
     assert finding["curl"].endswith(f"{recorded}/checkouts/cks_4FmErxTM1cHho4PAAANvk") or recorded in finding["curl"]
 
 
+def test_a_replay_says_its_answers_came_from_the_recording_and_asks_a_server_to_send_a_finding_again(
+    recorded: Path, cassettes: Path, tmp_path: Path
+) -> None:
+    # What a replay differs in, each said once by its kind of target: nothing sent, the recording named in why a
+    # check judged nothing, and a finding's replay line asking for a server, since a recording answers nothing new.
+    _rewrite(cassettes / KNOWN, '"payment_status": "succeeded"', '"payment_status": "paid"')
+    result = replay(cassettes, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    replayed, live = summary(tmp_path), summary(recorded / "reports")
+    assert (replayed["run"]["mode"], replayed["run"]["requests_sent"], replayed["run"]["sandbox"]) == (
+        "replay",
+        0,
+        False,
+    )
+    assert (live["run"]["mode"], live["run"]["sandbox"]) == ("record", False)
+    assert live["run"]["requests_sent"] >= live["exchanges"]["total"] > 0
+    assert replayed["groups"]
+    assert all(group["replay"].endswith(" --base-url URL") for group in replayed["groups"])
+    skipped = [item["skip_reason"] for item in replayed["checks"] if item["skip_reason"]]
+    assert skipped
+    assert all(reason.startswith("the recording ") for reason in skipped), skipped
+
+
 def test_a_tampered_generated_response_fails_too(cassettes: Path, tmp_path: Path) -> None:
     _rewrite(cassettes / GENERATED, "code: 404", "code: 503")
     result = replay(cassettes, tmp_path)
@@ -289,6 +312,51 @@ def test_a_spec_whose_generated_requests_differ_still_judges_the_recording(recor
     result = replay(recorded / "cassettes", tmp_path, "--spec", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert summary(tmp_path)["exchanges"] == summary(recorded / "reports")["exchanges"]
+
+
+def test_a_replay_judges_the_recorded_bursts_one_answer_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A recording has no overlap to show: its answers are read one at a time, in order.
+    from conformance.gate import Gate  # noqa: PLC0415
+
+    def no_overlap(*_: object, **__: object) -> None:
+        message = "a replay sent a burst, as if it had a server"
+        raise AssertionError(message)
+
+    monkeypatch.setattr(Gate, "_burst", no_overlap)
+    result = replay(ROOT / "cassettes", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    recording = json.loads((ROOT / "cassettes" / METADATA_FILE).read_text(encoding="utf-8"))
+    assert recording["concurrency"] >= 2  # the recording has bursts, which this replay read one at a time
+    assert summary(tmp_path)["exchanges"]["total"] > 0
+
+
+def test_nothing_a_replay_does_reaches_the_network_even_what_vcrpy_does_not_intercept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A connection vcrpy knows nothing of (a raw socket), made during a replay to a server listening on this
+    # machine: pytest-recording's network block refuses it, and the server never sees it.
+    import socket  # noqa: PLC0415
+
+    from conformance.gate import Gate  # noqa: PLC0415
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)  # noqa: FBT003
+    port = listener.getsockname()[1]
+
+    def escape(self: Gate) -> None:
+        del self
+        with socket.create_connection(("127.0.0.1", port), timeout=60):
+            pass
+
+    monkeypatch.setattr(Gate, "reused_connection", escape)
+    with listener:
+        result = replay(ROOT / "cassettes", tmp_path)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "the gate itself failed: reused_connection: " in result.stdout.splitlines()[-1]
 
 
 def test_the_shipped_cassettes_replay_offline(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from conformance import engine
 from conformance.options import RUN_OPTIONS
 from conformance.record import RunRecord
 from conformance.settings import Flags, build_settings
+from conformance.signals import ctrl_c_sticks
 
 
 def test_the_engine_runs_in_process_from_a_test_of_your_own(tmp_path: Path) -> None:
@@ -105,7 +106,7 @@ def test_ctrl_c_during_a_run_also_stops_every_later_request() -> None:
     from conformance.transport import STOP_REQUESTED, Transport  # noqa: PLC0415
 
     def press_ctrl_c_during_a_run() -> None:
-        with engine.ctrl_c_sticks():
+        with ctrl_c_sticks():
             os.kill(os.getpid(), signal.SIGINT)
 
     before = signal.getsignal(signal.SIGINT)
@@ -120,7 +121,7 @@ def test_ctrl_c_during_a_run_also_stops_every_later_request() -> None:
             transport.get_checkout("cks_x", Purpose.UNKNOWN)
         assert transport.requests_sent == 0
         transport.close()
-        with engine.ctrl_c_sticks():  # a new run starts with no stop asked for
+        with ctrl_c_sticks():  # a new run starts with no stop asked for
             assert not STOP_REQUESTED.is_set()
     finally:
         signal.signal(signal.SIGINT, before)
@@ -139,7 +140,7 @@ def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_unless_something_else_handles
     # As nohup leaves it: the caller chose to ignore a closed terminal, and the run keeps that choice.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        with engine.ctrl_c_sticks() as stop:
+        with ctrl_c_sticks() as stop:
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
             with pytest.raises(StoppedBySignal) as stopped:
                 os.kill(os.getpid(), signal.SIGTERM)
@@ -173,7 +174,7 @@ def test_ctrl_c_inside_a_garbage_collector_callback_prints_no_traceback_and_stil
     signal.signal(signal.SIGINT, signal.default_int_handler)
     transport = Transport("http://127.0.0.1:9", "sk_test_engine_000000", timeout=1)
     try:
-        with engine.ctrl_c_sticks():
+        with ctrl_c_sticks():
             gc.callbacks.append(press_ctrl_c)
             try:
                 gc.collect()

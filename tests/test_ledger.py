@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 from typing import Any
 
 import pytest
 from support import KNOWN_ID, make_exchange
 
 from conformance.checks import REGISTRY, Context, judge
+from conformance.errors import ExitCode, worse
 from conformance.ledger import IDS_KEPT_PER_GROUP, CheckStatus, Ledger, RunStatus
 from conformance.spec import Contract
 
@@ -26,7 +28,7 @@ def _ledger(contract: Contract, context: Context, exchanges: list[dict[str, Any]
 
 def test_a_run_with_a_200_and_no_failure_conforms(contract: Contract, context: Context) -> None:
     ledger = _ledger(contract, context, [{"body": GOOD_BODY}])
-    status, reason = ledger.run_status()
+    status, reason, _ = ledger.run_status()
     assert status is RunStatus.CONFORMS
     assert reason.startswith("all ")
     assert reason.endswith("applicable MUST checks passed over 1 exchanges")
@@ -37,21 +39,21 @@ def test_a_run_where_no_must_check_applied_cannot_judge(contract: Contract, cont
     ledger = Ledger(contract=contract)
     exchange = make_exchange(body=GOOD_BODY)
     ledger.record(exchange, judge(context, exchange, [check for check in REGISTRY.values() if check.level == "SHOULD"]))
-    status, reason = ledger.run_status()
+    status, reason, _ = ledger.run_status()
     assert status is RunStatus.CANNOT_JUDGE
     assert reason == "no MUST check applied to any exchange, so nothing was judged"
 
 
 def test_without_any_200_the_run_cannot_judge_the_200_contract(contract: Contract, context: Context) -> None:
     ledger = _ledger(contract, context, [{"status": 404, "purpose": "invented id", "checkout_id": "cks_x"}])
-    status, reason = ledger.run_status()
+    status, reason, _ = ledger.run_status()
     assert status is RunStatus.CANNOT_JUDGE
     assert "200 contract was never exercised" in reason
 
 
 def test_a_must_failure_makes_the_run_non_conformant_and_names_the_check(contract: Contract, context: Context) -> None:
     ledger = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 500, "body_text": "x"}])
-    status, reason = ledger.run_status()
+    status, reason, _ = ledger.run_status()
     assert status is RunStatus.NON_CONFORMANT
     assert reason.startswith("2 check(s) failed: ")
     assert "response.no_server_error" in reason
@@ -60,14 +62,14 @@ def test_a_must_failure_makes_the_run_non_conformant_and_names_the_check(contrac
 def test_could_not_judge_wins_over_failures(contract: Contract, context: Context) -> None:
     ledger = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 500}])
     ledger.cannot_judge = "the target stopped"
-    assert ledger.run_status() == (RunStatus.CANNOT_JUDGE, "the target stopped")
+    assert ledger.run_status() == (RunStatus.CANNOT_JUDGE, "the target stopped", ExitCode.CANNOT_JUDGE)
 
 
 def test_an_unjudged_exchange_makes_an_otherwise_clean_run_could_not_judge(
     contract: Contract, context: Context
 ) -> None:
     ledger = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 429, "rate_limited": True}])
-    status, reason = ledger.run_status()
+    status, reason, _ = ledger.run_status()
     assert status is RunStatus.CANNOT_JUDGE
     assert reason.startswith("1 request(s) could not be judged: GET ")
     assert "kept answering 429 past the retry budget" in reason
@@ -90,14 +92,12 @@ def test_an_excluded_check_is_skipped_and_says_why(contract: Contract, context: 
     ledger = _ledger(contract, context, [{"body": GOOD_BODY}], excluded=frozenset({"response.schema"}))
     tally = ledger.tallies["response.schema"]
     assert tally.status(strict=False) is CheckStatus.SKIPPED
-    assert tally.skip_reason(strict=False, replaying=False) == "excluded with --exclude-check"
+    assert tally.skip_reason(strict=False) == "excluded with --exclude-check"
     unused = ledger.tallies["session.stable"]
-    assert unused.skip_reason(strict=False, replaying=False) == "no exchange in this run was one it judges"
-    assert unused.skip_reason(strict=False, replaying=True) == "no exchange in the recording was one it judges"
-    assert unused.skip_reason(strict=False, replaying=False, stopped=True) == (
-        "the run stopped before this check judged anything"
-    )
-    assert ledger.tallies["response.content_type"].skip_reason(strict=False, replaying=False) is None
+    assert unused.skip_reason(strict=False) == "no exchange in this run was one it judges"
+    assert unused.skip_reason(strict=False, source="the recording") == "no exchange in the recording was one it judges"
+    assert unused.skip_reason(strict=False, stopped=True) == ("the run stopped before this check judged anything")
+    assert ledger.tallies["response.content_type"].skip_reason(strict=False) is None
 
 
 def test_when_every_request_got_404_the_run_cannot_judge_and_blames_the_base_urls_path(
@@ -106,7 +106,7 @@ def test_when_every_request_got_404_the_run_cannot_judge_and_blames_the_base_url
     ledger = _ledger(
         contract, context, [{"status": 404}, {"status": 404, "purpose": "invented id", "checkout_id": "x"}]
     )
-    status, reason = ledger.run_status()
+    status, reason, _ = ledger.run_status()
     assert status is RunStatus.CANNOT_JUDGE
     assert reason.startswith("no request was answered 200 and every known session was answered 404")
     assert reason.endswith(
@@ -125,7 +125,7 @@ def test_when_only_requests_with_the_key_got_404_the_run_cannot_judge_and_blames
 ) -> None:
     # A server that refuses requests without the key has the operation at that path: the sessions are missing.
     ledger = _ledger(contract, context, [{"status": 404}, {"status": 401, "credential": "no key"}])
-    status, reason = ledger.run_status()
+    status, reason, _ = ledger.run_status()
     assert status is RunStatus.CANNOT_JUDGE
     assert "base URL" not in reason
     assert reason.endswith(
@@ -236,10 +236,8 @@ def test_every_verdict_and_status_is_counted_once(contract: Contract, context: C
     assert (known.passed, known.failed, known.warned, known.applied) == (2, 1, 0, 3)
     errors = ledger.tallies["errors.json_body"]
     assert (errors.passed, errors.failed, errors.warned, errors.applied) == (3, 0, 1, 4)
-    assert errors.skip_reason(strict=False, replaying=False) is None  # warned is not skipped
-    assert ledger.tallies["session.stable"].skip_reason(strict=False, replaying=False) == (
-        "no exchange in this run was one it judges"
-    )
+    assert errors.skip_reason(strict=False) is None  # warned is not skipped
+    assert ledger.tallies["session.stable"].skip_reason(strict=False) == ("no exchange in this run was one it judges")
 
 
 def test_the_verdict_counts_exactly_the_must_checks_that_judged_something(contract: Contract, context: Context) -> None:
@@ -293,7 +291,7 @@ def test_the_first_unjudged_exchange_is_the_one_named(contract: Contract, contex
             {"status": 429, "rate_limited": True, "checkout_id": "cks_second000000000000000"},
         ],
     )
-    status, reason = ledger.run_status()
+    status, reason, _ = ledger.run_status()
     assert status is RunStatus.CANNOT_JUDGE
     assert reason.startswith("2 request(s) could not be judged: GET http://127.0.0.1:9/checkouts/cks_first")
 
@@ -333,7 +331,7 @@ def test_a_could_not_judge_run_where_every_read_got_404_still_names_the_likely_c
 ) -> None:
     ledger = _ledger(contract, context, [{"status": 404}, {"status": 404, "credential": "no key"}])
     ledger.cannot_judge = "the target stopped answering"
-    status, reason = ledger.run_status()
+    status, reason, _ = ledger.run_status()
     assert status is RunStatus.CANNOT_JUDGE
     assert "so the base URL's path is the likely cause" in reason
 
@@ -347,7 +345,7 @@ def test_a_check_nobody_excluded_is_not_reported_as_excluded(contract: Contract)
     ledger = Ledger(contract=contract, excluded=frozenset({"session.stable"}))
     assert ledger.tallies["session.stable"].excluded
     assert not ledger.tallies["session.known_found"].excluded
-    assert ledger.tallies["session.known_found"].skip_reason(strict=False, replaying=True) == (
+    assert ledger.tallies["session.known_found"].skip_reason(strict=False, source="the recording") == (
         "no exchange in the recording was one it judges"
     )
 
@@ -355,13 +353,56 @@ def test_a_check_nobody_excluded_is_not_reported_as_excluded(contract: Contract)
 def test_how_the_run_ended_is_decided_by_the_ledger_too(contract: Contract, context: Context) -> None:
     failing = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 500, "body_text": "x"}])
     clean = _ledger(contract, context, [{"body": GOOD_BODY}])
-    assert clean.run_status(interrupted=True) == (RunStatus.CANNOT_JUDGE, "the run was interrupted before it finished")
-    # The gate's own failure hides a pass, never a failure the target earned.
+    assert clean.run_status(interrupted=True) == (
+        RunStatus.CANNOT_JUDGE, "the run was interrupted before it finished", ExitCode.INTERRUPTED,
+    )  # fmt: skip
+    # The gate's own failure hides a pass.
     assert clean.run_status(gate_failed="edge_ids: KeyError: 'x'") == (
         RunStatus.CANNOT_JUDGE,
         "the gate itself failed: edge_ids: KeyError: 'x'",
+        ExitCode.CANNOT_JUDGE,
     )
-    assert failing.run_status(gate_failed="edge_ids: KeyError: 'x'")[0] is RunStatus.NON_CONFORMANT
-    status, reason = failing.run_status(stopped_early="the target stopped answering")
+    status, reason, _ = failing.run_status(stopped_early="the target stopped answering")
     assert status is RunStatus.NON_CONFORMANT
     assert reason.endswith(" (the target stopped answering)")
+
+
+def test_a_failure_the_target_earned_and_the_gate_s_own_failure_are_both_said_and_the_worse_code_wins(
+    contract: Contract, context: Context
+) -> None:
+    failing = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 500, "body_text": "x"}])
+    status, reason, code = failing.run_status(gate_failed="edge_ids: KeyError: 'x'")
+    assert code == worse(ExitCode.NON_CONFORMANT, ExitCode.CANNOT_JUDGE) == ExitCode.CANNOT_JUDGE
+    assert status is RunStatus.CANNOT_JUDGE
+    assert reason.startswith("the gate itself failed: edge_ids: KeyError: 'x'; besides, ")
+    assert reason.endswith(failing.run_status()[1])
+    assert "check(s) failed: " in reason
+    assert "response.no_server_error" in reason
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [(signal.SIGINT, ExitCode.INTERRUPTED, "interrupted"), (signal.SIGTERM, ExitCode.TERMINATED, "stopped by SIGTERM"),
+     (signal.SIGHUP, ExitCode.HANGUP, "stopped by SIGHUP")],
+)  # fmt: skip
+def test_a_stopped_run_ends_with_its_signal_s_code_whatever_the_exchanges_said(
+    contract: Contract, context: Context, signum: int, code: ExitCode, said: str
+) -> None:
+    failing = _ledger(contract, context, [{"body": GOOD_BODY}, {"status": 500, "body_text": "x"}])
+    assert failing.run_status(interrupted=True, signum=signum, gate_failed="edge_ids: KeyError: 'x'") == (
+        RunStatus.CANNOT_JUDGE, f"the run was {said} before it finished", code,
+    )  # fmt: skip
+    failing.cannot_judge = "the target stopped"
+    assert failing.run_status(interrupted=True, signum=signum)[2] is code
+
+
+def test_an_output_not_written_keeps_the_verdict_and_ends_with_the_worse_code(
+    contract: Contract, context: Context
+) -> None:
+    clean = _ledger(contract, context, [{"body": GOOD_BODY}])
+    status, reason, code = clean.run_status(not_written="summary.json could not be written (No space left)")
+    assert (status, code) == (RunStatus.CONFORMS, ExitCode.OUTPUT_NOT_WRITTEN)
+    assert reason.endswith("; but summary.json could not be written (No space left): make it writable (or free space) "
+                           "and run again")  # fmt: skip
+    stopped = clean.run_status(interrupted=True, signum=signal.SIGTERM, not_written="x")
+    assert stopped.exit_code is ExitCode.TERMINATED

@@ -12,10 +12,10 @@ from support import CREATED_ID, KNOWN_ID, make_exchange
 
 from conformance.checks import REGISTRY, CheckFailure, Context, Outcome, Verdict, judge
 from conformance.errors import ExitCode
+from conformance.facts import Facts, build_record
 from conformance.ledger import Ledger
 from conformance.record import Result, RunRecord
 from conformance.report import (
-    build_record,
     check_record,
     render_closing,
     render_groups,
@@ -31,7 +31,7 @@ from conformance.spec import Contract
 # 2023-11-14T22:13:20Z: a real clock's reading, so that a run's length is tiny beside it.
 STARTED = 1_700_000_000.0
 SUMMARY_PATH = "reports/summary.json"
-FACTS: dict[str, object] = {
+FACTS: dict[str, Any] = {
     "target": "http://127.0.0.1:9",
     "mode": "live",
     "command": "conformance run",
@@ -65,10 +65,8 @@ def _ledger(contract: Contract, context: Context, exchanges: list[dict[str, Any]
 
 
 def _record(ledger: Ledger, result: Result = NON_CONFORMANT) -> RunRecord:
-    return build_record(
-        ledger, facts=FACTS, result=result, strict=False, replaying=False,
-        requests_sent=ledger.exchanges, summary_path=SUMMARY_PATH,
-    )  # fmt: skip
+    facts = Facts(**FACTS, strict=False, requests_sent=ledger.exchanges, summary_path=SUMMARY_PATH)
+    return build_record(ledger, facts, result)
 
 
 def _said(ledger: Ledger, *received: str) -> Ledger:

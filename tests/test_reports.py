@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import KEY, check_status, judge, run_against, summary
+from support import KEY, ROOT, check_status, judge, run_against, summary
 from vcr.serializers import yamlserializer
 
 from conformance.cassettes import AtomicPersister
@@ -138,31 +138,38 @@ def test_a_run_without_known_sessions_did_not_stop_its_checks_had_nothing_to_jud
 
 
 @pytest.mark.parametrize(
-    ("facts", "replaying", "ending"),
-    [({"sandbox": False}, False, "--summary s.json"), ({"sandbox": True}, False, "--base-url URL"),
-     ({"sandbox": False}, True, "--base-url URL")],
+    ("flags", "said"),
+    [({"base_url": "http://127.0.0.1:9", "api_key": KEY}, ("--summary s.json", "this run")),
+     ({"sandbox": True}, ("--base-url URL", "this run")),
+     ({"sandbox": True, "record": True}, ("--base-url URL", "this run")),
+     ({"replay": True, "cassette_dir": ROOT / "cassettes"}, ("--base-url URL", "the recording"))],
 )  # fmt: skip
 def test_the_replay_line_asks_for_a_server_when_the_run_judged_nothing_that_can_be_asked_again(
-    contract: Any, context: Any, facts: dict[str, object], replaying: bool, ending: str
+    contract: Any, context: Any, flags: dict[str, Any], said: tuple[str, str], tmp_path: Path
 ) -> None:
-    # The bundled sandbox is gone when the run ends, and a recording answers nothing new.
+    # The bundled sandbox is gone when the run ends, and a recording answers nothing new: each kind of target says.
     from support import make_exchange  # noqa: PLC0415
 
     from conformance.checks import judge as judge_exchange  # noqa: PLC0415
+    from conformance.facts import Facts, build_record  # noqa: PLC0415
     from conformance.ledger import Ledger  # noqa: PLC0415
     from conformance.record import Result  # noqa: PLC0415
-    from conformance.report import build_record  # noqa: PLC0415
+    from conformance.settings import Flags, build_settings  # noqa: PLC0415
+    from conformance.target import choose  # noqa: PLC0415
 
-    facts = {
-        "target": "t", "mode": "replay" if replaying else "live", "command": "", "spec": "spec/openapi.yaml",
-        "seed": 1, "max_examples": 1, "request_timeout_seconds": 1.0, "checkout_ids": (), **facts,
-    }  # fmt: skip
+    ending, exchanges_from = said
+    target = choose(build_settings(Flags(**{"cassette_dir": tmp_path, **flags}), environ={}), contract)
+    facts = Facts(
+        target="t", mode=target.mode, command="", sandbox=target.sandbox, spec="spec/openapi.yaml", seed=1,
+        max_examples=1, request_timeout_seconds=1.0, checkout_ids=(), strict=False, requests_sent=1,
+        summary_path="s.json", exchanges_from=target.exchanges_from, target_stays=target.stays,
+    )  # fmt: skip
     ledger = Ledger(contract=contract)
     exchange = make_exchange(status=404)
     ledger.record(exchange, judge_exchange(context, exchange))
-    record = build_record(
-        ledger, facts=facts, result=Result(status="non-conformant", exit_code=1, reason="r"), strict=False,
-        replaying=replaying, requests_sent=1, summary_path="s.json",
-    )  # fmt: skip
+    record = build_record(ledger, facts, Result(status="non-conformant", exit_code=1, reason="r"))
     assert record.groups
     assert all(group.replay.endswith(ending) for group in record.groups)
+    skipped = [item.skip_reason for item in record.checks if item.skip_reason and "excluded" not in item.skip_reason]
+    assert skipped
+    assert all(exchanges_from in reason for reason in skipped)

@@ -493,3 +493,43 @@ def test_a_report_of_an_earlier_run_that_cannot_be_replaced_is_refused_before_th
     cause = f"--report-dir: {stuck}, from an earlier run, cannot be removed (Operation not permitted)"
     assert result.stderr.splitlines() == [f"conformance: error: {cause}; remove it, or pass another --report-dir"]
     assert api.count == 0
+
+
+def test_a_run_whose_target_fails_a_check_and_whose_gate_breaks_says_both_and_ends_with_the_worse_code(
+    tmp_path: Path, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A failure the target earned must not hide that the gate broke (its later scenarios judged nothing), nor the
+    # other way round: the reason says both, and the exit code is the worse of 1 and 3 (errors.SEVERITY).
+    from support import check_status, judge  # noqa: PLC0415
+
+    from conformance.errors import ExitCode  # noqa: PLC0415
+    from conformance.gate import Gate  # noqa: PLC0415
+
+    def broken(self: Gate) -> None:
+        del self
+        message = "a bug of the gate"
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(Gate, "aliases", broken)
+    expected = worse(ExitCode.NON_CONFORMANT, ExitCode.CANNOT_JUDGE)
+    assert expected == ExitCode.CANNOT_JUDGE
+    said = "the gate itself failed: aliases: RuntimeError: a bug of the gate; besides, "
+    # The engine, as a test of your own or the pytest plugin calls it.
+    outcome = judge(VARIANTS["unknown-payment-status"].api(KEY, seeded_sessions()), tmp_path / "engine")
+    assert outcome.exit_code == expected
+    assert outcome.record.result.reason.startswith(said)
+    assert "check(s) failed: response.schema" in outcome.record.result.reason
+    # The command, and every report it wrote.
+    sandbox = serve(VARIANTS["unknown-payment-status"].api(KEY, seeded_sessions()))
+    report_dir = tmp_path / "cli"
+    result = run_against(sandbox, report_dir, max_examples=5)
+    assert result.returncode == expected, result.stdout + result.stderr
+    last = result.stdout.splitlines()[-1]
+    assert said in last
+    assert "response.schema" in last
+    record = summary(report_dir)
+    assert (record["result"]["exit_code"], record["result"]["status"]) == (expected, "could not judge")
+    assert record["result"]["reason"].startswith(said)
+    assert check_status(report_dir)["response.schema"] == "failed"
+    for name in ("summary.md", "report.html", "junit.xml"):
+        assert "a bug of the gate" in (report_dir / name).read_text(encoding="utf-8"), name
