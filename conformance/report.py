@@ -34,8 +34,6 @@ REPORT_FILES = tuple(REPORT_FORMATS)
 ORACLE_LINES_SHOWN = 5
 
 
-
-
 def write_reports(
     record: RunRecord, report_dir: Path, redact: Callable[[str], str], sarif: Path | None = None
 ) -> list[Path]:
