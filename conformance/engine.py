@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conformance import determinism
-from conformance.checks import REGISTRY, Context
+from conformance.checks import Context
 from conformance.errors import (
     STOPPED_BY,
     BadInputError,
@@ -35,6 +35,8 @@ from conformance.errors import (
 from conformance.files import check_output_file, prove_writable_file, prove_writable_folder, remove_file
 from conformance.gate import Gate, fewest_requests
 from conformance.ledger import Ledger, RunStatus
+from conformance.operation import scenario_names, setup_names
+from conformance.operations import DEFAULT
 from conformance.record import Result, redacted
 from conformance.redaction import Redactor
 from conformance.report import (
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from conformance.cassettes import Recording
+    from conformance.operation import Operation
     from conformance.record import RunRecord
     from conformance.settings import Settings
     from conformance.spec import Contract
@@ -69,20 +72,8 @@ EXIT_CODES = {
     RunStatus.NON_CONFORMANT: ExitCode.NON_CONFORMANT,
     RunStatus.CANNOT_JUDGE: ExitCode.CANNOT_JUDGE,
 }
-# The scenarios in the order they run; each is one cassette when recording.
-SCENARIOS = (
-    "preflight",
-    "created_session",
-    "known_sessions",
-    "credentials",
-    "invented_ids",
-    "edge_ids",
-    "path_syntax_ids",
-    "aliases",
-    "reused_connection",
-    "concurrent_reads",
-    "generated_ids",
-)
+# The scenarios of the default operation in the order they run; each is one cassette when recording.
+SCENARIOS = scenario_names(DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -112,15 +103,15 @@ class Outcome:
     ledger: Ledger = field(repr=False)
 
 
-def prepare(settings: Settings, *, claimed: bool = False) -> Plan:
+def prepare(settings: Settings, *, claimed: bool = False, operation: Operation = DEFAULT) -> Plan:
     """Read the spec, the key file and the recording, and refuse a live-mode target; raise GateError.
 
     The report paths are claimed first (claim_reports), unless the front end `claimed` them already from the
-    same flags, before the refusals that settings make.
+    same flags, before the refusals that settings make. `operation` is what the run judges (the checkout's).
     """
     if not claimed:
         claim_reports(settings.report_dir, settings.sarif)
-    contract = load_contract(settings.spec)
+    contract = load_contract(settings.spec, operation)
     if settings.mode is Mode.RECORD:
         # Checked before the first request: a recording that cannot be kept is not worth sending.
         prove_writable_folder(settings.cassette_dir, "--cassette-dir")
@@ -202,9 +193,11 @@ def claim_reports(report_dir: Path, sarif: Path | None, *, remove: bool = True) 
         remove_file(path, "--sarif" if path == sarif else "--report-dir")
 
 
-def run(settings: Settings, say: Callable[[str], None] = print, command: str = "") -> Outcome:
-    """Prepare and execute a run."""
-    return execute(prepare(settings), say, command)
+def run(
+    settings: Settings, say: Callable[[str], None] = print, command: str = "", *, operation: Operation = DEFAULT
+) -> Outcome:
+    """Prepare and execute a run of one operation (the checkout's unless another is given)."""
+    return execute(prepare(settings, operation=operation), say, command)
 
 
 def execute(plan: Plan, say: Callable[[str], None] = print, command: str = "") -> Outcome:
@@ -247,7 +240,8 @@ class _Run:
         with ctrl_c_sticks() as self.stop, self._target() as (base_url, api_key):
             self.redact.add(api_key)
             schema = schemathesis_schema(self.plan.contract, seed=self.plan.seed, max_examples=self.plan.max_examples)
-            operation = schema["/checkouts/{id}"]["GET"]
+            described = self.plan.contract.operation
+            operation = schema[described.path][described.method]
             for line in render_header(
                 target=self.target, spec=str(self.settings.spec), spec_version=self.plan.contract.version,
                 seed=self.plan.seed, max_examples=self.plan.max_examples, checkout_ids=self.checkout_ids,
@@ -317,7 +311,9 @@ class _Run:
             on_wait=self.progress.waiting,
         )
         context = Context(contract=self.plan.contract, known_ids=frozenset(self.checkout_ids))
-        checks = [check for check_id, check in REGISTRY.items() if check_id not in settings.excluded_checks]
+        checks = [
+            check for check_id, check in self.plan.contract.checks.items() if check_id not in settings.excluded_checks
+        ]
         return Gate(
             transport, context, self.ledger, self.checkout_ids, self.plan.seed, checks=checks,
             oracle=operation if settings.oracle else None, concurrency=self.plan.concurrency,
@@ -329,8 +325,9 @@ class _Run:
         determinism.fix_generated_data()
         self.key_prefix = key_prefix(api_key)
         with self._cassettes(gate.transport.base_url, api_key, gate.transport.derived_secrets()) as cassette:
-            for scenario in SCENARIOS:
-                if self.ledger.cannot_judge is not None and scenario in ("created_session", "known_sessions"):
+            described = self.plan.contract.operation
+            for scenario in scenario_names(described):
+                if self.ledger.cannot_judge is not None and scenario in setup_names(described):
                     # The preflight (or the create) said the target cannot be judged: every later request
                     # would fail alike.
                     return
@@ -343,7 +340,7 @@ class _Run:
             if scenario == "generated_ids":
                 self._generated(gate, operation)
             else:
-                getattr(gate, scenario)()
+                gate.play(scenario)
         except TargetError as error:
             self.ledger.cannot_judge = self.ledger.cannot_judge or str(error)
         except _Crash as crash:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from conformance.checks import KNOWN_PURPOSES, REGISTRY, Check, Level, Outcome, Verdict
+from conformance.checks import KNOWN_PURPOSES, Check, Level, Outcome, Verdict
 from conformance.model import Credential, Purpose
 
 if TYPE_CHECKING:
@@ -151,7 +151,8 @@ class Ledger:
 
     def __post_init__(self) -> None:
         self.tallies = {
-            check_id: CheckTally(check, excluded=check_id in self.excluded) for check_id, check in REGISTRY.items()
+            check_id: CheckTally(check, excluded=check_id in self.excluded)
+            for check_id, check in self.contract.checks.items()
         }
 
     def record(self, exchange: Exchange, verdicts: list[Verdict]) -> None:

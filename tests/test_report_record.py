@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from support import CREATED_ID, KNOWN_ID, make_exchange
 
-from conformance.checks import REGISTRY, CheckFailure, Context, Outcome, Verdict, judge
+from conformance.checks import CheckFailure, Context, Outcome, Verdict, judge
 from conformance.errors import ExitCode
 from conformance.ledger import Ledger
+from conformance.operations import REGISTRY
 from conformance.record import Result, RunRecord
 from conformance.report import (
     build_record,
