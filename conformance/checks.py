@@ -11,15 +11,13 @@ the checks of the resource family (`resource_*`) take the operation's noun as th
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from enum import StrEnum
 from functools import cache, update_wrapper
 from typing import TYPE_CHECKING, Any
 
+from conformance.instants import same_value
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse
 
 if TYPE_CHECKING:
@@ -217,11 +215,6 @@ def json_object(ctx: Context, exchange: Exchange) -> dict[str, Any]:
 def is_success(status: int) -> bool:
     """A 2xx."""
     return 200 <= status < 300
-
-
-def refused(status: int) -> bool:
-    """A 4xx a server gives to a request it will not act on (a cart or key it refuses); 429 asks for a wait."""
-    return 400 <= status < 500 and status != 429
 
 
 # --- transport -------------------------------------------------------------------------
@@ -450,40 +443,10 @@ def resource_stable(ctx: Context, exchange: Exchange) -> None:
         raise NotApplicable
     second = json_object(ctx, exchange)
     first = json_object(ctx, exchange.previous)
-    changed = [name for name in ("id", "created_at") if not _same_value(name, first.get(name), second.get(name))]
+    changed = [name for name in ("id", "created_at") if not same_value(name, first.get(name), second.get(name))]
     if changed:
         received = ", ".join(f"{name} {first.get(name)!r} then {second.get(name)!r}" for name in changed)
         raise CheckFailure(received=received, expected="the same values on every read (created_at: the same instant)")
-
-
-def _same_value(name: str, first: object, second: object) -> bool:
-    if first == second:
-        return True
-    if name != "created_at" or not isinstance(first, str) or not isinstance(second, str):
-        return False
-    # RFC 3339 writes one instant many ways (Z or +00:00, other offsets, t and z): compare instants.
-    instants = rfc3339_instant(first), rfc3339_instant(second)
-    return None not in instants and instants[0] == instants[1]
-
-
-_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:([Zz])|([+-])(\d{2}):(\d{2}))")
-
-
-def rfc3339_instant(text: str) -> Decimal | None:
-    """Seconds since the epoch, exactly, of an RFC 3339 date-time; None when the text is not one.
-
-    Leap seconds (second 60) count as one more second, which is all a comparison of instants needs.
-    """
-    match = _RFC3339.fullmatch(text)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
-    fraction = Decimal(match.group(7) or 0)
-    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) + fraction
-    if match.group(8) is None:
-        sign = 1 if match.group(9) == "+" else -1
-        seconds -= sign * (int(match.group(10)) * 3600 + int(match.group(11)) * 60)
-    return seconds
 
 
 @check(
@@ -505,20 +468,6 @@ def resource_unknown_not_found(ctx: Context, exchange: Exchange) -> None:
 
 
 # --- errors ----------------------------------------------------------------------------
-# Shorter values are too likely to occur in any text; longer ones (a long note) are no one's identity.
-MIN_DISTINCTIVE_CHARS = 6
-MAX_DISTINCTIVE_CHARS = 320
-
-
-def distinctive_values(operation: Operation, resource_id: str, body: dict[str, Any]) -> list[tuple[str, str]]:
-    """The values of a resource's body that name it or its customer, each with where it was read."""
-    return [
-        (value, f"{name} of the {operation.noun} {resource_id!r}")
-        for name, value in body.items()
-        if name not in operation.undistinctive_fields
-        and isinstance(value, str)
-        and MIN_DISTINCTIVE_CHARS <= len(value) <= MAX_DISTINCTIVE_CHARS
-    ]
 
 
 @check(

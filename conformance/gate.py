@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from conformance.aliases import aliases
-from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, distinctive_values, judge
+from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, judge
 from conformance.errors import RunStopped, TargetError
 from conformance.model import Credential, Exchange, Purpose
 from conformance.operation import own_scenario
@@ -320,7 +320,7 @@ class Gate:
         ok, body = response.parsed
         if not ok or not isinstance(body, dict) or body.get("id") != exchange.checkout_id:
             return
-        for value, where in distinctive_values(self.operation, exchange.checkout_id, body):
+        for value, where in self.operation.distinctive_values(exchange.checkout_id, body):
             self._value_owners.setdefault(value, ({}, where))[0][exchange.checkout_id] = None
         # A value two sessions share (a debug echo of the request, a shared name) is no one session's data.
         values = tuple((value, where) for value, (owners, where) in self._value_owners.items() if len(owners) == 1)
@@ -457,7 +457,7 @@ class Gate:
                 continue
             self._burst(chosen, why)
         # Load shedding that skips the key check (a breaker that fails open) shows right after the overlap.
-        for credential in (Credential.MISSING, Credential.WRONG):
+        for credential in (Credential.MISSING, Credential.WRONG) if self.operation.secured else ():
             why = f"sent {_WITHOUT[credential]} right after {width} requests overlapped"
             self._observe(self.get(ids[0], Purpose.KNOWN, credential, why=why))
 

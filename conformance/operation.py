@@ -8,7 +8,7 @@ scenarios and its own deep checks; `conformance/operations/checkout.py` is the f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 if TYPE_CHECKING:
@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
     from conformance.checks import Check
     from conformance.gate import Gate
+
+# Shorter values are too likely to occur in any text; longer ones (a long note) are no one's identity.
+MIN_DISTINCTIVE_CHARS = 6
+MAX_DISTINCTIVE_CHARS = 320
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,16 @@ class Operation:
         """The id a request path names, decoded as a server decodes it (a base URL's own path may come first)."""
         prefix = self.path.split(self._placeholder, 1)[0]
         return unquote(path.rsplit(prefix, 1)[-1])
+
+    def distinctive_values(self, resource_id: str, body: dict[str, Any]) -> list[tuple[str, str]]:
+        """The values of a resource's body that name it or its customer, each with where it was read."""
+        return [
+            (value, f"{name} of the {self.noun} {resource_id!r}")
+            for name, value in body.items()
+            if name not in self.undistinctive_fields
+            and isinstance(value, str)
+            and MIN_DISTINCTIVE_CHARS <= len(value) <= MAX_DISTINCTIVE_CHARS
+        ]
 
     def words(self, text: str) -> str:
         """A generic check's text about this operation, with its placeholders filled in."""

@@ -49,7 +49,8 @@ class Document:
     @cached_property
     def registry(self) -> Registry[Any]:
         """The document as the one resource every `$ref` resolves in."""
-        return Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(self.document))
+        registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(self.document))
+        return registry
 
 
 @dataclass(frozen=True)

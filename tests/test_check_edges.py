@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from support import make_exchange
 
-from conformance.checks import CheckFailure, Context, NotApplicable, _same_value, judge, rfc3339_instant
+from conformance.checks import CheckFailure, Context, NotApplicable, judge
+from conformance.instants import rfc3339_instant
+from conformance.instants import same_value as _same_value
 from conformance.operations import REGISTRY
 from conformance.spec import Contract
 
