@@ -55,7 +55,7 @@ def load_edge_ids() -> tuple[EdgeId, ...]:
 
 @dataclass(frozen=True)
 class PathId:
-    """A path after /checkouts/ that is path syntax, as sent, and why."""
+    """What follows the operation's path prefix (/checkouts/) in place of an id: path syntax, as sent, and why."""
 
     path: str
     why: str

@@ -214,7 +214,7 @@ class Ledger:
             self.spec_gaps.setdefault(
                 f"undocumented-{status}",
                 f"The server answers {status} to requests with {exchange.credential}, as the operation's "
-                f"security requirement implies, but GET /checkouts/{{id}} documents no {status} response.",
+                f"security requirement implies, but {self.contract.operation.label} documents no {status} response.",
             )
 
     @property
