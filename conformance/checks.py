@@ -1,27 +1,29 @@
-"""The registry of checks. Every check judges one exchange and does no I/O.
+"""The generic checks, and how an operation's checks are registered. Every check judges one exchange; no I/O.
 
 A check is a function `(ctx, exchange) -> None` registered with `@check`. Its id is its
 name with the first underscore read as a dot (`response_schema` is `response.schema`).
 It passes by returning, fails by raising `CheckFailure` with what was received and what the
-spec expects, and raises `NotApplicable` when the exchange is not one it judges.
+spec expects, and raises `NotApplicable` when the exchange is not one it judges. The operation it
+judges is `ctx.operation`; its texts name the operation through placeholders (`Operation.words`), and
+the checks of the resource family (`resource_*`) take the operation's noun as their family
+(`session.known_found` for the checkout).
 """
 
 from __future__ import annotations
 
-import calendar
-import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import cache, update_wrapper
 from typing import TYPE_CHECKING, Any
 
+from conformance.instants import same_value
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse
-from conformance.spec import create_response_validator
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
 
+    from conformance.operation import Operation
     from conformance.spec import Contract
 
 
@@ -65,6 +67,11 @@ class Context:
     # it was read: an error body must not carry them (errors.no_disclosure).
     session_values: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def operation(self) -> Operation:
+        """The operation judged: its checks read it here, never from a constant."""
+        return self.contract.operation
+
 
 CheckFunction = Callable[[Context, Exchange], None]
 
@@ -92,46 +99,92 @@ class Verdict:
     failure: CheckFailure | None = None
 
 
-REGISTRY: dict[str, Check] = {}
+# The generic checks, by id, as registered: their texts still hold the operation's placeholders.
+GENERIC: dict[str, Check] = {}
+# Families of generic checks listed after the operation's own checks, which follow the resource family.
+LISTED_AFTER_OWN = ("errors.",)
+# The family of generic checks about the resource itself; an operation names it with its noun.
+RESOURCE_FAMILY = "resource."
 # Requests for a session the gate was told exists.
 KNOWN_PURPOSES = (Purpose.KNOWN, Purpose.REREAD, Purpose.CONCURRENT, Purpose.FRESH)
-# The answer to creating a session is not GET /checkouts/{id}'s: only these judge it.
-CREATE_CHECKS = frozenset(
-    {"transport.reply", "response.no_server_error", "session.created", "auth.missing_key", "auth.wrong_key"}
-)
-
 # HEAD is not an operation of the spec: its answer is judged only for being HTTP and refusing a keyless request.
 HEAD_CHECKS = frozenset({"transport.reply", "auth.missing_key"})
-_ONLY = {Purpose.CREATE: CREATE_CHECKS, Purpose.HEAD: HEAD_CHECKS}
-
-OPERATION_REF = "#/paths/~1checkouts~1{id}/get"
 # What a path-syntax id may get besides the documented statuses: 400, and a redirect the gate does not follow.
 PATH_SYNTAX_STATUSES = frozenset({400, 301, 302, 303, 307, 308})
-SCHEMA_REF = "#/components/schemas/GetCheckoutSessionsStatus"
 
 
 def check(
-    level: Level, requirement: str, spec_ref: str, *, skipped_unless: str | None = None
+    level: Level,
+    requirement: str,
+    spec_ref: str,
+    *,
+    skipped_unless: str | None = None,
+    registry: dict[str, Check] | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check under the id derived from the function's name."""
+    """Register a check under the id derived from the function's name: a generic one, or in an operation's own."""
+    into = GENERIC if registry is None else registry
 
     def register(function: CheckFunction) -> CheckFunction:
         check_id = function.__name__.replace("_", ".", 1)
-        if check_id in REGISTRY:
+        if check_id in into:
             msg = f"check id {check_id!r} is registered twice"
             raise RuntimeError(msg)
-        REGISTRY[check_id] = Check(check_id, level, requirement, spec_ref, function, skipped_unless)
+        into[check_id] = Check(check_id, level, requirement, spec_ref, function, skipped_unless)
         return function
 
     return register
 
 
+@cache
+def checks_for(operation: Operation) -> Mapping[str, Check]:
+    """Every check of one operation, by id, in the order the reports list them: the generic ones, then its own."""
+    bound = [_bound(item, operation) for item in GENERIC.values()]
+    listed = [
+        *(item for item in bound if not item.id.startswith(LISTED_AFTER_OWN)),
+        *operation.checks,
+        *(item for item in bound if item.id.startswith(LISTED_AFTER_OWN)),
+    ]
+    by_id: dict[str, Check] = {}
+    for item in listed:
+        if item.id in by_id:
+            msg = f"check id {item.id!r} is registered twice for {operation.label}"
+            raise RuntimeError(msg)
+        by_id[item.id] = item
+    return by_id
+
+
+def _bound(item: Check, operation: Operation) -> Check:
+    """A generic check as it reads for one operation: its texts filled in, the resource family named."""
+    if not item.id.startswith(RESOURCE_FAMILY):
+        return replace(item, requirement=operation.words(item.requirement), spec_ref=operation.words(item.spec_ref))
+    check_id = f"{operation.noun}.{item.id.removeprefix(RESOURCE_FAMILY)}"
+    return replace(
+        item,
+        id=check_id,
+        requirement=operation.words(item.requirement),
+        spec_ref=operation.words(item.spec_ref),
+        function=_renamed(item.function, check_id.replace(".", "_", 1)),
+    )
+
+
+def _renamed(function: CheckFunction, name: str) -> CheckFunction:
+    """The same check under the name its id is read from, as every check's function is named."""
+
+    def renamed(ctx: Context, exchange: Exchange) -> None:
+        function(ctx, exchange)
+
+    update_wrapper(renamed, function)
+    renamed.__name__ = renamed.__qualname__ = name
+    return renamed
+
+
 def judge(ctx: Context, exchange: Exchange, checks: list[Check] | None = None) -> list[Verdict]:
     """Run every applicable check on one exchange."""
     verdicts = []
-    for item in checks if checks is not None else REGISTRY.values():
-        only = _ONLY.get(exchange.purpose)
-        if only is not None and item.id not in only:
+    for item in checks if checks is not None else checks_for(ctx.operation).values():
+        if exchange.purpose is Purpose.CREATE and item.id not in ctx.operation.write_checks:
+            continue
+        if exchange.purpose is Purpose.HEAD and item.id not in HEAD_CHECKS:
             continue
         try:
             item.function(ctx, exchange)
@@ -145,16 +198,17 @@ def judge(ctx: Context, exchange: Exchange, checks: list[Check] | None = None) -
     return verdicts
 
 
-def _response(exchange: Exchange) -> ReceivedResponse:
+def response_of(exchange: Exchange) -> ReceivedResponse:
+    """The response a check judges; NotApplicable when none came, or only 429s."""
     if exchange.response is None or exchange.rate_limited:
         raise NotApplicable
     return exchange.response
 
 
-def _json_object(exchange: Exchange) -> dict[str, Any]:
-    """The body of a 200 that is a JSON object; anything else is response.schema's to judge."""
-    response = _response(exchange)
-    if response.status != 200:
+def json_object(ctx: Context, exchange: Exchange) -> dict[str, Any]:
+    """The body of a success that is a JSON object; anything else is response.schema's to judge."""
+    response = response_of(exchange)
+    if response.status != ctx.operation.success_status:
         raise NotApplicable
     ok, value = response.parsed
     if not ok or not isinstance(value, dict):
@@ -162,13 +216,9 @@ def _json_object(exchange: Exchange) -> dict[str, Any]:
     return value
 
 
-def _is_success(status: int) -> bool:
+def is_success(status: int) -> bool:
+    """A 2xx."""
     return 200 <= status < 300
-
-
-def refused(status: int) -> bool:
-    """A 4xx a server gives to a request it will not act on (a cart or key it refuses); 429 asks for a wait."""
-    return 400 <= status < 500 and status != 429
 
 
 # --- transport -------------------------------------------------------------------------
@@ -177,7 +227,7 @@ def refused(status: int) -> bool:
 @check(
     Level.MUST,
     "Every request gets a complete, well-formed HTTP response within the request timeout.",
-    "RFC 9110; RFC 9112; " + OPERATION_REF,
+    "RFC 9110; RFC 9112; {operation}",
 )
 def transport_reply(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
     if exchange.rate_limited:
@@ -197,10 +247,10 @@ def transport_reply(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 -
 @check(
     Level.MUST,
     "Every status code is one the operation documents (401/403 to a missing or wrong key excepted).",
-    OPERATION_REF + "/responses",
+    "{operation}/responses",
 )
 def response_status_documented(ctx: Context, exchange: Exchange) -> None:
-    response = _response(exchange)
+    response = response_of(exchange)
     allowed = set(ctx.contract.documented_statuses)
     if exchange.credential is not Credential.VALID:
         # The operation's security requirement implies 401/403 although the spec lists neither.
@@ -219,10 +269,10 @@ def response_status_documented(ctx: Context, exchange: Exchange) -> None:
 @check(
     Level.MUST,
     "No request is answered with a 5xx server error, documented or not.",
-    OPERATION_REF + "/responses/500",
+    "{operation}/responses/500",
 )
 def response_no_server_error(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    response = _response(exchange)
+    response = response_of(exchange)
     if response.status >= 500:
         raise CheckFailure(
             received=f"status {response.status} with body {response.excerpt()!r}",
@@ -233,10 +283,10 @@ def response_no_server_error(ctx: Context, exchange: Exchange) -> None:  # noqa:
 @check(
     Level.MUST,
     "A response whose body the spec documents declares one of the documented media types.",
-    OPERATION_REF + "/responses/200/content",
+    "{operation}/responses/200/content",
 )
 def response_content_type(ctx: Context, exchange: Exchange) -> None:
-    response = _response(exchange)
+    response = response_of(exchange)
     documented = ctx.contract.body_media_types.get(response.status, ())
     if not documented:
         raise NotApplicable
@@ -257,12 +307,12 @@ def response_content_type(ctx: Context, exchange: Exchange) -> None:
 
 @check(
     Level.MUST,
-    "Every 200 body is JSON that validates against GetCheckoutSessionsStatus.",
-    SCHEMA_REF,
+    "Every 200 body is JSON that validates against {schema_name}.",
+    "{schema}",
 )
 def response_schema(ctx: Context, exchange: Exchange) -> None:
-    response = _response(exchange)
-    if response.status != 200 or response.truncated:
+    response = response_of(exchange)
+    if response.status != ctx.operation.success_status or response.truncated:
         # A body past the transport's cap was not read whole: the ledger reports it as unjudged.
         raise NotApplicable
     ok, value = response.parsed
@@ -277,7 +327,7 @@ def response_schema(ctx: Context, exchange: Exchange) -> None:
         described = [f"{_where(error.instance_path)}: {error.message}" for error in fast.iter_errors(value)]
     if described:
         received = "; ".join(described[:5]) + (f"; and {len(described) - 5} more" if len(described) > 5 else "")
-        raise CheckFailure(received=received, expected=f"a body valid against {SCHEMA_REF}")
+        raise CheckFailure(received=received, expected=f"a body valid against {ctx.operation.schema_ref}")
 
 
 def _error_path(error: ValidationError) -> list[str]:
@@ -301,8 +351,8 @@ def _describe(error: ValidationError) -> str:
 def _rejects(exchange: Exchange, credentials: tuple[Credential, ...]) -> None:
     if exchange.credential not in credentials:
         raise NotApplicable
-    response = _response(exchange)
-    if _is_success(response.status):
+    response = response_of(exchange)
+    if is_success(response.status):
         raise CheckFailure(  # why this request was sent is the finding's own field, kept out of what it saw
             received=f"status {response.status} to a request with {exchange.credential}",
             expected="a rejection (401 or 403): the operation requires the API_KEY bearer scheme, with the key",
@@ -312,7 +362,7 @@ def _rejects(exchange: Exchange, credentials: tuple[Credential, ...]) -> None:
 @check(
     Level.MUST,
     "A request without a usable bearer key (no Authorization, an empty token, another scheme) never gets a 2xx.",
-    OPERATION_REF + "/security",
+    "{operation}/security",
 )
 def auth_missing_key(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
     _rejects(exchange, (Credential.MISSING, Credential.MALFORMED))
@@ -321,7 +371,7 @@ def auth_missing_key(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 
 @check(
     Level.MUST,
     "A request with any key but the valid one (a made-up key, or a near miss of the valid one) never gets a 2xx.",
-    OPERATION_REF + "/security",
+    "{operation}/security",
 )
 def auth_wrong_key(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
     _rejects(exchange, (Credential.WRONG, Credential.NEAR_MISS))
@@ -329,228 +379,29 @@ def auth_wrong_key(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - 
 
 @check(
     Level.MUST,
-    "Without a valid key, an id no session has gets the same status as a known session's id: the key comes first.",
-    OPERATION_REF + "/security",
+    "Without a valid key, an id no {noun} has gets the same status as a known {noun}'s id: the key comes first.",
+    "{operation}/security",
 )
-def auth_checked_first(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
+def auth_checked_first(ctx: Context, exchange: Exchange) -> None:
     known = exchange.previous
     if exchange.credential is Credential.VALID or exchange.purpose is not Purpose.UNKNOWN or known is None:
         raise NotApplicable
-    response = _response(exchange)
+    response = response_of(exchange)
     if known.response is None or known.rate_limited:
         raise NotApplicable
+    noun = ctx.operation.noun
     if response.status != known.response.status:
         raise CheckFailure(
             received=(
-                f"status {known.response.status} for the known session {known.checkout_id!r} but {response.status} "
-                f"for {exchange.checkout_id!r}, an id no session has, both with {exchange.credential}"
+                f"status {known.response.status} for the known {noun} {known.checkout_id!r} but {response.status} "
+                f"for {exchange.checkout_id!r}, an id no {noun} has, both with {exchange.credential}"
             ),
             expected="the same rejection for both: an answer that depends on the id tells a caller without the key "
-            "which sessions exist",
+            f"which {noun}s exist",
         )
 
 
-# --- sessions --------------------------------------------------------------------------
-
-
-@check(
-    Level.MUST,
-    "Each known checkout id, asked for with a valid key, is answered 200.",
-    OPERATION_REF + "/responses/200",
-)
-def session_known_found(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    if exchange.purpose not in KNOWN_PURPOSES or exchange.credential is not Credential.VALID:
-        raise NotApplicable
-    response = _response(exchange)
-    if exchange.purpose is Purpose.FRESH and response.status == 404:
-        # Read again until it appears: the last read of that wait is a KNOWN one, judged here.
-        raise NotApplicable
-    if response.status != 200:
-        raise CheckFailure(
-            received=f"status {response.status} for the known session {exchange.checkout_id!r}",
-            expected="200 with the session",
-        )
-
-
-@check(
-    Level.MUST,
-    "A 200 body describes the session asked for: its id equals the id in the path.",
-    SCHEMA_REF + "/properties/id",
-)
-def session_id_echoed(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    body = _json_object(exchange)
-    if "id" not in body:
-        raise NotApplicable
-    if body["id"] != exchange.checkout_id:
-        raise CheckFailure(received=f"id {body['id']!r}", expected=f"id {exchange.checkout_id!r}, the id asked for")
-
-
-@check(
-    Level.MUST,
-    "Reading a session twice gives the same id and the same created_at instant (however it is written).",
-    SCHEMA_REF + "/properties/created_at",
-)
-def session_stable(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    if exchange.previous is None:
-        raise NotApplicable
-    second = _json_object(exchange)
-    first = _json_object(exchange.previous)
-    changed = [name for name in ("id", "created_at") if not _same_value(name, first.get(name), second.get(name))]
-    if changed:
-        received = ", ".join(f"{name} {first.get(name)!r} then {second.get(name)!r}" for name in changed)
-        raise CheckFailure(received=received, expected="the same values on every read (created_at: the same instant)")
-
-
-def _same_value(name: str, first: object, second: object) -> bool:
-    if first == second:
-        return True
-    if name != "created_at" or not isinstance(first, str) or not isinstance(second, str):
-        return False
-    # RFC 3339 writes one instant many ways (Z or +00:00, other offsets, t and z): compare instants.
-    instants = rfc3339_instant(first), rfc3339_instant(second)
-    return None not in instants and instants[0] == instants[1]
-
-
-_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:([Zz])|([+-])(\d{2}):(\d{2}))")
-
-
-def rfc3339_instant(text: str) -> Decimal | None:
-    """Seconds since the epoch, exactly, of an RFC 3339 date-time; None when the text is not one.
-
-    Leap seconds (second 60) count as one more second, which is all a comparison of instants needs.
-    """
-    match = _RFC3339.fullmatch(text)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
-    fraction = Decimal(match.group(7) or 0)
-    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) + fraction
-    if match.group(8) is None:
-        sign = 1 if match.group(9) == "+" else -1
-        seconds -= sign * (int(match.group(10)) * 3600 + int(match.group(11)) * 60)
-    return seconds
-
-
-@check(
-    Level.MUST,
-    "An id that no session has, an alias of a known id included, is never answered 2xx (404, or a documented 422).",
-    OPERATION_REF + "/responses/404",
-)
-def session_unknown_not_found(ctx: Context, exchange: Exchange) -> None:
-    invented = exchange.purpose in (Purpose.UNKNOWN, Purpose.EDGE, Purpose.ALIAS, Purpose.PATH, Purpose.GENERATED)
-    if not invented or exchange.checkout_id in ctx.known_ids or exchange.credential is not Credential.VALID:
-        raise NotApplicable
-    response = _response(exchange)
-    if _is_success(response.status):
-        # An alias answered with the session is a failure whatever id the body carries: the lookup was lenient.
-        raise CheckFailure(
-            received=f"status {response.status} for {exchange.checkout_id!r}, an id no session has",
-            expected="404 Not Found (or a documented 422): only a session's exact id finds it",
-        )
-
-
-@check(
-    Level.MUST,
-    "payment_id and payment_status are null together (details stage) or set together.",
-    SCHEMA_REF + "/properties/payment_id/description",
-)
-def session_payment_fields_paired(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    body = _json_object(exchange)
-    payment_id, payment_status = body.get("payment_id"), body.get("payment_status")
-    if (payment_id is None) != (payment_status is None):
-        raise CheckFailure(
-            received=f"payment_id {payment_id!r} with payment_status {payment_status!r}",
-            expected="both null while the customer enters details, both set once a payment exists",
-        )
-
-
-CREATE_REF = "#/paths/~1checkouts/post"
-# Why the checks of a created session judged nothing in a run that did not create one.
-CREATED_NONE = "created no session of its own (--create-session)"
-
-
-@check(
-    Level.MUST,
-    "A session the gate creates (POST /checkouts, one product) is answered 200 with its session_id, "
-    "in the body the spec describes where it has one.",
-    "Dodo API: POST /checkouts (" + CREATE_REF + "/responses/200 where the spec has it)",
-    skipped_unless=CREATED_NONE,
-)
-def session_created(ctx: Context, exchange: Exchange) -> None:
-    if exchange.purpose is not Purpose.CREATE or exchange.credential is not Credential.VALID:
-        # A create without the key is auth's to judge: it must be refused.
-        raise NotApplicable
-    response = _response(exchange)
-    if refused(response.status):
-        # A refused cart or key: the run's input, which the gate cannot tell from the server's fault.
-        raise NotApplicable
-    if response.status != 200:
-        raise CheckFailure(
-            received=f"status {response.status} with body {response.excerpt()!r}",
-            expected="200 with the created session's session_id",
-        )
-    if response.text_field("session_id") is None:
-        raise CheckFailure(received=f"body {response.excerpt()!r}", expected='a JSON object with a "session_id" string')
-    validator = create_response_validator(ctx.contract)
-    error = next(iter(validator.iter_errors(response.parsed[1])), None) if validator is not None else None
-    if error is not None:
-        where = "/" + "/".join(str(part) for part in error.absolute_path)
-        raise CheckFailure(received=f"{where}: {error.message}", expected="a body valid against the spec's answer")
-
-
-@check(
-    Level.SHOULD,
-    "A session the gate creates can be read at once; a short wait for it to appear is allowed, and reported.",
-    OPERATION_REF + "/responses/200",
-    skipped_unless=CREATED_NONE,
-)
-def session_created_at_once(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    if exchange.purpose is not Purpose.FRESH:
-        raise NotApplicable
-    response = _response(exchange)
-    if response.status == 404:
-        raise CheckFailure(
-            received=f"status 404 for {exchange.checkout_id!r}, created a moment before ({exchange.why})",
-            expected="200: a session is readable as soon as its creation is answered",
-        )
-
-
-@check(
-    Level.MUST,
-    "A session the gate just created is at the details stage: payment_id and payment_status are null.",
-    SCHEMA_REF + "/properties/payment_id/description",
-    skipped_unless=CREATED_NONE,
-)
-def session_created_unpaid(ctx: Context, exchange: Exchange) -> None:
-    if exchange.checkout_id not in ctx.created_ids or exchange.credential is not Credential.VALID:
-        raise NotApplicable
-    body = _json_object(exchange)
-    paid = {name: body.get(name) for name in ("payment_id", "payment_status") if body.get(name) is not None}
-    if paid:
-        raise CheckFailure(
-            received=", ".join(f"{name} {value!r}" for name, value in paid.items()) + " on a session nobody paid",
-            expected="payment_id and payment_status null until a customer pays",
-        )
-
-
-# --- errors ----------------------------------------------------------------------------
-# Fields of a session whose values say nothing of it: its id (an error may echo the id asked for, and an alias
-# contains it), its creation time and its payment status (an enum word an error message may use).
-UNDISTINCTIVE_FIELDS = frozenset({"id", "created_at", "payment_status"})
-# Shorter values are too likely to occur in any text; longer ones (a long note) are no one's identity.
-MIN_DISTINCTIVE_CHARS = 6
-MAX_DISTINCTIVE_CHARS = 320
-
-
-def distinctive_values(checkout_id: str, body: dict[str, Any]) -> list[tuple[str, str]]:
-    """The values of a session's body that name it or its customer, each with where it was read."""
-    return [
-        (value, f"{name} of the session {checkout_id!r}")
-        for name, value in body.items()
-        if name not in UNDISTINCTIVE_FIELDS
-        and isinstance(value, str)
-        and MIN_DISTINCTIVE_CHARS <= len(value) <= MAX_DISTINCTIVE_CHARS
-    ]
+# --- the resource (named by the operation's noun: session.* for the checkout) ----------------------------------
 
 
 def _tokens(value: str | None) -> set[str]:
@@ -561,12 +412,12 @@ def _tokens(value: str | None) -> set[str]:
 @check(
     Level.MUST,
     "A 2xx answer to a request with the key is not marked for shared caches (public, s-maxage) unless it is "
-    "private, no-store or varies on Authorization: else a CDN serves one account's session to whoever asks its URL.",
-    "RFC 9111 section 3.5; " + OPERATION_REF + "/security",
+    "private, no-store or varies on Authorization: else a CDN serves one account's {noun} to whoever asks its URL.",
+    "RFC 9111 section 3.5; {operation}/security",
 )
 def auth_private_cache(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    response = _response(exchange)
-    if exchange.credential is not Credential.VALID or not _is_success(response.status):
+    response = response_of(exchange)
+    if exchange.credential is not Credential.VALID or not is_success(response.status):
         raise NotApplicable
     cache_control = _tokens(response.header("cache-control"))
     shared = sorted(cache_control & {"public", "s-maxage"})
@@ -586,10 +437,10 @@ def auth_private_cache(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG00
 @check(
     Level.SHOULD,
     "A 401 carries a WWW-Authenticate field with a challenge, which tells a client how to authenticate.",
-    "RFC 9110 section 11.6.1; " + OPERATION_REF + "/security",
+    "RFC 9110 section 11.6.1; {operation}/security",
 )
 def auth_challenge(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    response = _response(exchange)
+    response = response_of(exchange)
     if response.status != 401:
         raise NotApplicable
     if not (response.header("www-authenticate") or "").strip():
@@ -601,12 +452,81 @@ def auth_challenge(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - 
 
 @check(
     Level.MUST,
-    "An error response (4xx, 5xx) carries none of a session's data (its customer, its payment id, its other values); "
-    "echoing the id asked for is fine.",
-    OPERATION_REF + "/security",
+    "Each known {id_noun}, asked for with a valid key, is answered 200.",
+    "{operation}/responses/200",
+)
+def resource_known_found(ctx: Context, exchange: Exchange) -> None:
+    if exchange.purpose not in KNOWN_PURPOSES or exchange.credential is not Credential.VALID:
+        raise NotApplicable
+    response = response_of(exchange)
+    if exchange.purpose is Purpose.FRESH and response.status == 404:
+        # Read again until it appears: the last read of that wait is a KNOWN one, judged here.
+        raise NotApplicable
+    expected = ctx.operation.success_status
+    if response.status != expected:
+        raise CheckFailure(
+            received=f"status {response.status} for the known {ctx.operation.noun} {exchange.checkout_id!r}",
+            expected=f"{expected} with the {ctx.operation.noun}",
+        )
+
+
+@check(
+    Level.MUST,
+    "A 200 body describes the {noun} asked for: its id equals the id in the path.",
+    "{schema}/properties/id",
+)
+def resource_id_echoed(ctx: Context, exchange: Exchange) -> None:
+    body = json_object(ctx, exchange)
+    if "id" not in body:
+        raise NotApplicable
+    if body["id"] != exchange.checkout_id:
+        raise CheckFailure(received=f"id {body['id']!r}", expected=f"id {exchange.checkout_id!r}, the id asked for")
+
+
+@check(
+    Level.MUST,
+    "Reading a {noun} twice gives the same id and the same created_at instant (however it is written).",
+    "{schema}/properties/created_at",
+)
+def resource_stable(ctx: Context, exchange: Exchange) -> None:
+    if exchange.previous is None:
+        raise NotApplicable
+    second = json_object(ctx, exchange)
+    first = json_object(ctx, exchange.previous)
+    changed = [name for name in ("id", "created_at") if not same_value(name, first.get(name), second.get(name))]
+    if changed:
+        received = ", ".join(f"{name} {first.get(name)!r} then {second.get(name)!r}" for name in changed)
+        raise CheckFailure(received=received, expected="the same values on every read (created_at: the same instant)")
+
+
+@check(
+    Level.MUST,
+    "An id that no {noun} has, an alias of a known id included, is never answered 2xx (404, or a documented 422).",
+    "{operation}/responses/404",
+)
+def resource_unknown_not_found(ctx: Context, exchange: Exchange) -> None:
+    invented = exchange.purpose in (Purpose.UNKNOWN, Purpose.EDGE, Purpose.ALIAS, Purpose.PATH, Purpose.GENERATED)
+    if not invented or exchange.checkout_id in ctx.known_ids or exchange.credential is not Credential.VALID:
+        raise NotApplicable
+    response = response_of(exchange)
+    if is_success(response.status):
+        # An alias answered with the resource is a failure whatever id the body carries: the lookup was lenient.
+        raise CheckFailure(
+            received=f"status {response.status} for {exchange.checkout_id!r}, an id no {ctx.operation.noun} has",
+            expected=f"404 Not Found (or a documented 422): only a {ctx.operation.noun}'s exact id finds it",
+        )
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+@check(
+    Level.MUST,
+    "An error response (4xx, 5xx) carries none of a {noun}'s data ({private_data}); echoing the id asked for is fine.",
+    "{operation}/security",
 )
 def errors_no_disclosure(ctx: Context, exchange: Exchange) -> None:
-    response = _response(exchange)
+    response = response_of(exchange)
     if response.status < 400 or not ctx.session_values:
         raise NotApplicable
     text = response.body.decode("utf-8", errors="replace")
@@ -621,7 +541,7 @@ def errors_no_disclosure(ctx: Context, exchange: Exchange) -> None:
         raise CheckFailure(
             received=f"status {response.status} to a request with {exchange.credential} for "
             f"{exchange.checkout_id!r}, whose body carries {value!r} (the {where})"
-            + (f" and {len(carried) - 1} more of the sessions' values" if len(carried) > 1 else ""),
+            + (f" and {len(carried) - 1} more of the {ctx.operation.noun}s' values" if len(carried) > 1 else ""),
             expected="an error body without the data its status refused: a code, a message, the id asked for at most",
         )
 
@@ -629,10 +549,10 @@ def errors_no_disclosure(ctx: Context, exchange: Exchange) -> None:
 @check(
     Level.SHOULD,
     'A 4xx error body is a JSON object with string "code" and "message" (Dodo docs; the spec has no error schema).',
-    OPERATION_REF + "/responses/404",
+    "{operation}/responses/404",
 )
 def errors_json_body(ctx: Context, exchange: Exchange) -> None:  # noqa: ARG001 - uniform signature
-    response = _response(exchange)
+    response = response_of(exchange)
     if not 400 <= response.status < 500 or response.status == 429:
         raise NotApplicable
     ok, value = response.parsed

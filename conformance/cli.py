@@ -308,7 +308,7 @@ def _report(arguments: argparse.Namespace, redact: Redactor) -> int:  # noqa: AR
 
 
 def _list_checks(arguments: argparse.Namespace, redact: Redactor) -> int:  # noqa: ARG001 - one signature for all
-    from conformance.checks import REGISTRY  # noqa: PLC0415 - imports Schemathesis, which only this command needs
+    from conformance.operations import REGISTRY  # noqa: PLC0415 - imports Schemathesis, which only this command needs
 
     width = max(len(check_id) for check_id in REGISTRY)
     for check in REGISTRY.values():

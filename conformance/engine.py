@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from conformance import determinism
-from conformance.checks import REGISTRY, Context
+from conformance.checks import Context
 from conformance.errors import BadInputError, ExitCode, GateError, OutputNotWrittenError, RunStopped, TargetError
 from conformance.facts import Facts, build_record
 from conformance.files import check_output_file, prove_writable_file, prove_writable_folder, remove_file
 from conformance.gate import Gate
 from conformance.ledger import Ledger, RunVerdict
+from conformance.operation import scenario_names, setup_names
+from conformance.operations import DEFAULT
 from conformance.progress import Progress
 from conformance.record import Result, redacted
 from conformance.redaction import Redactor
@@ -34,25 +36,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from conformance.operation import Operation
     from conformance.record import RunRecord
     from conformance.settings import Settings
     from conformance.spec import Contract
     from conformance.target import Cassette, Target
 
-# The scenarios in the order they run; each is one cassette when recording.
-SCENARIOS = (
-    "preflight",
-    "created_session",
-    "known_sessions",
-    "credentials",
-    "invented_ids",
-    "edge_ids",
-    "path_syntax_ids",
-    "aliases",
-    "reused_connection",
-    "concurrent_reads",
-    "generated_ids",
-)
+# The scenarios of the default operation in the order they run; each is one cassette when recording.
+SCENARIOS = scenario_names(DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -104,15 +95,15 @@ class Outcome:
     ledger: Ledger = field(repr=False)
 
 
-def prepare(settings: Settings, *, claimed: bool = False) -> Plan:
+def prepare(settings: Settings, *, claimed: bool = False, operation: Operation = DEFAULT) -> Plan:
     """Read the spec, the key file and the recording, and refuse a live-mode target; raise GateError.
 
     The report paths are claimed first (claim_reports), unless the front end `claimed` them already from the
-    same flags, before the refusals that settings make.
+    same flags, before the refusals that settings make. `operation` is what the run judges (the checkout's).
     """
     if not claimed:
         claim_reports(settings.report_dir, settings.sarif)
-    contract = load_contract(settings.spec)
+    contract = load_contract(settings.spec, operation)
     return Plan(settings=settings, contract=contract, target=choose(settings, contract))
 
 
@@ -146,9 +137,11 @@ def claim_reports(report_dir: Path, sarif: Path | None, *, remove: bool = True) 
         remove_file(path, "--sarif" if path == sarif else "--report-dir")
 
 
-def run(settings: Settings, say: Callable[[str], None] = print, command: str = "") -> Outcome:
-    """Prepare and execute a run."""
-    return execute(prepare(settings), say, command)
+def run(
+    settings: Settings, say: Callable[[str], None] = print, command: str = "", *, operation: Operation = DEFAULT
+) -> Outcome:
+    """Prepare and execute a run of one operation (the checkout's unless another is given)."""
+    return execute(prepare(settings, operation=operation), say, command)
 
 
 def execute(plan: Plan, say: Callable[[str], None] = print, command: str = "") -> Outcome:
@@ -188,7 +181,8 @@ class _Run:
         with ctrl_c_sticks() as self.stop, self._target() as (base_url, api_key):
             self.redact.add(api_key)
             schema = schemathesis_schema(self.plan.contract, seed=self.plan.seed, max_examples=self.plan.max_examples)
-            operation = schema["/checkouts/{id}"]["GET"]
+            described = self.plan.contract.operation
+            operation = schema[described.path][described.method]
             for line in render_header(
                 target=self.target, spec=str(self.settings.spec), spec_version=self.plan.contract.version,
                 seed=self.plan.seed, max_examples=self.plan.max_examples, checkout_ids=self.checkout_ids,
@@ -237,7 +231,9 @@ class _Run:
             on_wait=self.progress.waiting,
         )
         context = Context(contract=self.plan.contract, known_ids=frozenset(self.checkout_ids))
-        checks = [check for check_id, check in REGISTRY.items() if check_id not in settings.excluded_checks]
+        checks = [
+            check for check_id, check in self.plan.contract.checks.items() if check_id not in settings.excluded_checks
+        ]
         return Gate(
             transport, context, self.ledger, self.checkout_ids, self.plan.seed, checks=checks,
             oracle=operation if settings.oracle else None, concurrency=self.plan.concurrency,
@@ -248,8 +244,9 @@ class _Run:
     def _play_all(self, gate: Gate, operation: Any, api_key: str) -> None:  # noqa: ANN401 - an APIOperation
         determinism.fix_generated_data()
         with self._cassettes(gate.transport.base_url, api_key, gate.transport.derived_secrets()) as cassette:
-            for scenario in SCENARIOS:
-                if self.ledger.cannot_judge is not None and scenario in ("created_session", "known_sessions"):
+            described = self.plan.contract.operation
+            for scenario in scenario_names(described):
+                if self.ledger.cannot_judge is not None and scenario in setup_names(described):
                     # The preflight (or the create) said the target cannot be judged: every later request
                     # would fail alike.
                     return
@@ -262,7 +259,7 @@ class _Run:
             if scenario == "generated_ids":
                 self._generated(gate, operation)
             else:
-                getattr(gate, scenario)()
+                gate.play(scenario)
         except TargetError as error:
             self.ledger.cannot_judge = self.ledger.cannot_judge or str(error)
         except _Crash as crash:

@@ -1,4 +1,8 @@
-"""The scenarios of a run: which requests the gate sends, and in which order."""
+"""The scenarios of a run over any get-by-id operation: which requests the gate sends, and in which order.
+
+Every URL is built from the operation's path template (`Context.operation`); the operation's own
+scenarios (the checkout's session it creates) are played by `Gate.play` in their place.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +17,26 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from conformance.aliases import aliases
-from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, distinctive_values, judge, refused
+from conformance.checks import KNOWN_PURPOSES, Check, Context, Verdict, judge
 from conformance.errors import RunStopped, TargetError
 from conformance.model import Credential, Exchange, Purpose
+from conformance.operation import own_scenario
 from conformance.transport import answered_without_http, broke_off, stalled, timed_out
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from conformance.ledger import Ledger
-    from conformance.transport import Transport
+    from conformance.operation import Operation
+    from conformance.transport import KeyProbe, Transport
 
 LONG_ID_LENGTH = 4000
 INVENTED_IDS = 3
 # Known sessions read at the same moment, and how many such bursts; --concurrency sets the first.
 CONCURRENT_READS = 4
 CONCURRENT_ROUNDS = 3
-# Payment ids read from known sessions' bodies, each then asked for as a checkout id.
-PAYMENT_ID_PROBES = 3
-# Seconds between reads of a session the gate created, while it answers 404: five reads over 3.75 s.
-READ_AFTER_WRITE_WAITS = (0.25, 0.5, 1.0, 2.0)
+# Other ids read from known resources' bodies (the checkout's payment ids), each then asked for as an id.
+RELATED_ID_PROBES = 3
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def load_edge_ids() -> tuple[EdgeId, ...]:
 
 @dataclass(frozen=True)
 class PathId:
-    """A path after /checkouts/ that is path syntax, as sent, and why."""
+    """What follows the operation's path prefix (/checkouts/) in place of an id: path syntax, as sent, and why."""
 
     path: str
     why: str
@@ -73,14 +77,16 @@ def derived_edge_ids(known_ids: tuple[str, ...]) -> tuple[EdgeId, ...]:
     return tuple(item for item in derived if item.id not in known_ids)
 
 
-def invented_ids(seed: int, known_ids: tuple[str, ...], count: int = INVENTED_IDS) -> tuple[str, ...]:
-    """Ids shaped like real ones that name no known session; the same for the same seed."""
+def invented_ids(
+    seed: int, known_ids: tuple[str, ...], count: int = INVENTED_IDS, prefix: str = "cks_"
+) -> tuple[str, ...]:
+    """Ids shaped like real ones (`prefix` and 21 letters and digits) that name no known id; the same for a seed."""
     # Salted, so that a server seeding its own ids from the same number does not draw these.
     rng = random.Random(f"invented-ids:{seed}")  # noqa: S311 - reproducible ids, not secrets
     alphabet = string.ascii_letters + string.digits
     invented: list[str] = []
     while len(invented) < count:
-        candidate = "cks_" + "".join(rng.choice(alphabet) for _ in range(21))
+        candidate = prefix + "".join(rng.choice(alphabet) for _ in range(21))
         if candidate not in known_ids and candidate not in invented:
             invented.append(candidate)
     return tuple(invented)
@@ -110,14 +116,6 @@ def key_refused(status: int) -> bool:
 
 def _status(exchange: Exchange | None) -> int | None:
     return exchange.response.status if exchange is not None and exchange.response is not None else None
-
-
-def _created_id(exchange: Exchange) -> str | None:
-    """The session_id a create was answered with, when it was answered 2xx with one (session.created judges a 201)."""
-    response = exchange.response
-    if response is None or not 200 <= response.status < 300:
-        return None
-    return response.text_field("session_id")
 
 
 class Gate:
@@ -160,14 +158,17 @@ class Gate:
         self.silent: set[str] = set()
         self.checks = checks
         self.context = context
+        self.operation: Operation = context.operation
         self.ledger = ledger
         self.checkout_ids = checkout_ids
         self.seed = seed
-        self.invented = invented_ids(seed, checkout_ids)
+        prefix = self.operation.id_prefix
+        self.invented = invented_ids(seed, checkout_ids, prefix=prefix)
         # An id no request of the run asks for, for the one time the key's refusals must be told from a cache's.
-        self._never_asked = invented_ids(seed + 1, (*checkout_ids, *self.invented), count=1)[0]
-        # Other ids the known sessions' bodies name (their payment ids), in the order first read.
-        self.payment_ids: dict[str, None] = {}
+        self._never_asked = invented_ids(seed + 1, (*checkout_ids, *self.invented), count=1, prefix=prefix)[0]
+        # Other ids the known resources' bodies name (the checkout's payment ids), each with its field, in the
+        # order first read.
+        self.related_ids: dict[str, str] = {}
         # Each distinctive value read from a known session's body: the sessions that carried it, and where first.
         self._value_owners: dict[str, tuple[dict[str, None], str]] = {}
         # The valid key's record: refusals in a row, the first of them, a request it was accepted for
@@ -179,8 +180,37 @@ class Gate:
         self._checking_key = False
 
     def observe(self, exchange: Exchange) -> Exchange:
-        """Judge an exchange sent outside a scenario's own loop (the one that ended a run, say)."""
+        """Judge an exchange sent outside a scenario's own loop (the one that ended a run, or an operation's own)."""
         return self._observe(exchange)
+
+    def play(self, scenario: str) -> None:
+        """Play one scenario by name: the operation's own, or a generic one (a method of this class)."""
+        own = own_scenario(self.operation, scenario)
+        if own is not None:
+            own.play(self)
+        else:
+            getattr(self, scenario)()
+
+    def get(  # noqa: PLR0913 - an exchange is described by all of these
+        self,
+        resource_id: str,
+        purpose: Purpose,
+        credential: Credential = Credential.VALID,
+        previous: Exchange | None = None,
+        *,
+        probe: KeyProbe | None = None,
+        why: str | None = None,
+        transport: Transport | None = None,
+    ) -> Exchange:
+        """Send the operation for one id (escaped into its path template); not yet judged."""
+        return (transport or self.transport).get_path(
+            self.operation.path_for(resource_id), resource_id, purpose, credential,
+            previous=previous, probe=probe, why=why,
+        )  # fmt: skip
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, as the run waits (a test's clock stands in for it)."""
+        self._sleep(seconds)
 
     def _observe(self, exchange: Exchange) -> Exchange:
         verdicts = judge(self.context, exchange, self.checks)
@@ -204,7 +234,7 @@ class Gate:
                 and (timed_out(error) or stalled(error))
             ):
                 self.silent.add(exchange.checkout_id)
-            self._note_payment_id(exchange)
+            self._note_related_ids(exchange)
             self._note_session_values(exchange)
             if self.observed is not None:
                 self.observed(exchange, verdicts)
@@ -243,12 +273,12 @@ class Gate:
         if accepted is None or first is None:
             self._checking_key = False
             return
-        again = self.transport.get_checkout(accepted.checkout_id, accepted.purpose, why=_KEY_CHECK)
+        again = self.get(accepted.checkout_id, accepted.purpose, why=_KEY_CHECK)
         asked = [again]
         if again.response is not None and key_refused(again.response.status):
             # A cache in front that keeps 401s by URL refuses a URL it has seen refused, whatever the key: a
             # revoked key is refused for a URL never asked before too.
-            asked.append(self.transport.get_checkout(self._never_asked, Purpose.UNKNOWN, why=_KEY_CHECK))
+            asked.append(self.get(self._never_asked, Purpose.UNKNOWN, why=_KEY_CHECK))
         if any(exchange.response is None for exchange in asked):
             # No answer says nothing of the key: the next refusal asks again (silence has its own limit).
             with self._lock:
@@ -274,27 +304,28 @@ class Gate:
         for exchange in asked:
             self._observe(exchange)
 
-    def _note_payment_id(self, exchange: Exchange) -> None:
+    def _note_related_ids(self, exchange: Exchange) -> None:
         response = exchange.response
         if exchange.purpose is not Purpose.KNOWN or exchange.credential is not Credential.VALID:
             return
-        if response is None or response.status != 200:
+        if response is None or response.status != self.operation.success_status:
             return
-        payment_id = response.text_field("payment_id")
-        if payment_id is not None and payment_id not in self.checkout_ids:
-            self.payment_ids.setdefault(payment_id, None)
+        for field in self.operation.related_id_fields:
+            related = response.text_field(field)
+            if related is not None and related not in self.checkout_ids:
+                self.related_ids.setdefault(related, field)
 
     def _note_session_values(self, exchange: Exchange) -> None:
         """Learn a known session's distinctive values from its 200, for errors.no_disclosure (caller holds the lock)."""
         response = exchange.response
         if exchange.purpose not in KNOWN_PURPOSES or exchange.credential is not Credential.VALID:
             return
-        if response is None or response.status != 200:
+        if response is None or response.status != self.operation.success_status:
             return
         ok, body = response.parsed
         if not ok or not isinstance(body, dict) or body.get("id") != exchange.checkout_id:
             return
-        for value, where in distinctive_values(exchange.checkout_id, body):
+        for value, where in self.operation.distinctive_values(exchange.checkout_id, body):
             self._value_owners.setdefault(value, ({}, where))[0][exchange.checkout_id] = None
         # A value two sessions share (a debug echo of the request, a shared name) is no one session's data.
         values = tuple((value, where) for value, (owners, where) in self._value_owners.items() if len(owners) == 1)
@@ -310,7 +341,7 @@ class Gate:
         The key is judged by what it can read: an invented id refused while the key reads the first known
         session is the server's fault (authorisation checked after the lookup), judged like any answer.
         """
-        exchange = self.transport.get_checkout(self.invented[0], Purpose.UNKNOWN)
+        exchange = self.get(self.invented[0], Purpose.UNKNOWN)
         target = self.transport.base_url
         if exchange.response is None and answered_without_http(exchange.transport_error):
             raise TargetError(
@@ -323,11 +354,7 @@ class Gate:
                 f"check {self.sources.get('base_url', '--base-url')} and that the server is running",
             )
         if exchange.response is not None and key_refused(exchange.response.status):
-            known = (
-                self.transport.get_checkout(self.checkout_ids[0], Purpose.KNOWN, why=_KEY_CHECK)
-                if self.checkout_ids
-                else None
-            )
+            known = self.get(self.checkout_ids[0], Purpose.KNOWN, why=_KEY_CHECK) if self.checkout_ids else None
             if known is None or known.response is None or key_refused(known.response.status):
                 raise TargetError(
                     f"the target {target} rejected the API key with {exchange.response.status} at the first request"
@@ -340,113 +367,76 @@ class Gate:
         # Only a usable answer is judged: a broken setup must not read as a failed check.
         self._observe(exchange)
 
-    def created_session(self) -> None:
-        """Create a session (--create-session), read it until it appears, and judge it from then on as a known one.
-
-        A create refused with a 4xx (an unknown product, a key that may not create) is the run's input, not the
-        server's fault: the run cannot judge (TargetError), with the server's answer. A create that breaks the
-        contract (a 5xx, no reply, no session_id) is failed by its checks, and the run goes on with the ids given.
-        """
-        if self.product_id is None:
-            return
-        exchange = self._observe(self.transport.create_checkout(self.product_id))
-        session_id = _created_id(exchange)
-        response = exchange.response
-        if session_id is None and response is not None and refused(response.status):
-            raise TargetError(
-                f"creating a checkout session (POST /checkouts) was refused (status {response.status}: "
-                f"{response.excerpt()})",
-                f"check that {self.sources.get('product_id', '--product-id')} names a product of this test-mode "
-                "account and that the key may create sessions",
-            )
-        if session_id is None:
-            return
-        # The user opted into writes: a create without a key, and with a wrong one, must be refused. Each is sent
-        # once, only after the valid key created a session (the cart is good, so only the key can refuse them).
-        for credential in (Credential.MISSING, Credential.WRONG):
-            self._observe(self.transport.create_checkout(self.product_id, credential))
-        self.checkout_ids = (session_id, *(known for known in self.checkout_ids if known != session_id))
-        self.context = replace(
-            self.context,
-            known_ids=self.context.known_ids | {session_id},
-            created_ids=self.context.created_ids | {session_id},
-        )
-        waits = (*READ_AFTER_WRITE_WAITS, None)
-        for read, wait in enumerate(waits, start=1):
-            # The last read is a known session's: still 404 then, the session never appeared.
-            purpose = Purpose.KNOWN if wait is None else Purpose.FRESH
-            why = f"read {read} of {len(waits)} of the session created a moment before"
-            answer = self._observe(self.transport.get_checkout(session_id, purpose, why=why))
-            if wait is None or answer.response is None or answer.response.status != 404:
-                return
-            if self.overlap:  # a replay answers from the recording: no lag to wait out
-                self._sleep(wait)
-
     def known_sessions(self) -> None:
         """Read every known session twice."""
         for checkout_id in self.checkout_ids:
-            first = self._observe(self.transport.get_checkout(checkout_id, Purpose.KNOWN))
+            first = self._observe(self.get(checkout_id, Purpose.KNOWN))
             if checkout_id not in self.silent:
-                self._observe(self.transport.get_checkout(checkout_id, Purpose.REREAD, previous=first))
+                self._observe(self.get(checkout_id, Purpose.REREAD, previous=first))
 
     def credentials(self) -> None:
         """Ask for every known session without a key and with a wrong one; then for the first, with near misses.
 
         With no known session, an invented id stands in; a near miss is then pointless (its 404 would say
-        nothing about the key), so none is sent.
+        nothing about the key), so none is sent. An operation that takes no key is sent none of these.
         """
+        if not self.operation.secured:
+            return
         rejected: dict[Credential, Exchange] = {}
         for checkout_id in self.checkout_ids or self.invented[:1]:
             purpose = Purpose.KNOWN if self.checkout_ids else Purpose.UNKNOWN
             for credential in (Credential.MISSING, Credential.WRONG):
-                exchange = self._observe(self.transport.get_checkout(checkout_id, purpose, credential))
+                exchange = self._observe(self.get(checkout_id, purpose, credential))
                 rejected.setdefault(credential, exchange)
         if self.checkout_ids:
             # The same without a key for an id no session has: a different answer tells who exists.
             for credential, known in rejected.items():
-                self._observe(
-                    self.transport.get_checkout(self.invented[0], Purpose.UNKNOWN, credential, previous=known)
-                )
+                self._observe(self.get(self.invented[0], Purpose.UNKNOWN, credential, previous=known))
         if self.checkout_ids:
             why = "HEAD is GET without the body (RFC 9110 section 9.3.2): its status shows what GET would"
-            self._observe(self.transport.head_checkout(self.checkout_ids[0], why))
+            self._observe(
+                self.transport.head_path(self.operation.path_for(self.checkout_ids[0]), self.checkout_ids[0], why)
+            )
             for probe in self.transport.key_probes():
-                self._observe(self.transport.get_checkout(self.checkout_ids[0], Purpose.KNOWN, probe=probe))
+                self._observe(self.get(self.checkout_ids[0], Purpose.KNOWN, probe=probe))
             # Who is signed in must end with the request: a server that keeps it in shared state, and clears
             # it only on the way out of a 200, lets the next request in without a key.
             for credential in (Credential.MISSING, Credential.WRONG):
-                self._observe(self.transport.get_checkout(self.invented[0], Purpose.UNKNOWN))
+                self._observe(self.get(self.invented[0], Purpose.UNKNOWN))
                 why = f"sent {_WITHOUT[credential]} right after a request with the key that found no session"
-                self._observe(self.transport.get_checkout(self.checkout_ids[0], Purpose.KNOWN, credential, why=why))
+                self._observe(self.get(self.checkout_ids[0], Purpose.KNOWN, credential, why=why))
 
     def invented_ids(self) -> None:
         """Ask for invented ids shaped like real ones."""
         for checkout_id in self.invented[1:]:
-            self._observe(self.transport.get_checkout(checkout_id, Purpose.UNKNOWN))
+            self._observe(self.get(checkout_id, Purpose.UNKNOWN))
 
     def edge_ids(self) -> None:
         """Ask for ids that break naive routing, decoding and lookups."""
         for edge in (*load_edge_ids(), *derived_edge_ids(self.checkout_ids)):
-            self._observe(self.transport.get_checkout(edge.id, Purpose.EDGE, why=edge.why))
+            self._observe(self.get(edge.id, Purpose.EDGE, why=edge.why))
 
     def path_syntax_ids(self) -> None:
         """Ask for ids that are path syntax (data/path_ids.json), around the first known id: none is a session."""
         for item in path_ids((self.checkout_ids or self.invented)[0]):
             # The id as a server decodes it, which is what a 200 body would name.
             checkout_id = unquote(item.path)
-            self._observe(self.transport.get_path(f"/checkouts/{item.path}", checkout_id, Purpose.PATH, why=item.why))
+            path = self.operation.raw_path(item.path)
+            self._observe(self.transport.get_path(path, checkout_id, Purpose.PATH, why=item.why))
 
     def aliases(self) -> None:
         """Ask for ids a lenient lookup would resolve to a known session (data/aliases.json says why each).
 
-        Then for a few payment ids the known sessions' bodies named: a lookup that also searches another
-        column (`WHERE id = ? OR payment_id = ?`) finds a session by an id that is not its own.
+        Then for a few other ids the known bodies named (the operation's related_id_fields: a checkout's
+        payment id): a lookup that also searches another column (`WHERE id = ? OR payment_id = ?`) finds a
+        resource by an id that is not its own.
         """
         for alias in aliases(self.checkout_ids):
-            self._observe(self.transport.get_checkout(alias.id, Purpose.ALIAS, why=alias.why))
-        why = "the payment id of a known session, asked for as a checkout id"
-        for payment_id in list(self.payment_ids)[:PAYMENT_ID_PROBES]:
-            self._observe(self.transport.get_checkout(payment_id, Purpose.ALIAS, why=why))
+            self._observe(self.get(alias.id, Purpose.ALIAS, why=alias.why))
+        operation = self.operation
+        for related, field in list(self.related_ids.items())[:RELATED_ID_PROBES]:
+            why = f"the {field.replace('_', ' ')} of a known {operation.noun}, asked for as a {operation.id_noun}"
+            self._observe(self.get(related, Purpose.ALIAS, why=why))
 
     def reused_connection(self) -> None:
         """Read every known session, each followed by another, on one kept-alive connection."""
@@ -455,7 +445,7 @@ class Gate:
             return
         order = [*answering, answering[0]]
         why = "read right after another session on the same kept-alive connection"
-        for exchange in self.transport.read_on_one_connection(order, why):
+        for exchange in self.transport.read_on_one_connection(order, why, path_for=self.operation.path_for):
             self._observe(exchange)
 
     def concurrent_reads(self) -> None:
@@ -472,13 +462,13 @@ class Gate:
             why = f"read at the same moment as {width - 1} other known sessions"
             if not self.overlap:
                 for checkout_id in chosen:
-                    self._observe(self.transport.get_checkout(checkout_id, Purpose.CONCURRENT, why=why))
+                    self._observe(self.get(checkout_id, Purpose.CONCURRENT, why=why))
                 continue
             self._burst(chosen, why)
         # Load shedding that skips the key check (a breaker that fails open) shows right after the overlap.
-        for credential in (Credential.MISSING, Credential.WRONG):
+        for credential in (Credential.MISSING, Credential.WRONG) if self.operation.secured else ():
             why = f"sent {_WITHOUT[credential]} right after {width} requests overlapped"
-            self._observe(self.transport.get_checkout(ids[0], Purpose.KNOWN, credential, why=why))
+            self._observe(self.get(ids[0], Purpose.KNOWN, credential, why=why))
 
     def _burst(self, chosen: list[str], why: str) -> None:
         clones = [self.transport.clone() for _ in chosen]
@@ -488,7 +478,7 @@ class Gate:
         def read(transport: Transport, checkout_id: str) -> None:
             try:
                 start.wait()
-                self._observe(transport.get_checkout(checkout_id, Purpose.CONCURRENT, why=why))
+                self._observe(self.get(checkout_id, Purpose.CONCURRENT, why=why, transport=transport))
             except BaseException as error:  # noqa: BLE001 - handed to the scenario's thread below
                 failures.append(error)
                 start.abort()
@@ -511,7 +501,7 @@ class Gate:
 
     def generated_case(self, case: Any) -> None:  # noqa: ANN401 - a schemathesis.Case
         """Send one Schemathesis-generated request."""
-        self._observe(self.transport.send_case(case))
+        self._observe(self.transport.send_case(case, id_in_path=self.operation.id_in_path))
 
     def recorded(self, exchanges: list[Exchange]) -> None:
         """Judge exchanges read from a recording, without sending anything."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
-from conformance.checks import KNOWN_PURPOSES, REGISTRY, Check, Level, Outcome, Verdict
+from conformance.checks import KNOWN_PURPOSES, Check, Level, Outcome, Verdict
 from conformance.errors import STOPPED_BY, ExitCode, worse
 from conformance.model import Credential, Purpose
 
@@ -167,7 +167,8 @@ class Ledger:
 
     def __post_init__(self) -> None:
         self.tallies = {
-            check_id: CheckTally(check, excluded=check_id in self.excluded) for check_id, check in REGISTRY.items()
+            check_id: CheckTally(check, excluded=check_id in self.excluded)
+            for check_id, check in self.contract.checks.items()
         }
 
     def record(self, exchange: Exchange, verdicts: list[Verdict]) -> None:
@@ -229,7 +230,7 @@ class Ledger:
             self.spec_gaps.setdefault(
                 f"undocumented-{status}",
                 f"The server answers {status} to requests with {exchange.credential}, as the operation's "
-                f"security requirement implies, but GET /checkouts/{{id}} documents no {status} response.",
+                f"security requirement implies, but {self.contract.operation.label} documents no {status} response.",
             )
 
     @property

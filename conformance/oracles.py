@@ -49,7 +49,7 @@ def schemathesis_disagreements(
     response = exchange.response
     if response is None or not judged_by_schemathesis(exchange):
         return []
-    case = exchange.case or operation.Case(path_parameters={"id": exchange.checkout_id})
+    case = exchange.case or operation.Case(path_parameters={ctx.operation.id_parameter: exchange.checkout_id})
     converted = _as_schemathesis_response(exchange, response)
     ours = {verdict.check.id: verdict.outcome for verdict in judge(ctx, exchange)}
     failed_elsewhere = any(outcome is Outcome.FAILED for outcome in ours.values())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from conformance.checks import REGISTRY, Context, Outcome, judge
+from conformance.checks import Context, Outcome, judge
 from conformance.errors import BadInputError, ExitCode
 from conformance.model import Credential, Purpose
 
@@ -70,7 +70,7 @@ def replay(group: FindingGroup, record: RunRecord, transport: Transport, contrac
     # A created session's id is among the run's ids; the checks that judge only such sessions need to know it.
     created = frozenset({checkout_id}) if group.check.startswith("session.created") else frozenset()
     context = Context(contract=contract, known_ids=frozenset(known), created_ids=created)
-    verdict = next((item for item in judge(context, exchange, [REGISTRY[group.check]])), None)
+    verdict = next((item for item in judge(context, exchange, [contract.checks[group.check]])), None)
     status = exchange.response.status if exchange.response is not None else exchange.transport_error
     lines = [f"sent: {exchange.request.method} {exchange.request.url} ({exchange.purpose}, {exchange.credential})"]
     lines.append(f"answer: {status}")

@@ -324,7 +324,8 @@ def _check_check_ids(check_ids: tuple[str, ...]) -> None:
     if not check_ids:
         return
     # Imported here: the registry loads Schemathesis, which most settings checks do not need.
-    from conformance.checks import REGISTRY, Level  # noqa: PLC0415
+    from conformance.checks import Level  # noqa: PLC0415
+    from conformance.operations import REGISTRY  # noqa: PLC0415
 
     unknown = [check_id for check_id in check_ids if check_id not in REGISTRY]
     if unknown:

@@ -1,9 +1,10 @@
-"""Reads the OpenAPI document: the operation under test and the response schema it promises."""
+"""Reads the OpenAPI document: once for the document, then per operation the responses and schema it promises."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -15,8 +16,10 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
+from conformance.checks import checks_for
 from conformance.errors import SpecError
 from conformance.files import missing
+from conformance.operations import DEFAULT
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -24,9 +27,9 @@ if TYPE_CHECKING:
 
     from schemathesis.schemas import BaseSchema
 
-OPERATION_PATH = "/checkouts/{id}"
-OPERATION_METHOD = "get"
-RESPONSE_SCHEMA = "GetCheckoutSessionsStatus"
+    from conformance.checks import Check
+    from conformance.operation import Operation
+
 # libyaml's safe loader where PyYAML was built with it: the same documents, several times faster.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Every `$ref` in the document is resolved against the document itself under this URI.
@@ -34,8 +37,25 @@ DOCUMENT_URI = "urn:conformance:spec"
 
 
 @dataclass(frozen=True)
+class Document:
+    """The OpenAPI document as a whole: what every operation's contract shares, read once."""
+
+    path: Path
+    document: Mapping[str, Any]
+    version: str
+    # Hosts of the servers the spec describes as live mode, where requests move real money.
+    live_hosts: frozenset[str]
+
+    @cached_property
+    def registry(self) -> Registry[Any]:
+        """The document as the one resource every `$ref` resolves in."""
+        registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(self.document))
+        return registry
+
+
+@dataclass(frozen=True)
 class Contract:
-    """What the spec promises for GET /checkouts/{id}."""
+    """What the spec promises for one operation (GET /checkouts/{id} unless another is given)."""
 
     path: Path
     document: Mapping[str, Any]
@@ -50,33 +70,66 @@ class Contract:
     # The same schema compiled by jsonschema-rs: it decides validity (see ARCHITECTURE.md), while
     # `validator` explains what is wrong. None when jsonschema-rs cannot compile the schema.
     fast_validator: jsonschema_rs.Validator | None = None
+    # The operation this contract is of: the checks read it from their context.
+    operation: Operation = DEFAULT
 
     @property
-    def operation_ref(self) -> str:
-        """Where the operation lives in the document, as a JSON pointer."""
-        return f"#/paths/{OPERATION_PATH.replace('/', '~1')}/{OPERATION_METHOD}"
+    def checks(self) -> Mapping[str, Check]:
+        """Every check of the operation, by id, in the order the reports list them."""
+        return checks_for(self.operation)
 
-    @property
-    def schema_ref(self) -> str:
-        """Where the 200 body schema lives in the document."""
-        return f"#/components/schemas/{RESPONSE_SCHEMA}"
+    def validator_at(self, pointer: str) -> Draft202012Validator | None:
+        """A validator for the schema at a JSON pointer of the document (a write's answer); None where none is."""
+        node: Any = self.document
+        for part in pointer.removeprefix("#/").split("/"):
+            node = node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            return None
+        registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(self.document))
+        schema = {"$ref": f"{DOCUMENT_URI}{pointer}"}
+        return Draft202012Validator(schema, registry=registry, format_checker=_format_checker())
 
 
-def load_contract(path: Path) -> Contract:
-    """Read and check the spec at `path`; raise SpecError naming the cause and the fix."""
+def load_contract(path: Path, operation: Operation = DEFAULT) -> Contract:
+    """Read and check the spec at `path` for one operation; raise SpecError naming the cause and the fix."""
+    return contract_for(load_document(path), operation)
+
+
+def load_document(path: Path) -> Document:
+    """Read the spec at `path` and what every operation shares; raise SpecError naming the cause and the fix."""
     document = _read_document(path)
     try:
-        return _contract(path, document)
+        _check_openapi(path, document)
+        return Document(
+            path=path,
+            document=document,
+            version=str(document.get("info", {}).get("version", "unknown")),
+            live_hosts=_live_hosts(document),
+        )
     except SpecError:
         raise
     except Exception as exc:  # noqa: BLE001 - an untrusted document can break any assumption about its shape
-        raise SpecError(
-            f"{path} does not have the shape of an OpenAPI document ({type(exc).__name__}: {exc})".replace("\n", " "),
-            "check it against the OpenAPI 3.1 specification",
-        ) from None
+        raise _not_openapi(path, exc) from None
 
 
-def _contract(path: Path, document: dict[str, Any]) -> Contract:
+def contract_for(document: Document, operation: Operation) -> Contract:
+    """What the document promises for one operation; raise SpecError naming the cause and the fix."""
+    try:
+        return _contract(document, operation)
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an untrusted document can break any assumption about its shape
+        raise _not_openapi(document.path, exc) from None
+
+
+def _not_openapi(path: Path, exc: Exception) -> SpecError:
+    return SpecError(
+        f"{path} does not have the shape of an OpenAPI document ({type(exc).__name__}: {exc})".replace("\n", " "),
+        "check it against the OpenAPI 3.1 specification",
+    )
+
+
+def _check_openapi(path: Path, document: Mapping[str, Any]) -> None:
     openapi = document.get("openapi")
     if "swagger" in document:
         raise SpecError(
@@ -89,14 +142,19 @@ def _contract(path: Path, document: dict[str, Any]) -> Contract:
             f"{path} is not an OpenAPI 3.x document (its 'openapi' field is {openapi!r})",
             "point --spec at the OpenAPI 3.x document of the API",
         )
-    operation = _find_operation(path, document)
+
+
+def _contract(document: Document, described: Operation) -> Contract:
+    path = document.path
+    operation = _find_operation(path, document.document, described)
     responses = operation.get("responses")
-    if not isinstance(responses, dict) or "200" not in responses:
+    success = str(described.success_status)
+    if not isinstance(responses, dict) or success not in responses:
         raise SpecError(
-            f"{path}: GET {OPERATION_PATH} documents no 200 response",
-            "the gate judges the 200 contract; use a spec that documents it",
+            f"{path}: {described.label} documents no {success} response",
+            f"the gate judges the {success} contract; use a spec that documents it",
         )
-    registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(document))
+    registry = document.registry
     documented: set[int] = set()
     media: dict[int, tuple[str, ...]] = {}
     for code, response in responses.items():
@@ -107,24 +165,25 @@ def _contract(path: Path, document: dict[str, Any]) -> Contract:
         response_object = _resolve(registry, response, path) if isinstance(response, dict) else {}
         content = response_object.get("content")
         media[status] = tuple(content) if isinstance(content, dict) else ()
-    validator = _build_validator(path, document, registry, operation)
+    validator = _build_validator(path, document.document, registry, operation, described)
     security = tuple(name for requirement in operation.get("security", []) or [] for name in requirement)
     return Contract(
         path=path,
-        document=document,
-        version=str(document.get("info", {}).get("version", "unknown")),
+        document=document.document,
+        version=document.version,
         documented_statuses=frozenset(documented),
         body_media_types=media,
         security_schemes=security,
         validator=validator,
-        live_hosts=_live_hosts(document),
-        fast_validator=_fast_validator(document),
+        live_hosts=document.live_hosts,
+        fast_validator=_fast_validator(document.document, described),
+        operation=described,
     )
 
 
-def _fast_validator(document: Mapping[str, Any]) -> jsonschema_rs.Validator | None:
+def _fast_validator(document: Mapping[str, Any], described: Operation) -> jsonschema_rs.Validator | None:
     # The components alone, as the root: every `$ref` the response schema uses points into them.
-    schema = {"$ref": f"#/components/schemas/{RESPONSE_SCHEMA}", "components": document["components"]}
+    schema = {"$ref": described.schema_ref, "components": document["components"]}
     try:
         return jsonschema_rs.validator_for(schema, validate_formats=True)
     except (jsonschema_rs.ValidationError, ValueError, TypeError):
@@ -168,15 +227,15 @@ def _read_document(path: Path) -> dict[str, Any]:
     return document
 
 
-def _find_operation(path: Path, document: Mapping[str, Any]) -> dict[str, Any]:
+def _find_operation(path: Path, document: Mapping[str, Any], described: Operation) -> dict[str, Any]:
     paths = document.get("paths")
-    operation = paths.get(OPERATION_PATH, {}).get(OPERATION_METHOD) if isinstance(paths, dict) else None
-    if not isinstance(operation, dict):
+    found = paths.get(described.path, {}).get(described.method.lower()) if isinstance(paths, dict) else None
+    if not isinstance(found, dict):
         raise SpecError(
-            f"{path} has no GET {OPERATION_PATH} operation",
-            "use the Dodo Payments spec that documents Get Checkout Session",
+            f"{path} has no {described.label} operation",
+            f"use the Dodo Payments spec that documents {described.summary}",
         )
-    return operation
+    return found
 
 
 def _resolve(registry: Registry[Any], node: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -193,64 +252,55 @@ def _resolve(registry: Registry[Any], node: dict[str, Any], path: Path) -> dict[
 
 
 def _build_validator(
-    path: Path, document: Mapping[str, Any], registry: Registry[Any], operation: Mapping[str, Any]
+    path: Path,
+    document: Mapping[str, Any],
+    registry: Registry[Any],
+    operation: Mapping[str, Any],
+    described: Operation,
 ) -> Draft202012Validator:
+    name = described.schema
     schemas = document.get("components", {}).get("schemas", {})
-    if not isinstance(schemas, dict) or RESPONSE_SCHEMA not in schemas:
+    if not isinstance(schemas, dict) or name not in schemas:
         raise SpecError(
-            f"{path} has no components.schemas.{RESPONSE_SCHEMA}",
-            "use a spec that defines the Get Checkout Session response schema",
+            f"{path} has no components.schemas.{name}",
+            f"use a spec that defines the {described.summary} response schema",
         )
-    expected_ref = f"#/components/schemas/{RESPONSE_SCHEMA}"
-    documented_ref = _schema_of_200(path, registry, operation["responses"]["200"]).get("$ref")
+    expected_ref = described.schema_ref
+    documented_ref = _schema_of_success(path, registry, operation["responses"], described).get("$ref")
     if documented_ref != expected_ref:
         raise SpecError(
-            f"{path}: the 200 JSON body of GET {OPERATION_PATH} is "
+            f"{path}: the {described.success_status} JSON body of {described.label} is "
             f"{'an inline schema' if documented_ref is None else repr(documented_ref)}, not {expected_ref!r}",
-            f"the gate validates 200 bodies against {RESPONSE_SCHEMA}; fix the response's schema reference",
+            f"the gate validates {described.success_status} bodies against {name}; fix the response's schema reference",
         )
     # Validate against a reference into the document, so that nested `$ref`s resolve in place.
     schema = {"$ref": f"{DOCUMENT_URI}{expected_ref}"}
     try:
-        Draft202012Validator.check_schema(schemas[RESPONSE_SCHEMA])
+        Draft202012Validator.check_schema(schemas[name])
     except SchemaError as exc:
-        raise SpecError(
-            f"{path}: {RESPONSE_SCHEMA} is not a valid JSON Schema ({exc.message})", "fix the schema"
-        ) from None
+        raise SpecError(f"{path}: {name} is not a valid JSON Schema ({exc.message})", "fix the schema") from None
     validator = Draft202012Validator(schema, registry=registry, format_checker=_format_checker())
-    _check_refs_resolve(path, schemas[RESPONSE_SCHEMA], registry, seen=set())
+    _check_refs_resolve(path, schemas[name], registry, seen=set())
     return validator
 
 
-def _schema_of_200(path: Path, registry: Registry[Any], response: object) -> dict[str, Any]:
-    """The schema the 200 response gives its JSON body; SpecError naming the place when it gives none."""
+def _schema_of_success(
+    path: Path, registry: Registry[Any], responses: Mapping[str, Any], described: Operation
+) -> dict[str, Any]:
+    """The schema the success response gives its body; SpecError naming the place when it gives none."""
+    status, media_type = str(described.success_status), described.media_type
+    response = responses[status]
     response = _resolve(registry, response, path) if isinstance(response, dict) else None
     content = response.get("content") if isinstance(response, dict) else None
-    media = content.get("application/json") if isinstance(content, dict) else None
+    media = content.get(media_type) if isinstance(content, dict) else None
     schema = media.get("schema") if isinstance(media, dict) else None
     if not isinstance(schema, dict) or not schema:
         raise SpecError(
-            f"{path}: the 200 response of GET {OPERATION_PATH} has no schema for an application/json body "
-            "(responses.200.content.application/json.schema), so no 200 body could be judged",
-            f"add schema: {{$ref: '#/components/schemas/{RESPONSE_SCHEMA}'}} under the 200 response's "
-            "content.application/json",
+            f"{path}: the {status} response of {described.label} has no schema for an {media_type} body "
+            f"(responses.{status}.content.{media_type}.schema), so no {status} body could be judged",
+            f"add schema: {{$ref: '{described.schema_ref}'}} under the {status} response's content.{media_type}",
         )
     return schema
-
-
-CREATE_PATH = "/checkouts"
-CREATE_RESPONSE_POINTER = "#/paths/~1checkouts/post/responses/200/content/application~1json/schema"
-
-
-def create_response_validator(contract: Contract) -> Draft202012Validator | None:
-    """A validator for the answer to POST /checkouts where the spec describes one; None where it does not."""
-    operation = contract.document.get("paths", {}).get(CREATE_PATH, {})
-    response = operation.get("post", {}).get("responses", {}).get("200") if isinstance(operation, dict) else None
-    if not isinstance(response, dict) or "schema" not in response.get("content", {}).get("application/json", {}):
-        return None
-    registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(contract.document))
-    schema = {"$ref": f"{DOCUMENT_URI}{CREATE_RESPONSE_POINTER}"}
-    return Draft202012Validator(schema, registry=registry, format_checker=_format_checker())
 
 
 def _format_checker() -> FormatChecker:
@@ -302,7 +352,7 @@ def schemathesis_schema(contract: Contract, seed: int, max_examples: int) -> Bas
         }
     )
     schema = schemathesis.openapi.from_dict(dict(contract.document), config=config)
-    return schema.include(method="GET", path=OPERATION_PATH)
+    return schema.include(method=contract.operation.method, path=contract.operation.path)
 
 
 def pointer_line(path: Path, pointer: str) -> int | None:

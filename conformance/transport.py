@@ -382,10 +382,10 @@ class Transport:
             why=probe.why if probe is not None else why,
         )  # fmt: skip
 
-    def head_checkout(self, checkout_id: str, why: str) -> Exchange:
-        """HEAD one checkout id without a key."""
+    def head_path(self, path: str, resource_id: str, why: str) -> Exchange:
+        """HEAD a path exactly as given (already encoded), without a key."""
         return self._send(
-            "HEAD", self.url_for(checkout_id), checkout_id, purpose=Purpose.HEAD, credential=Credential.MISSING, why=why
+            "HEAD", self.base_url + path, resource_id, purpose=Purpose.HEAD, credential=Credential.MISSING, why=why
         )
 
     def get_path(  # noqa: PLR0913 - an exchange is described by all of these
@@ -406,7 +406,9 @@ class Transport:
             why=probe.why if probe is not None else why,
         )  # fmt: skip
 
-    def read_on_one_connection(self, checkout_ids: list[str], why: str) -> list[Exchange]:
+    def read_on_one_connection(
+        self, checkout_ids: list[str], why: str, path_for: Callable[[str], str] | None = None
+    ) -> list[Exchange]:
         """Read the ids one after another on a single kept-alive connection, with the valid key.
 
         Pooling clients reuse connections; a server that writes a reply twice then shifts every later
@@ -422,7 +424,7 @@ class Transport:
         exchanges = []
         try:
             for checkout_id in checkout_ids:
-                url = self.url_for(checkout_id)
+                url = self.url_for(checkout_id) if path_for is None else self.base_url + path_for(checkout_id)
                 path = urlsplit(url).path
                 exchanges.append(
                     self._send(
@@ -523,12 +525,13 @@ class Transport:
             attempts=self.retry.attempts if credential is Credential.VALID else 1,
         )
 
-    def send_case(self, case: Any) -> Exchange:  # noqa: ANN401 - a schemathesis.Case
-        """Send a Schemathesis-generated case with the valid key."""
+    def send_case(self, case: Any, id_in_path: Callable[[str], str] | None = None) -> Exchange:  # noqa: ANN401
+        """Send a Schemathesis-generated case with the valid key; `id_in_path` reads the id from its path."""
         kwargs = case.as_transport_kwargs(base_url=self.base_url)
         url = kwargs["url"]
         # Schemathesis percent-encodes the generated value into the path.
-        checkout_id = unquote(urlsplit(url).path.rsplit("/checkouts/", 1)[-1])
+        path = urlsplit(url).path
+        checkout_id = unquote(path.rsplit("/checkouts/", 1)[-1]) if id_in_path is None else id_in_path(path)
         return self._send(
             kwargs["method"], url, checkout_id, purpose=Purpose.GENERATED, credential=Credential.VALID, case=case
         )

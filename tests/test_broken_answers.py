@@ -151,7 +151,7 @@ def test_a_head_answer_is_not_decoded_by_its_content_encoding() -> None:
     with answering((reply, False)) as base_url:
         made = Transport(base_url, KEY, timeout=60)
         try:
-            exchange = made.head_checkout("cks_1", "why")
+            exchange = made.head_path("/checkouts/cks_1", "cks_1", "why")
         finally:
             made.close()
     assert exchange.transport_error is None

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from support import make_exchange
 
-from conformance.checks import REGISTRY, CheckFailure, Context, NotApplicable, _same_value, judge, rfc3339_instant
+from conformance.checks import CheckFailure, Context, NotApplicable, judge
+from conformance.instants import rfc3339_instant
+from conformance.instants import same_value as _same_value
+from conformance.operations import REGISTRY
 from conformance.spec import Contract
 
 NEW_YEAR_2026 = 1767225600  # 2026-01-01T00:00:00Z, seconds since the epoch

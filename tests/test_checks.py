@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from support import make_exchange
 
-from conformance.checks import REGISTRY, CheckFailure, Context, Level, NotApplicable, Outcome, judge
+from conformance.checks import CheckFailure, Context, Level, NotApplicable, Outcome, judge
 from conformance.gate import invented_ids
 from conformance.model import Exchange
+from conformance.operations import REGISTRY
 from conformance.sandbox.sessions import SEED, seeded_sessions
 
 CASES_DIR = Path(__file__).parent / "cases"

@@ -17,7 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from support import KEY, ROOT, check_status, conformance, id_args, run_against, summary
 
-from conformance.checks import REGISTRY
+from conformance.operations import REGISTRY
 from conformance.sandbox import CheckoutApi, CheckoutSession, Sandbox, seeded_products, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
 

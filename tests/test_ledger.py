@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from support import KNOWN_ID, make_exchange
 
-from conformance.checks import REGISTRY, Context, judge
+from conformance.checks import Context, judge
 from conformance.errors import ExitCode, worse
 from conformance.ledger import IDS_KEPT_PER_GROUP, CheckStatus, Ledger, RunStatus
+from conformance.operations import REGISTRY
 from conformance.spec import Contract
 
 GOOD_BODY = {"id": KNOWN_ID, "created_at": "2026-01-01T00:00:00Z"}

@@ -15,8 +15,9 @@ import pytest
 from support import KEY, KNOWN_ID, ROOT, SPEC, conformance, make_exchange, summary
 from support import judge as judge_served
 
-from conformance.checks import REGISTRY, Context, Outcome, judge
+from conformance.checks import Context, Outcome, judge
 from conformance.model import Purpose
+from conformance.operations import REGISTRY
 from conformance.oracles import schemathesis_disagreements, sdk_accepts
 from conformance.sandbox import seeded_sessions
 from conformance.sandbox.variants import VARIANTS

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from support import CREATED_ID, KNOWN_ID, make_exchange
 
-from conformance.checks import REGISTRY, CheckFailure, Context, Outcome, Verdict, judge
+from conformance.checks import CheckFailure, Context, Outcome, Verdict, judge
 from conformance.errors import ExitCode
 from conformance.facts import Facts, build_record
 from conformance.ledger import Ledger
+from conformance.operations import REGISTRY
 from conformance.record import Result, RunRecord
 from conformance.report import (
     check_record,

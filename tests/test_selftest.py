@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from support import KEY, SPEC, conformance, spec_with, start, wait_for
 
-from conformance.checks import REGISTRY, Level
+from conformance.checks import Level
+from conformance.operations import REGISTRY
 from conformance.oracles import sdk_accepts
 from conformance.sandbox import CheckoutApi, Reply, Sandbox, seeded_sessions
 from conformance.sandbox.variants import VARIANTS, BareErrors, UnknownPaymentStatus, Variant

@@ -4,8 +4,8 @@ import warnings
 
 import pytest
 
-from conformance.checks import REGISTRY
 from conformance.engine import Outcome
+from conformance.operations import REGISTRY
 
 
 def test_the_target_could_be_judged(conformance_outcome: Outcome) -> None:
