@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from conformance import determinism
 from conformance.checks import REGISTRY, Context
+from conformance.credentials import Credentials
 from conformance.errors import (
     STOPPED_BY,
     BadInputError,
@@ -53,7 +54,7 @@ from conformance.settings import (
     refuse_unreachable_pace,
 )
 from conformance.spec import load_contract, schemathesis_schema
-from conformance.transport import STOP_REQUESTED, TargetSilent, key_prefix
+from conformance.transport import STOP_REQUESTED, TargetSilent
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -233,7 +234,7 @@ class _Run:
         self.target = ""
         self.checkout_ids = plan.checkout_ids
         self.product_id = plan.product_id
-        # The key's prefix of public words, which a recording keeps (transport.key_prefix).
+        # The key's prefix of public words, which a recording keeps (credentials.key_prefix).
         self.key_prefix = ""
         # The known sessions judged: the ids given, and the one the gate created, if it created one.
         self.judged_ids = plan.checkout_ids
@@ -245,7 +246,10 @@ class _Run:
 
     def execute(self) -> Outcome:
         with ctrl_c_sticks() as self.stop, self._target() as (base_url, api_key):
-            self.redact.add(api_key)
+            credentials = Credentials(api_key)
+            # The key and its near copies, which the probes send: secrets alike.
+            for secret in credentials.secrets():
+                self.redact.add(secret)
             schema = schemathesis_schema(self.plan.contract, seed=self.plan.seed, max_examples=self.plan.max_examples)
             operation = schema["/checkouts/{id}"]["GET"]
             for line in render_header(
@@ -254,12 +258,9 @@ class _Run:
                 product_id=self.product_id,
             ):  # fmt: skip
                 self.say(line)
-            gate = self._gate(base_url, api_key, operation)
-            # Near copies of the key are secrets too.
-            for secret in gate.transport.derived_secrets():
-                self.redact.add(secret)
+            gate = self._gate(base_url, credentials, operation)
             try:
-                self._play_all(gate, operation, api_key)
+                self._play_all(gate, operation, credentials)
             except KeyboardInterrupt:
                 self.interrupted = True
             except RunStopped as stop:
@@ -279,7 +280,7 @@ class _Run:
         """(base URL, key) of the target: the bundled sandbox started here, a remote server, or a replay."""
         settings = self.settings
         if settings.mode is Mode.REPLAY:
-            from conformance.cassettes import RECORDED_ORIGIN, REPLAY_KEY  # noqa: PLC0415 - only with cassettes
+            from conformance.cassettes import RECORDED_ORIGIN  # noqa: PLC0415 - only with cassettes
 
             assert self.plan.recording is not None
             recorded = self.plan.recording.target
@@ -288,7 +289,7 @@ class _Run:
             base = recorded if recorded.startswith(("http://", "https://")) else RECORDED_ORIGIN
             self.target = f"replay of {settings.cassette_dir}/, recorded from {recorded}"
             # Of the recorded key's shape: the near misses made from its structure are the recorded ones.
-            yield base, self.plan.recording.key_prefix + REPLAY_KEY
+            yield base, Credentials.replayed(self.plan.recording.key_prefix).key
             return
         if settings.base_url is not None:
             assert self.plan.api_key is not None
@@ -304,13 +305,13 @@ class _Run:
                 self.product_id = sandbox.product_ids[0]
             yield sandbox.base_url, sandbox.api_key
 
-    def _gate(self, base_url: str, api_key: str, operation: Any) -> Gate:  # noqa: ANN401 - an APIOperation
+    def _gate(self, base_url: str, credentials: Credentials, operation: Any) -> Gate:  # noqa: ANN401 - an APIOperation
         from conformance.transport import Transport  # noqa: PLC0415 - imported with the engine anyway
 
         settings = self.settings
         transport = Transport(
             base_url,
-            api_key,
+            credentials,
             timeout=settings.request_timeout,
             rate_per_second=settings.rate_per_second,
             max_time=settings.max_time,
@@ -325,10 +326,10 @@ class _Run:
             sources=settings.sources,
         )  # fmt: skip
 
-    def _play_all(self, gate: Gate, operation: Any, api_key: str) -> None:  # noqa: ANN401 - an APIOperation
+    def _play_all(self, gate: Gate, operation: Any, credentials: Credentials) -> None:  # noqa: ANN401 - an APIOperation
         determinism.fix_generated_data()
-        self.key_prefix = key_prefix(api_key)
-        with self._cassettes(gate.transport.base_url, api_key, gate.transport.derived_secrets()) as cassette:
+        self.key_prefix = credentials.prefix
+        with self._cassettes(gate.transport.base_url, credentials.secrets()) as cassette:
             for scenario in SCENARIOS:
                 if self.ledger.cannot_judge is not None and scenario in ("created_session", "known_sessions"):
                     # The preflight (or the create) said the target cannot be judged: every later request
@@ -377,7 +378,7 @@ class _Run:
         generated_requests(operation, _abort_on_crash(gate.generated_case))()
 
     @contextmanager
-    def _cassettes(self, base_url: str, api_key: str, gate_secrets: list[str]) -> Iterator[Callable[[str], Any]]:
+    def _cassettes(self, base_url: str, secrets: list[str]) -> Iterator[Callable[[str], Any]]:
         """A context per scenario: its cassette when recording or replaying, nothing on a live run."""
         mode = self.settings.mode
         if mode is Mode.LIVE:
@@ -393,7 +394,6 @@ class _Run:
             folder = self.staging
         else:
             folder = self.settings.cassette_dir
-        secrets = [api_key, *gate_secrets]
         recorder = vcr_for(base_url, secrets, record_mode="all" if mode is Mode.RECORD else "none")
         with ExitStack() as stack:
             if mode is Mode.REPLAY:
