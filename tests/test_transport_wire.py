@@ -836,7 +836,7 @@ def test_decoding_a_coded_body_holds_no_more_than_the_cap_in_memory() -> None:
     # decoding up to the cap holds the cap, twice while its buffer grows.
     import tracemalloc  # noqa: PLC0415
 
-    from conformance.transport.wire import decoded as _decoded  # noqa: PLC0415 - the decoder both ways to send share
+    from conformance.transport.wire import _decoded  # noqa: PLC0415 - the decoder both ways to send share
 
     bomb = gzip.compress(bytes(8 * BODY_CAP_BYTES), compresslevel=1)
     tracemalloc.start()
@@ -992,6 +992,25 @@ def test_the_first_silent_requests_of_a_run_count_from_none(wire: Wire) -> None:
         assert made.get_checkout("cks_1", Purpose.KNOWN).response is None
     with pytest.raises(TargetSilent):
         made.get_checkout("cks_1", Purpose.KNOWN)
+
+
+def test_three_refused_connections_in_a_row_stop_the_run_naming_the_refusal() -> None:
+    # A port of this machine that nothing listens on: bound, then closed, so each connection is refused at once.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    made = Transport(f"http://127.0.0.1:{port}", KEY, timeout=60.0)
+    refused = [made.get_checkout("cks_1", Purpose.KNOWN) for _ in range(2)]
+    assert [exchange.transport_error for exchange in refused] == [
+        "the connection was refused: nothing accepts connections at that address and port"
+    ] * 2
+    with pytest.raises(RunStopped) as stopped:
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    made.close()
+    assert stopped.value.error.cause.startswith(
+        "the target stopped accepting connections: from request 1 of the run on, 3 requests in a row got no answer"
+    )
+    assert made.requests_sent == 3
 
 
 def test_a_key_ending_in_0_after_another_character_gets_a_near_miss_of_its_last_character() -> None:

@@ -18,16 +18,7 @@ import urllib3.exceptions
 from conformance.model import ReceivedResponse
 from conformance.transport.connections import EXACT_TARGET, SENDING, Watchdog, new_session
 from conformance.transport.failures import failure, reason
-from conformance.transport.wire import (
-    BODY_CAP_BYTES,
-    PARSED,
-    CodingError,
-    UnbufferedResponse,
-    decoded,
-    forget_parsed,
-    read_capped,
-    read_whole,
-)
+from conformance.transport.wire import PARSED, CodingError, UnbufferedResponse, forget_parsed, read_body, read_capped
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -117,8 +108,9 @@ class Sender:
     def connection(base_url: str, timeout: float) -> http.client.HTTPConnection:
         """A connection of its own to `base_url`, which reads each response unbuffered; the caller closes it."""
         parts = urlsplit(base_url)
+        secure = parts.scheme == "https"
         # Looked up at call time: on record and replay vcrpy stands in for http.client's classes.
-        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection_class = http.client.HTTPSConnection if secure else http.client.HTTPConnection
         connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
         connection.response_class = UnbufferedResponse
         return connection
@@ -141,9 +133,7 @@ class Sender:
                     forget_parsed()
                     raw = connection.getresponse()
                     try:
-                        coded = read_whole(raw)
-                        cut = len(coded) > BODY_CAP_BYTES
-                        body = decoded(coded, raw.getheader("Content-Encoding"), cut=cut)
+                        body, truncated = read_body(raw)
                     except CodingError as exc:
                         connection.close()
                         return None, f"the response could not be decoded: {exc}"
@@ -160,13 +150,12 @@ class Sender:
                 return timed_out()
             # vcrpy's recorded responses know nothing of the connection; a recorded one never closes it. A
             # body cut at the cap leaves the rest on the connection, which then cannot carry another request.
-            truncated = cut or len(body) > BODY_CAP_BYTES
             if getattr(raw, "will_close", False) or truncated:
                 connection.close()
             return (
                 ReceivedResponse(
                     status=raw.status, reason=raw.reason or "", headers=dict(raw.getheaders()),
-                    body=body[:BODY_CAP_BYTES], elapsed_ms=(time.perf_counter() - started) * 1000,
+                    body=body, elapsed_ms=(time.perf_counter() - started) * 1000,
                     truncated=truncated, framing=PARSED.framing, content_types=PARSED.content_types,
                 ),
                 None,

@@ -128,7 +128,16 @@ class UnbufferedResponse(FinalResponse):
         self.fp = sock.makefile("rb", buffering=0)  # type: ignore[assignment]
 
 
-def read_whole(raw: http.client.HTTPResponse) -> bytes:
+def read_body(raw: http.client.HTTPResponse) -> tuple[bytes, bool]:
+    """Read an http.client response's body whole, up to the cap, and decode it; whether it was cut at the cap."""
+    coded = _read_whole(raw)
+    cut = len(coded) > BODY_CAP_BYTES
+    body = _decoded(coded, raw.getheader("Content-Encoding"), cut=cut)
+    truncated = cut or len(body) > BODY_CAP_BYTES
+    return body[:BODY_CAP_BYTES], truncated
+
+
+def _read_whole(raw: http.client.HTTPResponse) -> bytes:
     """The body up to one byte past the cap; raise IncompleteRead when it ends before its declared length."""
     body = bytearray()
     while len(body) <= BODY_CAP_BYTES:
@@ -147,7 +156,7 @@ class CodingError(ValueError):
     """A body whose Content-Encoding does not decode."""
 
 
-def decoded(body: bytes, header: str | None, *, cut: bool = False) -> bytes:
+def _decoded(body: bytes, header: str | None, *, cut: bool = False) -> bytes:
     """The body without its content codings, last applied first (RFC 9110 section 8.4); at most one byte past the cap.
 
     Stricter than requests, which also takes raw deflate for `deflate`: RFC 9110 section 8.4.1.2
@@ -166,14 +175,14 @@ def decoded(body: bytes, header: str | None, *, cut: bool = False) -> bytes:
             message = f"Content-Encoding {coding!r}, which the gate did not ask for (it accepts gzip and deflate)"
             raise CodingError(message)
         try:
-            plain = decoder.decompress(body, BODY_CAP_BYTES + 1)
+            decoded = decoder.decompress(body, BODY_CAP_BYTES + 1)
         except zlib.error as exc:
             message = f"a body that is not valid {coding} ({exc}; RFC 9110 section 8.4.1)"
             raise CodingError(message) from None
-        if not decoder.eof and not cut and len(plain) <= BODY_CAP_BYTES:
+        if not decoder.eof and not cut and len(decoded) <= BODY_CAP_BYTES:
             message = f"a {coding} body that ends before its coded stream does"
             raise CodingError(message)
-        body = plain
+        body = decoded
     return body
 
 
@@ -185,6 +194,6 @@ def read_capped(raw: requests.Response) -> tuple[bytes, bool]:
         if len(coded) > BODY_CAP_BYTES:
             break
     cut = len(coded) > BODY_CAP_BYTES
-    body = decoded(bytes(coded[: BODY_CAP_BYTES + 1]), raw.headers.get("Content-Encoding"), cut=cut)
+    body = _decoded(bytes(coded[: BODY_CAP_BYTES + 1]), raw.headers.get("Content-Encoding"), cut=cut)
     truncated = cut or len(body) > BODY_CAP_BYTES
     return body[:BODY_CAP_BYTES], truncated
