@@ -16,12 +16,12 @@ from vcr.serialize import deserialize, serialize
 from vcr.serializers import yamlserializer
 
 from conformance import __version__
+from conformance.credentials import WRONG_KEY, Credentials
 from conformance.errors import BadInputError
 from conformance.files import missing, write_atomically
 from conformance.model import Credential, Exchange, Purpose, ReceivedResponse, SentRequest
 from conformance.redaction import Redactor
 from conformance.settings import DEFAULT_CONCURRENCY
-from conformance.transport import WRONG_KEY, key_prefix
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 # Recorded URLs name this host instead of the real one: where a run was recorded does not matter
 # for replay, and re-recording the sandbox (a new port each time) gives no diff.
 RECORDED_ORIGIN = "http://recorded-target"
-# What a replay sends as the key, after the recorded key's public prefix: no secret, matched by its kind only.
-REPLAY_KEY = "replay-key-not-a-secret"
 METADATA_FILE = "run.json"
 METADATA_FORMAT = "dodo-conformance/recording"
 # 2: one cassette per scenario of the engine (preflight.yaml ... generated_ids.yaml).
@@ -63,7 +61,7 @@ class Recording:
     product_id: str | None = None
     # Known sessions read at the same moment (--concurrency): the bursts' requests are in the recording.
     concurrency: int = DEFAULT_CONCURRENCY
-    # The recorded key's prefix of public words ('sk_test_', transport.key_prefix): a replay's key has it too.
+    # The recorded key's prefix of public words ('sk_test_', credentials.key_prefix): a replay's key has it too.
     key_prefix: str = ""
 
     def to_json(self) -> str:
@@ -137,7 +135,7 @@ def read_recording(cassette_dir: Path) -> Recording:
         and (recording.product_id is None or (isinstance(recording.product_id, str) and recording.product_id))
         and isinstance(recording.concurrency, int)
         and isinstance(recording.key_prefix, str)
-        and key_prefix(recording.key_prefix + REPLAY_KEY) == recording.key_prefix
+        and Credentials.replayed(recording.key_prefix).prefix == recording.key_prefix
     )
     if not kinds_ok:
         raise BadInputError(f"{path} has a value of the wrong kind (seed, max_examples or checkout_ids)", RECORD_HINT)

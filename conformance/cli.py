@@ -236,6 +236,7 @@ def argv_of(arguments: argparse.Namespace) -> list[str] | None:
 
 
 def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
+    from conformance.credentials import Credentials  # noqa: PLC0415
     from conformance.given_key import clean_api_key, read_key_file  # noqa: PLC0415
     from conformance.record import RunRecord  # noqa: PLC0415
     from conformance.reproduce import default_target, find_group, replay  # noqa: PLC0415
@@ -266,15 +267,16 @@ def _replay(arguments: argparse.Namespace, redact: Redactor) -> int:
         key = clean_api_key(os.environ[ENV_API_KEY], ENV_API_KEY)
     else:
         raise BadInputError(f"no API key was given for {base_url}", f"set {ENV_API_KEY} or pass --api-key-file")
-    redact.add(key)
+    credentials = Credentials(key)
+    # The key and its near copies, which the probes send: secrets alike.
+    for secret in credentials.secrets():
+        redact.add(secret)
     contract = load_contract(Path(record.run.spec))
     refuse_live_mode(base_url, contract, allowed=arguments.allow_live_mode)
     transport = Transport(
-        base_url, key, timeout=arguments.request_timeout,
+        base_url, credentials, timeout=arguments.request_timeout,
         rate_per_second=parse_rate(rate) if (rate := default_rate_limit(base_url)) is not None else None,
     )  # fmt: skip
-    for secret in transport.derived_secrets():
-        redact.add(secret)
     try:
         replayed = replay(group, record, transport, contract)
     except RunStopped as stop:

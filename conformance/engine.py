@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from conformance import determinism
 from conformance.checks import Context
+from conformance.credentials import Credentials
 from conformance.errors import BadInputError, ExitCode, GateError, OutputNotWrittenError, RunStopped, TargetError
 from conformance.facts import Facts, build_record
 from conformance.files import check_output_file, prove_writable_file, prove_writable_folder, remove_file
@@ -179,7 +180,10 @@ class _Run:
 
     def execute(self) -> Outcome:
         with ctrl_c_sticks() as self.stop, self._target() as (base_url, api_key):
-            self.redact.add(api_key)
+            credentials = Credentials(api_key)
+            # The key and its near copies, which the probes send: secrets alike.
+            for secret in credentials.secrets():
+                self.redact.add(secret)
             schema = schemathesis_schema(self.plan.contract, seed=self.plan.seed, max_examples=self.plan.max_examples)
             described = self.plan.contract.operation
             operation = schema[described.path][described.method]
@@ -189,12 +193,9 @@ class _Run:
                 product_id=self.product_id,
             ):  # fmt: skip
                 self.say(line)
-            gate = self._gate(base_url, api_key, operation)
-            # Near copies of the key are secrets too.
-            for secret in gate.transport.derived_secrets():
-                self.redact.add(secret)
+            gate = self._gate(base_url, credentials, operation)
             try:
-                self._play_all(gate, operation, api_key)
+                self._play_all(gate, operation, credentials)
             except KeyboardInterrupt:
                 self.interrupted = True
             except RunStopped as stop:
@@ -218,13 +219,13 @@ class _Run:
             self.product_id = reached.product_id
             yield reached.base_url, reached.api_key
 
-    def _gate(self, base_url: str, api_key: str, operation: Any) -> Gate:  # noqa: ANN401 - an APIOperation
+    def _gate(self, base_url: str, credentials: Credentials, operation: Any) -> Gate:  # noqa: ANN401 - an APIOperation
         from conformance.transport import Transport  # noqa: PLC0415 - imported with the engine anyway
 
         settings = self.settings
         transport = Transport(
             base_url,
-            api_key,
+            credentials,
             timeout=settings.request_timeout,
             rate_per_second=settings.rate_per_second,
             max_time=settings.max_time,
@@ -241,9 +242,9 @@ class _Run:
             sources=settings.sources,
         )  # fmt: skip
 
-    def _play_all(self, gate: Gate, operation: Any, api_key: str) -> None:  # noqa: ANN401 - an APIOperation
+    def _play_all(self, gate: Gate, operation: Any, credentials: Credentials) -> None:  # noqa: ANN401 - an APIOperation
         determinism.fix_generated_data()
-        with self._cassettes(gate.transport.base_url, api_key, gate.transport.derived_secrets()) as cassette:
+        with self._cassettes(gate.transport.base_url, credentials.secrets()) as cassette:
             described = self.plan.contract.operation
             for scenario in scenario_names(described):
                 if self.ledger.cannot_judge is not None and scenario in setup_names(described):
@@ -283,9 +284,9 @@ class _Run:
     def _generated(self, gate: Gate, operation: Any) -> None:  # noqa: ANN401 - an APIOperation
         self.plan.target.play_generated(gate, operation, _abort_on_crash(gate.generated_case))
 
-    def _cassettes(self, base_url: str, api_key: str, gate_secrets: list[str]) -> AbstractContextManager[Cassette]:
+    def _cassettes(self, base_url: str, secrets: list[str]) -> AbstractContextManager[Cassette]:
         """A context per scenario: its cassette when recording or replaying, nothing on a live run."""
-        return self.plan.target.cassettes(base_url, [api_key, *gate_secrets])
+        return self.plan.target.cassettes(base_url, secrets)
 
     def _finish(self) -> Outcome:
         ledger, settings = self.ledger, self.settings

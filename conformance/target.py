@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
+from conformance.credentials import Credentials
 from conformance.errors import BadInputError, OutputNotWrittenError
 from conformance.files import prove_writable_folder
 from conformance.gate import fewest_requests
 from conformance.given_key import read_key_file
 from conformance.settings import DEFAULT_CONCURRENCY, Mode, refuse_live_mode, refuse_unreachable_pace
-from conformance.transport import key_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -218,7 +218,7 @@ class Recorded(Target):
             product_id=reached.product_id,
             concurrency=self.concurrency,
             # The key's prefix of public words: a replay probes a key of the same shape.
-            key_prefix=key_prefix(reached.api_key),
+            key_prefix=Credentials(reached.api_key).prefix,
         )
         try:
             publish(staging, self.cassette_dir, recording)
@@ -249,7 +249,7 @@ class Replay(Target):
     @contextmanager
     def reach(self) -> Iterator[Reached]:
         """The recorded target by name, and a key of the recorded key's shape; no connection is ever made."""
-        from conformance.cassettes import RECORDED_ORIGIN, REPLAY_KEY  # noqa: PLC0415 - only with cassettes
+        from conformance.cassettes import RECORDED_ORIGIN  # noqa: PLC0415 - only with cassettes
 
         recorded = self.recorded_from
         # Requests are answered by the cassettes (and the network is blocked); they name the recorded
@@ -257,7 +257,7 @@ class Replay(Target):
         base = recorded if recorded.startswith(("http://", "https://")) else RECORDED_ORIGIN
         name = f"replay of {self.cassette_dir}/, recorded from {recorded}"
         # Of the recorded key's shape: the near misses made from its structure are the recorded ones.
-        yield Reached(base, self.key_prefix + REPLAY_KEY, name, self.checkout_ids, self.product_id)
+        yield Reached(base, Credentials.replayed(self.key_prefix).key, name, self.checkout_ids, self.product_id)
 
     @contextmanager
     def cassettes(self, base_url: str, secrets: list[str]) -> Iterator[Cassette]:

@@ -28,9 +28,9 @@ from conformance.cassettes import (
     recorded_exchanges,
     vcr_config,
 )
+from conformance.credentials import WRONG_KEY
 from conformance.errors import BadInputError
 from conformance.model import Credential, Purpose
-from conformance.transport import WRONG_KEY
 
 KEY = "sk_test_cassette_units_0123456789"
 BASE = "http://127.0.0.1:8123"

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from support import KEY, ROOT, SPEC, check_status, conformance, id_args, spec_with, summary
 
-from conformance.cassettes import METADATA_FILE, REPLAY_KEY, load_interactions
+from conformance.cassettes import METADATA_FILE, load_interactions
+from conformance.credentials import REPLAY_KEY
 from conformance.errors import BadInputError
 from conformance.sandbox import CheckoutApi, Reply, Sandbox, seeded_sessions
 from conformance.sandbox.variants import VARIANTS

@@ -245,7 +245,7 @@ def test_interim_responses_are_skipped_and_never_judged(tmp_path: Path) -> None:
 def test_retry_after_is_read_as_seconds_bounded_and_defaulted(header: str | None, low: float, high: float) -> None:
     transport = Transport("http://127.0.0.1:9", KEY, timeout=1)
     headers = {"Retry-After": header} if header is not None else {}
-    wait = transport._retry_after(ReceivedResponse(429, "", headers, b"", 1.0))  # noqa: SLF001 - the policy itself
+    wait = transport.retry.wait_after(ReceivedResponse(429, "", headers, b"", 1.0))
     transport.close()
     assert low <= wait <= high
 
@@ -256,7 +256,7 @@ def test_retry_after_as_an_http_date_waits_until_that_date() -> None:
     soon = formatdate(time.time() + 60, usegmt=True)
     past = formatdate(time.time() - 60, usegmt=True)
     waits = [
-        transport._retry_after(ReceivedResponse(429, "", {"Retry-After": value}, b"", 1.0))  # noqa: SLF001
+        transport.retry.wait_after(ReceivedResponse(429, "", {"Retry-After": value}, b"", 1.0))
         for value in (soon, past)
     ]
     transport.close()

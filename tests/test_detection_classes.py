@@ -11,12 +11,13 @@ from test_transport_wire import Wire, reply, transport, wire  # noqa: F401 - wir
 
 from conformance.checks import Context, Verdict
 from conformance.checks import judge as judge_exchange
+from conformance.credentials import WRONG_KEY
 from conformance.gate import path_ids
 from conformance.model import Credential, Exchange, Purpose
 from conformance.sandbox import CheckoutApi, seeded_products, seeded_sessions
 from conformance.sandbox.variants import VARIANTS
 from conformance.spec import load_contract
-from conformance.transport import WRONG_KEY, Transport
+from conformance.transport import Transport
 
 SECRET = "0123456789abcdefXYZ"
 STRUCTURED_KEY = f"sk_test_{SECRET}"

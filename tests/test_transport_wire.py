@@ -1,7 +1,7 @@
 """The transport on the wire: exact bytes in, exact exchanges out, on both of its ways to send.
 
 A server here writes replies byte for byte as a test scripts them, so each test pins one promise of
-transport.py: how a body's coding is undone or refused, what a short or cut reply becomes, which
+the transport package: how a body's coding is undone or refused, what a short or cut reply becomes, which
 Authorization each probe carries and how it is shown, when retries, the pace and the time budget
 stop a run. Every test here is fast (well under a second), so `make mutation` runs them per mutant.
 """
@@ -26,18 +26,18 @@ from urllib.parse import quote
 import pytest
 from support import wait_for
 
+from conformance.credentials import WRONG_KEY
 from conformance.errors import RunStopped
 from conformance.model import Credential, Exchange, Purpose
 from conformance.redaction import REDACTED
 from conformance.transport import (
     BODY_CAP_BYTES,
     STOP_REQUESTED,
-    WRONG_KEY,
     RetryPolicy,
     TargetSilent,
     Transport,
-    _reason,
 )
+from conformance.transport.failures import reason as _reason
 
 KEY = "sk_test_wire_Key_0123456789abcdef"
 JSON = {"id": "cks_1", "note": "caf\u00e9"}
@@ -192,7 +192,7 @@ def _serving(tls: ssl.SSLContext | None) -> Iterator[Wire]:
 
 
 class _StoppedClock:
-    """The time module as transport.py sees it, with a clock that never moves: waits come out exact."""
+    """The time module as the pace (transport/policy.py) sees it, with a clock that never moves: exact waits."""
 
     def __getattr__(self, name: str) -> object:
         return getattr(time, name)
@@ -206,7 +206,7 @@ class _StoppedClock:
 def stopped_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pace's waits measured against a clock that does not move, so a busy machine's slow replies cannot
     shorten them (the test's sleep does not sleep either: each wait is from the first request on)."""
-    monkeypatch.setattr("conformance.transport.time", _StoppedClock())
+    monkeypatch.setattr("conformance.transport.policy.time", _StoppedClock())
 
 
 def transport(wire: Wire, **options: object) -> Transport:
@@ -841,7 +841,7 @@ def test_decoding_a_coded_body_holds_no_more_than_the_cap_in_memory() -> None:
     # decoding up to the cap holds the cap, twice while its buffer grows.
     import tracemalloc  # noqa: PLC0415
 
-    from conformance.transport import _decoded  # noqa: PLC0415 - the decoder both ways to send share
+    from conformance.transport.wire import _decoded  # noqa: PLC0415 - the decoder both ways to send share
 
     bomb = gzip.compress(bytes(8 * BODY_CAP_BYTES), compresslevel=1)
     tracemalloc.start()
@@ -999,6 +999,25 @@ def test_the_first_silent_requests_of_a_run_count_from_none(wire: Wire) -> None:
         made.get_checkout("cks_1", Purpose.KNOWN)
 
 
+def test_three_refused_connections_in_a_row_stop_the_run_naming_the_refusal() -> None:
+    # A port of this machine that nothing listens on: bound, then closed, so each connection is refused at once.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    made = Transport(f"http://127.0.0.1:{port}", KEY, timeout=60.0)
+    refused = [made.get_checkout("cks_1", Purpose.KNOWN) for _ in range(2)]
+    assert [exchange.transport_error for exchange in refused] == [
+        "the connection was refused: nothing accepts connections at that address and port"
+    ] * 2
+    with pytest.raises(RunStopped) as stopped:
+        made.get_checkout("cks_1", Purpose.KNOWN)
+    made.close()
+    assert stopped.value.error.cause.startswith(
+        "the target stopped accepting connections: from request 1 of the run on, 3 requests in a row got no answer"
+    )
+    assert made.requests_sent == 3
+
+
 def test_a_key_ending_in_0_after_another_character_gets_a_near_miss_of_its_last_character() -> None:
     key = "sk_test_key_10"
     assert key[:-1] + "1" in _near_misses(key)
@@ -1048,7 +1067,7 @@ def test_closing_a_transport_ends_its_watchdog(wire: Wire) -> None:
     wire.replies.append(reply())
     made = transport(wire)
     made.get_checkout("cks_1", Purpose.KNOWN)
-    watchdog = made._watchdog._thread  # noqa: SLF001 - the thread a long CI job would otherwise pile up
+    watchdog = made._sender._watchdog._thread  # noqa: SLF001 - the thread a long CI job would otherwise pile up
     assert watchdog is not None
     assert watchdog.is_alive()
     made.close()
