@@ -160,7 +160,7 @@ def test_a_pace_that_cannot_send_the_run_within_its_time_budget_is_refused_befor
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert f"at --rate-limit {rate} the run can send" in lines[0]
-    assert "within --max-time 30 s, and it sends at least 127; give --rate-limit 254/m or more" in lines[0]
+    assert "within --max-time 30 s, and it sends at least 128; give --rate-limit 256/m or more" in lines[0]
     assert result.stdout == ""
 
 
@@ -181,7 +181,7 @@ def test_the_default_remote_pace_names_itself_and_asks_for_more_time() -> None:
         prepare(settings)
     assert str(raised.value) == (
         "at the default pace off this machine (100/m) the run can send 100 requests within --max-time 60 s, and it "
-        "sends at least 127; give --rate-limit 127/m or more, or --max-time 77 or more"
+        "sends at least 128; give --rate-limit 128/m or more, or --max-time 77 or more"
     )
 
 
