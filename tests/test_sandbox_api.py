@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -67,7 +66,7 @@ def _get(http: requests.Session, sandbox: Sandbox, path: str, key: str | None = 
     return http.get(sandbox.base_url + path, headers=headers, timeout=60, allow_redirects=False)
 
 
-def _json(http: requests.Session, sandbox: Sandbox, path: str) -> Any:  # noqa: ANN401 - any JSON
+def _json(http: requests.Session, sandbox: Sandbox, path: str) -> Any:
     response = _get(http, sandbox, path)
     assert response.status_code == 200, (path, response.status_code, response.text)
     return response.json()
@@ -90,7 +89,9 @@ def _validator(template: str, media_type: str = "application/json") -> Draft2020
     pointer = "/paths/" + template.replace("~", "~0").replace("/", "~1")
     pointer += "/get/responses/200/content/" + media_type.replace("/", "~1") + "/schema"
     registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(DOCUMENT))
-    return Draft202012Validator({"$ref": DOCUMENT_URI + "#" + pointer}, registry=registry, format_checker=FormatChecker())
+    return Draft202012Validator(
+        {"$ref": DOCUMENT_URI + "#" + pointer}, registry=registry, format_checker=FormatChecker()
+    )
 
 
 # --- which reads ---------------------------------------------------------------------------
@@ -200,10 +201,11 @@ RESOLVING = [
 ]
 
 
-@pytest.mark.parametrize(("listing", "array", "field", "read"), RESOLVING, ids=[f"{r[0]} {r[2]} {r[3]}" for r in RESOLVING])
+@pytest.mark.parametrize("row", RESOLVING, ids=[f"{row[0]} {row[2]} {row[3]}" for row in RESOLVING])
 def test_every_id_a_list_returns_resolves_in_the_matching_read(
-    sandbox: Sandbox, http: requests.Session, listing: str, array: str, field: str, read: str
+    sandbox: Sandbox, http: requests.Session, row: tuple[str, str, str, str]
 ) -> None:
+    listing, array, field, read = row
     items = _json(http, sandbox, listing + ("?page_size=100" if listing in PAGED else ""))[array]
     assert items
     for item in items:
@@ -227,7 +229,9 @@ def test_each_checkout_sessions_payment_is_a_payment_of_that_session(sandbox: Sa
         assert payment.get("status") == session.payment_status
 
 
-def test_nested_records_belong_to_their_parent(sandbox: Sandbox, http: requests.Session) -> None:
+def test_credit_balances_grants_and_ledgers_belong_to_their_entitlement_and_customer(
+    sandbox: Sandbox, http: requests.Session
+) -> None:
     for entitlement in _json(http, sandbox, "/credit-entitlements")["items"]:
         ce = entitlement["id"]
         balances = _json(http, sandbox, f"/credit-entitlements/{ce}/balances")["items"]
@@ -238,21 +242,36 @@ def test_nested_records_belong_to_their_parent(sandbox: Sandbox, http: requests.
             assert _json(http, sandbox, f"/customers/{customer}")["customer_id"] == customer
             one = _json(http, sandbox, f"/credit-entitlements/{ce}/balances/{customer}")
             assert (one["id"], one["credit_entitlement_id"], one["customer_id"]) == (balance["id"], ce, customer)
-            for part in ("grants", "ledger"):
-                for row in _json(http, sandbox, f"/credit-entitlements/{ce}/balances/{customer}/{part}")["items"]:
-                    assert (row["credit_entitlement_id"], row["customer_id"]) == (ce, customer)
+            rows = [
+                row
+                for part in ("grants", "ledger")
+                for row in _json(http, sandbox, f"/credit-entitlements/{ce}/balances/{customer}/{part}")["items"]
+            ]
+            assert rows
+            assert {(row["credit_entitlement_id"], row["customer_id"]) for row in rows} == {(ce, customer)}
+
+
+def test_a_customers_grants_wallets_and_ledger_entries_are_that_customers(
+    sandbox: Sandbox, http: requests.Session
+) -> None:
     for customer in _json(http, sandbox, "/customers")["items"]:
         cid = customer["customer_id"]
         for part in ("entitlement-grants", "wallets", "wallets/ledger-entries"):
-            assert all(row["customer_id"] == cid for row in _json(http, sandbox, f"/customers/{cid}/{part}")["items"])
+            rows = _json(http, sandbox, f"/customers/{cid}/{part}")["items"]
+            assert {row["customer_id"] for row in rows} <= {cid}
+
+
+def test_grants_prices_and_credit_usage_belong_to_their_parent(sandbox: Sandbox, http: requests.Session) -> None:
     for entitlement in _json(http, sandbox, "/entitlements")["items"]:
         grants = _json(http, sandbox, f"/entitlements/{entitlement['id']}/grants")["items"]
         assert grants
-        assert all(grant["entitlement_id"] == entitlement["id"] for grant in grants)
+        assert {grant["entitlement_id"] for grant in grants} == {entitlement["id"]}
     for product in _json(http, sandbox, "/products")["items"]:
         pid = product["product_id"]
-        for price in _json(http, sandbox, f"/products/{pid}/localized-prices")["items"]:
-            assert price["product_id"] == pid
+        prices = _json(http, sandbox, f"/products/{pid}/localized-prices")["items"]
+        assert prices
+        assert {price["product_id"] for price in prices} == {pid}
+        for price in prices:
             assert _json(http, sandbox, f"/products/{pid}/localized-prices/{price['id']}")["id"] == price["id"]
     for subscription in _json(http, sandbox, "/subscriptions")["items"]:
         sid = subscription["subscription_id"]
@@ -319,7 +338,7 @@ def test_the_reads_without_security_answer_without_a_key(
 def test_an_unknown_id_in_any_place_is_answered_404(sandbox: Sandbox, http: requests.Session, template: str) -> None:
     known = _known_values(sandbox, template)[0]
     for place in range(len(known)):
-        values = known[:place] + (INVENTED,) + known[place + 1 :]
+        values = (*known[:place], INVENTED, *known[place + 1 :])
         response = _get(http, sandbox, _filled(template, values))
         assert response.status_code == 404, (template, values)
         assert response.json()["code"] == "NOT_FOUND"
@@ -370,7 +389,7 @@ with Sandbox(api=CheckoutApi(KEY, seeded_sessions())) as sandbox:
 def _digest_in_a_new_process(hash_seed: str) -> str:
     product = next(iter(CheckoutApi(KEY, seeded_sessions()).products))
     environment = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    result = subprocess.run(  # noqa: S603 - this interpreter, a script of this file
+    result = subprocess.run(
         [sys.executable, "-c", _DIGEST_SCRIPT % product, KEY],
         capture_output=True,
         text=True,
@@ -398,4 +417,3 @@ def test_created_sessions_take_the_same_ids_and_times_in_every_sandbox() -> None
     assert first == second
     assert len({session_id for session_id, _ in first}) == 3
     assert [created_at for _, created_at in first] == sorted(created_at for _, created_at in first)
-

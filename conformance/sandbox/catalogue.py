@@ -222,7 +222,7 @@ class Catalogue:
         if shape == "csv":
             # The download repeats the payout's detail rows, all of them.
             details = self.routes[DETAILS_READ].bodies[(record.key,)]
-            assert isinstance(details, Listing)  # noqa: S101 - a list read's bodies are listings
+            assert isinstance(details, Listing)
             return breakup_csv([json.loads(item) for item in details.items])
         return json.dumps(self._render(read.schema or {}, record)).encode()
 
@@ -230,7 +230,7 @@ class Catalogue:
         field, item_schema = self._items_schema(read)
         items = tuple(json.dumps(self._render(item_schema, record)).encode() for record in records)
         envelope = self._generator.value(read.schema or {}, f"{read.path}/{owner.key if owner else ''}")
-        assert isinstance(envelope, dict)  # noqa: S101 - every list's schema is an object
+        assert isinstance(envelope, dict)
         rest = json.dumps({name: value for name, value in envelope.items() if name != field})
         head = f'{{"{field}": ['.encode()
         tail = b"]" + (b"}" if rest == "{}" else b", " + rest[1:].encode())
@@ -282,7 +282,7 @@ def seeded_catalogue(seed: int, sessions: tuple[CheckoutSession, ...], products:
 
 
 def known_ids(catalogue: Catalogue, per_route: int = 3) -> dict[str, list[str]]:
-    """A few path parameter values (joined by "/" where a path takes several) per set of parameters, by the route that reads one."""
+    """A few path parameter values per set of parameters ("/" between several), by the route that reads one."""
     known: dict[str, list[str]] = {}
     seen: set[tuple[str, ...]] = set()
     for path, route in sorted(catalogue.routes.items(), key=lambda item: (item[1].shape != "one", item[0])):

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+FONT_RESOURCES = b"<< /Font << /F1 5 0 R >> >>"
+
 
 def invoice_pdf(line: str) -> bytes:
     """A one-page PDF 1.4 document showing one line of text, with a correct cross-reference table."""
@@ -14,8 +16,7 @@ def invoice_pdf(line: str) -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources %s >>" % FONT_RESOURCES,
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import string
 import uuid
-from datetime import UTC, datetime, timedelta
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # Every seeded instant falls in 2026, after the seeded checkout sessions' January.
@@ -20,6 +21,19 @@ DEFAULT_INT_RANGE = (0, 100_000)
 MAX_DEPTH = 8
 WORDS = ("amber", "basil", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "juniper")
 Schema = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Pins:
+    """Values some properties must take: `top` in the outermost object only, `fixed` at any depth."""
+
+    fixed: Mapping[str, object]
+    top: Mapping[str, object]
+
+    @property
+    def inner(self) -> Pins:
+        """The pins below the outermost object."""
+        return Pins(self.fixed, {})
 
 
 class Draw:
@@ -53,7 +67,7 @@ def seeded_instant(draw: Draw) -> str:
 
 
 class Generator:
-    """Makes a value for a schema of one document; `fixed` names values some properties must take."""
+    """Makes values for the schemas of one document, each drawn from the seed and its place in the value."""
 
     def __init__(self, schemas: Mapping[str, Schema], seed: str) -> None:
         self.schemas = schemas
@@ -69,17 +83,17 @@ class Generator:
         self, schema: Schema, place: str, fixed: Mapping[str, object] = {}, top: Mapping[str, object] = {}
     ) -> object:
         """A valid value for `schema`: `top` fixes properties of the outermost object, `fixed` those at any depth."""
-        return self._value(schema, place, fixed, top)
+        return self._value(schema, place, Pins(fixed, top))
 
-    def _value(self, schema: Schema, place: str, fixed: Mapping[str, object], top: Mapping[str, object]) -> object:
+    def _value(self, schema: Schema, place: str, pins: Pins) -> object:
         schema = self.resolve(schema)
         draw = Draw(f"{self.seed}/{place}")
         if "allOf" in schema:
-            return self._object(self._merged(schema), place, draw, fixed, top)
+            return self._object(self._merged(schema), place, draw, pins)
         if "anyOf" in schema:
-            return self._value(self._branch(schema["anyOf"], draw, deep=place.count(".") > MAX_DEPTH), place, fixed, top)
+            return self._value(self._branch(schema["anyOf"], draw, deep=place.count(".") > MAX_DEPTH), place, pins)
         if "oneOf" in schema:
-            return self._one_of(schema["oneOf"], place, draw, fixed, top)
+            return self._one_of(schema["oneOf"], place, draw, pins)
         if "enum" in schema:
             return schema["enum"][draw.below(len(schema["enum"]))]
         kinds = schema.get("type", "object" if "properties" in schema else "string")
@@ -87,17 +101,15 @@ class Generator:
         if "null" in kinds and (len(kinds) == 1 or draw.chance(25)):
             return None
         kind = next(kind for kind in kinds if kind != "null")
-        return self._typed(kind, schema, place, draw, fixed, top)
+        return self._typed(kind, schema, place, draw, pins)
 
-    def _typed(  # noqa: PLR0911 - one return per JSON type
-        self, kind: str, schema: Schema, place: str, draw: Draw, fixed: Mapping[str, object], top: Mapping[str, object]
-    ) -> object:
+    def _typed(self, kind: str, schema: Schema, place: str, draw: Draw, pins: Pins) -> object:
         if kind == "object":
-            return self._object(schema, place, draw, fixed, top)
+            return self._object(schema, place, draw, pins)
         if kind == "array":
             low, high = schema.get("minItems", 1), schema.get("maxItems", 2)
             count = low if place.count(".") > MAX_DEPTH else low + draw.below(max(min(high, 2) - low, 0) + 1)
-            return [self._value(schema.get("items", {}), f"{place}.{index}", fixed, {}) for index in range(count)]
+            return [self._value(schema.get("items", {}), f"{place}.{index}", pins.inner) for index in range(count)]
         if kind == "integer":
             return self._integer(schema, draw)
         if kind == "number":
@@ -108,22 +120,20 @@ class Generator:
             return draw.chance(50)
         return self._string(schema, place.rsplit(".", 1)[-1], draw)
 
-    def _object(
-        self, schema: Schema, place: str, draw: Draw, fixed: Mapping[str, object], top: Mapping[str, object]
-    ) -> dict[str, object]:
+    def _object(self, schema: Schema, place: str, draw: Draw, pins: Pins) -> dict[str, object]:
         required = set(schema.get("required", ()))
         body: dict[str, object] = {}
         for name, prop in sorted(schema.get("properties", {}).items()):
-            pinned = top.get(name, fixed.get(name, _UNSET))
+            pinned = pins.top.get(name, pins.fixed.get(name, _UNSET))
             if pinned is not _UNSET and self.admits(prop, pinned):
                 body[name] = pinned
             elif name in required or draw.chance(75):
-                body[name] = self._value(prop, f"{place}.{name}", fixed, {})
+                body[name] = self._value(prop, f"{place}.{name}", pins.inner)
         extra = schema.get("additionalProperties")
         if not schema.get("properties") and isinstance(extra, dict):
             for index in range(1 + draw.below(3)):
                 key = f"{WORDS[draw.below(len(WORDS))]}_{index}"
-                body[key] = self._value(extra, f"{place}.{key}", fixed, {})
+                body[key] = self._value(extra, f"{place}.{key}", pins.inner)
         return body
 
     def _merged(self, schema: Schema) -> Schema:
@@ -136,9 +146,7 @@ class Generator:
             required.extend(inner.get("required", ()))
         return {"type": "object", "properties": properties, "required": required}
 
-    def _one_of(
-        self, branches: list[Schema], place: str, draw: Draw, fixed: Mapping[str, object], top: Mapping[str, object]
-    ) -> object:
+    def _one_of(self, branches: list[Schema], place: str, draw: Draw, pins: Pins) -> object:
         """A value of one branch that no other branch matches, trying the branches from a drawn one on."""
         chosen = self._branch(branches, draw, deep=place.count(".") > MAX_DEPTH)
         if chosen.get("type") == "null":
@@ -149,13 +157,13 @@ class Generator:
         for branch in resolved[start:] + resolved[:start]:
             if branch.get("type") == "null" or (branch.get("type") == "integer" and chosen.get("type") == "number"):
                 continue
-            value = self._value(branch, place, fixed, top)
+            value = self._value(branch, place, pins)
             if not any(self.matches(other, value) for other in resolved if other is not branch):
                 return value
         return value
 
     def _branch(self, branches: list[Schema], draw: Draw, *, deep: bool = False) -> Schema:
-        """A branch that only its own values match: a whole number matches `number` too, so `integer` beside it is never chosen."""
+        """A drawn branch; never `integer` beside `number`, which every whole number matches too."""
         resolved = [self.resolve(branch) for branch in branches]
         has_number = any(branch.get("type") == "number" for branch in resolved)
         usable = [branch for branch in resolved if not (has_number and branch.get("type") == "integer")]
@@ -166,7 +174,7 @@ class Generator:
         # Deep down, the first branch: recursive schemas (a meter filter's nested clauses) list the flat one first.
         return real[0] if deep else real[draw.below(len(real))]
 
-    def matches(self, schema: Schema, value: object) -> bool:
+    def matches(self, schema: Schema, value: object) -> bool:  # noqa: PLR0911 - one return per kind of keyword
         """Whether the value plainly validates against the schema: types, enums, required and declared properties."""
         schema = self.resolve(schema)
         if "allOf" in schema:
@@ -187,12 +195,13 @@ class Generator:
         return True
 
     def _integer(self, schema: Schema, draw: Draw) -> int:
-        low, high = INT_BOUNDS.get(str(schema.get("format")), (None, None))
-        floor = max(schema.get("minimum", DEFAULT_INT_RANGE[0]), low if low is not None else DEFAULT_INT_RANGE[0])
-        ceiling = min(schema.get("maximum", DEFAULT_INT_RANGE[1]), high if high is not None else DEFAULT_INT_RANGE[1])
+        # Within the format's range, the schema's bounds, and (where those allow) the small default range.
+        low, high = INT_BOUNDS.get(str(schema.get("format")), INT_BOUNDS["int64"])
+        floor = max(int(schema.get("minimum", DEFAULT_INT_RANGE[0])), low)
+        ceiling = min(int(schema.get("maximum", DEFAULT_INT_RANGE[1])), high)
         return floor + draw.below(max(ceiling - floor, 0) + 1)
 
-    def _string(self, schema: Schema, name: str, draw: Draw) -> str:  # noqa: PLR0911 - one return per kind of text
+    def _string(self, schema: Schema, name: str, draw: Draw) -> str:
         fmt = schema.get("format")
         if fmt == "date-time":
             return seeded_instant(draw)

@@ -63,7 +63,7 @@ def business_reads(document: dict[str, Any]) -> tuple[BusinessRead, ...]:
                 secured=bool(operation.get("security", default_security)),
                 media_type=media_type,
                 schema=body.get("schema"),
-                paged=PAGE_PARAMETERS <= names,
+                paged=names >= PAGE_PARAMETERS,
             )
         )
     return tuple(reads)
