@@ -417,3 +417,16 @@ def test_created_sessions_take_the_same_ids_and_times_in_every_sandbox() -> None
     assert first == second
     assert len({session_id for session_id, _ in first}) == 3
     assert [created_at for _, created_at in first] == sorted(created_at for _, created_at in first)
+
+
+@pytest.mark.parametrize("path", ["/payments/", "/payments//", "/payments/%2F", "/customers//wallets", "/Payments"])
+def test_a_path_that_differs_from_a_template_by_its_syntax_is_not_served(
+    sandbox: Sandbox, http: requests.Session, path: str
+) -> None:
+    assert _get(http, sandbox, path).status_code == 404
+
+
+def test_a_path_no_business_read_has_never_builds_the_records() -> None:
+    api = CheckoutApi(KEY, seeded_sessions())
+    assert api.handle("GET", "/checkouts/x/../y", {"Authorization": f"Bearer {KEY}"}).status == 404
+    assert api._catalogue is None  # noqa: SLF001 - the laziness is the point

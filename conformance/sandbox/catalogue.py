@@ -148,6 +148,34 @@ class Route:
         return self.kind.replace("_", " ").capitalize() or "Resource"
 
 
+def _templates_by_length() -> dict[int, list[tuple[str, tuple[str, ...]]]]:
+    by_length: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
+    for template in ROUTES:
+        segments = tuple(template[1:].split("/"))
+        by_length.setdefault(len(segments), []).append((template, segments))
+    return by_length
+
+
+_TEMPLATES_BY_LENGTH = _templates_by_length()
+
+
+def match(path: str) -> tuple[str, tuple[str, ...]] | None:
+    """The template a request path matches, segment by segment as sent, and its decoded parameters; or None."""
+    segments = path[1:].split("/") if path.startswith("/") else []
+    for template, parts in _TEMPLATES_BY_LENGTH.get(len(segments), ()):
+        values = []
+        for part, segment in zip(parts, segments, strict=True):
+            if part.startswith("{"):
+                if not segment:
+                    break
+                values.append(unquote(segment))
+            elif part != segment:
+                break
+        else:
+            return template, tuple(values)
+    return None
+
+
 class PageError(ValueError):
     """A page_size or page_number outside the documented bounds."""
 
@@ -163,26 +191,6 @@ class Catalogue:
         reads = [read for read in business_reads(document) if read.path != CHECKOUT_READ]
         for read in sorted(reads, key=lambda read: ROUTES[read.path][0] == "csv"):
             self.routes[read.path] = self._route(read)
-        by_length: dict[int, list[Route]] = {}
-        for route in self.routes.values():
-            by_length.setdefault(len(route.read.segments), []).append(route)
-        self._by_length = by_length
-
-    def match(self, path: str) -> tuple[Route, tuple[str, ...]] | None:
-        """The route a request path names and its decoded path parameters; None when no business read matches."""
-        segments = path.strip("/").split("/") if path.startswith("/") else []
-        for route in self._by_length.get(len(segments), ()):
-            values = []
-            for template, segment in zip(route.read.segments, segments, strict=True):
-                if template.startswith("{"):
-                    if not segment:
-                        break
-                    values.append(unquote(segment))
-                elif template != segment:
-                    break
-            else:
-                return route, tuple(values)
-        return None
 
     def body(self, route: Route, values: tuple[str, ...], query: str) -> bytes | None:
         """The 200 body for these parameters; None when no record has them. Raises PageError for a bad page."""

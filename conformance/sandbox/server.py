@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote, unquote, urlsplit
 
-from conformance.sandbox.catalogue import Catalogue, PageError, seeded_catalogue
+from conformance.sandbox.catalogue import Catalogue, PageError, match, seeded_catalogue
 from conformance.sandbox.sessions import (
     ID_ALPHABET,
     SEED,
@@ -139,10 +139,12 @@ class CheckoutApi:
     def read(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
         """Answer a request for any route but /checkouts/{id}: a business read, or 404."""
         parts = urlsplit(target)
-        matched = self.catalogue.match(parts.path)
+        # Matched against the templates alone: a path no business read has never builds the records.
+        matched = match(parts.path)
         if matched is None:
             return Reply.error(404, "NOT_FOUND", "No such route")
-        route, values = matched
+        template, values = matched
+        route = self.catalogue.routes[template]
         if method != "GET":
             reply = Reply.error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here")
             return replace(reply, headers={**reply.headers, "Allow": "GET"})
