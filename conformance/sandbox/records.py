@@ -92,10 +92,6 @@ class Records:
     business_id: str
     by_kind: dict[str, tuple[Record, ...]]
 
-    def find(self, kind: str, key: str) -> Record | None:
-        """The record of this kind with this key."""
-        return next((record for record in self.by_kind[kind] if record.key == key), None)
-
 
 def seeded_records(seed: int, sessions: tuple[CheckoutSession, ...], products: tuple[Product, ...]) -> Records:
     """The same records for the same seed: payments are the seeded sessions' and products the cart's."""
