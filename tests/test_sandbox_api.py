@@ -430,3 +430,10 @@ def test_a_path_no_business_read_has_never_builds_the_records() -> None:
     api = CheckoutApi(KEY, seeded_sessions())
     assert api.handle("GET", "/checkouts/x/../y", {"Authorization": f"Bearer {KEY}"}).status == 404
     assert api._catalogue is None  # noqa: SLF001 - the laziness is the point
+
+
+def test_sessions_that_no_one_paid_leave_the_payments_empty_and_every_other_read_served() -> None:
+    unpaid = tuple(session for session in seeded_sessions() if session.payment_id is None)
+    with Sandbox(api=CheckoutApi(KEY, unpaid)) as sandbox, requests.Session() as http:
+        assert _json(http, sandbox, "/payments")["items"] == []
+        assert _json(http, sandbox, "/customers")["items"]

@@ -210,7 +210,7 @@ class Catalogue:
         if shape == "list":
             # Every owner has a list, if an empty one: a customer without grants has grants, none of them.
             owners = {_values(owner, fields): owner for owner in self.records.by_kind.get(OWNERS.get(fields, ""), ())}
-            groups: dict[tuple[str, ...], list[Record]] = {values: [] for values in owners}
+            groups: dict[tuple[str, ...], list[Record]] = {values: [] for values in owners} if fields else {(): []}
             for record in self.records.by_kind[kind]:
                 groups.setdefault(_values(record, fields), []).append(record)
             return Route(

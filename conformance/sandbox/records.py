@@ -109,7 +109,10 @@ def seeded_records(seed: int, sessions: tuple[CheckoutSession, ...], products: t
     for kind in KINDS:
         if kind.parent is None:
             for index, key in enumerate(keys[kind.name]):
-                references = {link_name(name): keys[name][draw.below(len(keys[name]))] for name in REFERABLE}
+                # A kind with no records (sessions none of which were paid: no payments) is referred to by no one.
+                references = {
+                    link_name(name): keys[name][draw.below(len(keys[name]))] for name in REFERABLE if keys[name]
+                }
                 links = _own_links(kind, key, {"business_id": business_id, **references})
                 by_kind[kind.name].append(Record(kind.name, key, links, _top(kind, index, key, sessions)))
             continue
