@@ -237,9 +237,14 @@ class Catalogue:
     def _listing(self, read: BusinessRead, records: list[Record], owner: Record | None) -> Listing:
         field, item_schema = self._items_schema(read)
         items = tuple(json.dumps(self._render(item_schema, record)).encode() for record in records)
-        envelope = self._generator.value(read.schema or {}, f"{read.path}/{owner.key if owner else ''}")
-        assert isinstance(envelope, dict)
-        rest = json.dumps({name: value for name, value in envelope.items() if name != field})
+        # The envelope's other fields (a wallet's total, a webhook list's iterator), its items left to the records.
+        schema = self._generator.resolve(read.schema or {})
+        others = {
+            **schema,
+            "properties": {name: value for name, value in schema["properties"].items() if name != field},
+        }
+        others["required"] = [name for name in schema.get("required", ()) if name != field]
+        rest = json.dumps(self._generator.value(others, f"{read.path}/{owner.key if owner else ''}"))
         head = f'{{"{field}": ['.encode()
         tail = b"]" + (b"}" if rest == "{}" else b", " + rest[1:].encode())
         return Listing(head, items, tail)

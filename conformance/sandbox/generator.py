@@ -17,6 +17,7 @@ ID_ALPHABET = string.ascii_letters + string.digits
 INT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 # Amounts and counts stay small and non-negative unless a schema says otherwise.
 DEFAULT_INT_RANGE = (0, 100_000)
+LOCAL_REF = "#/components/schemas/"
 # Below this many levels, recursive schemas take their shortest way out.
 MAX_DEPTH = 8
 WORDS = ("amber", "basil", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "juniper")
@@ -40,14 +41,14 @@ class Draw:
     """Numbers drawn from a hash of the seed and a place, so a value depends on nothing generated before it."""
 
     def __init__(self, seed: str) -> None:
-        self._seed = seed
+        self._seed = seed.encode()
         self._count = 0
 
     def below(self, bound: int) -> int:
         """A number from 0 to bound - 1."""
         self._count += 1
-        digest = hashlib.blake2b(f"{self._seed}#{self._count}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") % max(bound, 1)
+        digest = hashlib.blake2b(b"%s#%d" % (self._seed, self._count), digest_size=8).digest()
+        return int.from_bytes(digest) % max(bound, 1)
 
     def chance(self, percent: int) -> bool:
         """True about `percent` times in a hundred."""
@@ -56,7 +57,7 @@ class Draw:
     def token(self, length: int) -> str:
         """Letters and digits (at most 64), from one hash."""
         self._count += 1
-        digest = hashlib.blake2b(f"{self._seed}#{self._count}".encode(), digest_size=min(length, 64)).digest()
+        digest = hashlib.blake2b(b"%s#%d" % (self._seed, self._count), digest_size=min(length, 64)).digest()
         return "".join(ID_ALPHABET[byte % len(ID_ALPHABET)] for byte in digest)
 
 
@@ -76,7 +77,7 @@ class Generator:
     def resolve(self, schema: Schema) -> Schema:
         """The schema a local `$ref` names (refs to refs followed)."""
         while "$ref" in schema:
-            schema = self.schemas[str(schema["$ref"]).rsplit("/", 1)[-1]]
+            schema = self.schemas[str(schema["$ref"])[len(LOCAL_REF) :]]
         return schema
 
     def value(

@@ -21,6 +21,8 @@ class Kind:
     # The field of the record's own schema that carries its id ("id" for many, "payment_id" for payments).
     id_field: str
     parent: str | None = None
+    # Only the first this many parents have children of this kind (None: every parent).
+    parents: int | None = None
 
 
 # Parents before children. A child inherits its parent's references, so a refund's customer is its payment's.
@@ -36,8 +38,8 @@ KINDS = (
     Kind("discount", "dsc_", 2, "discount_id"),
     Kind("subscription", "sub_", 2, "subscription_id"),
     Kind("payment", "pay_", 0, "payment_id"),
-    Kind("refund", "ref_", 1, "refund_id", parent="payment"),
-    Kind("dispute", "dsp_", 1, "dispute_id", parent="payment"),
+    Kind("refund", "ref_", 1, "refund_id", parent="payment", parents=3),
+    Kind("dispute", "dsp_", 1, "dispute_id", parent="payment", parents=2),
     Kind("license_key", "lic_", 2, "id"),
     Kind("license_key_instance", "lki_", 2, "id", parent="license_key"),
     Kind("event", "evt_", 3, "event_id"),
@@ -116,7 +118,7 @@ def seeded_records(seed: int, sessions: tuple[CheckoutSession, ...], products: t
                 links = _own_links(kind, key, {"business_id": business_id, **references})
                 by_kind[kind.name].append(Record(kind.name, key, links, _top(kind, index, key, sessions)))
             continue
-        for parent in by_kind[kind.parent]:
+        for parent in by_kind[kind.parent][: kind.parents]:
             inherited = {name: value for name, value in parent.links.items() if name not in NOT_INHERITED}
             for index in range(kind.count):
                 customer = keys["customer"][index % len(keys["customer"])]
