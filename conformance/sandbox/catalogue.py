@@ -150,7 +150,8 @@ class Route:
 
 def _templates_by_length() -> dict[int, list[tuple[str, tuple[str, ...]]]]:
     by_length: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
-    for template in ROUTES:
+    # A literal segment wins over a parameter: /products/short_links is not the product "short_links".
+    for template in sorted(ROUTES, key=lambda template: [part.startswith("{") for part in template.split("/")]):
         segments = tuple(template[1:].split("/"))
         by_length.setdefault(len(segments), []).append((template, segments))
     return by_length
