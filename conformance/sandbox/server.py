@@ -1,10 +1,11 @@
-"""A real HTTP server on 127.0.0.1 that answers GET /checkouts/{id} and POST /checkouts as Dodo's test mode would."""
+"""A real HTTP server on 127.0.0.1 that answers Dodo's business reads and POST /checkouts as its test mode would."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import math
+import random
 import secrets
 import select
 import socket
@@ -12,12 +13,20 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote, unquote, urlsplit
 
-from conformance.sandbox.sessions import CheckoutSession, Product, fresh_id, seeded_products, seeded_sessions
+from conformance.sandbox.catalogue import Catalogue, PageError, match, seeded_catalogue
+from conformance.sandbox.sessions import (
+    ID_ALPHABET,
+    SEED,
+    CheckoutSession,
+    Product,
+    seeded_products,
+    seeded_sessions,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -30,6 +39,9 @@ CHECKOUT_URL = "https://checkout.sandbox.invalid/session/{session_id}"
 # ProductItemReq.quantity: an int32 with minimum 0.
 MAX_QUANTITY = 2**31 - 1
 INTERIM_REASONS = {102: "Processing", 103: "Early Hints"}
+# Created sessions are stamped by a seeded clock, a second apart from this instant, so that a recording made again
+# holds the same ids and times.
+CREATED_EPOCH = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -86,12 +98,26 @@ class CheckoutApi:
         self.sessions = {session.id: session for session in sessions}
         self.products = {product.id: product for product in (seeded_products() if products is None else products)}
         self._store_lock = threading.Lock()
+        # The business reads' records are built on the first read of one (and shared by every sandbox with the same
+        # sessions and products): a sandbox that only serves checkouts never pays for them.
+        self._seeded = (tuple(sessions), tuple(self.products.values()))
+        self._catalogue: Catalogue | None = None
+        self._created = random.Random(f"created:{SEED}")  # noqa: S311 - stable ids, not secrets
+        self._created_count = 0
+        self._created_lock = threading.Lock()
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The seeded records of every business read but the checkout's, and their bodies."""
+        if self._catalogue is None:
+            self._catalogue = seeded_catalogue(SEED, *self._seeded)
+        return self._catalogue
 
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
         """Answer one request."""
         checkout_id = self.checkout_id_of(target)
         if checkout_id is None:
-            return Reply.error(404, "NOT_FOUND", "No such route")
+            return self.read(method, target, headers)
         if method != "GET":
             reply = Reply.error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here")
             return replace(reply, headers={**reply.headers, "Allow": "GET"})
@@ -110,6 +136,28 @@ class CheckoutApi:
         if not path.startswith(ROUTE_PREFIX) or "/" in segment:
             return None
         return unquote(segment)
+
+    def read(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        """Answer a request for any route but /checkouts/{id}: a business read, or 404."""
+        parts = urlsplit(target)
+        # Matched against the templates alone: a path no business read has never builds the records.
+        matched = match(parts.path)
+        if matched is None:
+            return Reply.error(404, "NOT_FOUND", "No such route")
+        template, values = matched
+        route = self.catalogue.routes[template]
+        if method != "GET":
+            reply = Reply.error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here")
+            return replace(reply, headers={**reply.headers, "Allow": "GET"})
+        if route.read.secured and not self.authorized(headers.get("Authorization")):
+            return UNAUTHORIZED
+        try:
+            body = self.catalogue.body(route, values, parts.query)
+        except PageError as exc:
+            return Reply.error(422, "INVALID_QUERY", str(exc))
+        if body is None:
+            return Reply.error(404, "NOT_FOUND", f"{route.noun} not found")
+        return Reply(200, body, {"Content-Type": route.read.media_type})
 
     def authorized(self, header: str | None) -> bool:
         """Whether the Authorization header carries this sandbox's key."""
@@ -150,9 +198,17 @@ class CheckoutApi:
         return None
 
     def new_session(self) -> CheckoutSession:
-        """A new session at the details stage: no customer and no payment yet."""
-        created_at = datetime.now(tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return CheckoutSession(fresh_id("cks_"), created_at, None, None, None, None)
+        """A new session at the details stage: no customer and no payment yet; its id and time come from the seed."""
+        with self._created_lock:
+            moment = CREATED_EPOCH + timedelta(seconds=self._created_count)
+            self._created_count += 1
+        created_at = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return CheckoutSession(self.fresh_id("cks_"), created_at, None, None, None, None)
+
+    def fresh_id(self, prefix: str) -> str:
+        """The next id of this sandbox's seeded sequence: the prefix and 21 letters or digits."""
+        with self._created_lock:
+            return prefix + "".join(self._created.choice(ID_ALPHABET) for _ in range(21))
 
     def store(self, session_id: str, session: CheckoutSession) -> None:
         """Keep a created session so that reads of `session_id` find it."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import secrets
 import string
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -72,11 +71,6 @@ class Product:
 
 def _make_id(rng: random.Random, prefix: str) -> str:
     return prefix + "".join(rng.choice(ID_ALPHABET) for _ in range(21))
-
-
-def fresh_id(prefix: str) -> str:
-    """A new id no one can guess: the prefix and 21 letters or digits."""
-    return prefix + "".join(secrets.choice(ID_ALPHABET) for _ in range(21))
 
 
 def seeded_sessions(seed: int = SEED) -> tuple[CheckoutSession, ...]:

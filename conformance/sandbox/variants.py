@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from conformance.sandbox import variants_infra
 from conformance.sandbox.server import CREATE_ROUTE, ROUTE_PREFIX, CheckoutApi, Reply
-from conformance.sandbox.sessions import CheckoutSession, Product, fresh_id
+from conformance.sandbox.sessions import CheckoutSession, Product
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -791,7 +791,7 @@ class CreatedSessionPaid(CheckoutApi):
     """A created session reads as paid (a payment id, status 'succeeded'), though nothing was paid."""
 
     def new_session(self) -> CheckoutSession:
-        return replace(super().new_session(), payment_id=fresh_id("pay_"), payment_status="succeeded")
+        return replace(super().new_session(), payment_id=self.fresh_id("pay_"), payment_status="succeeded")
 
 
 class CreatedUnderAnotherId(CheckoutApi):
@@ -801,7 +801,7 @@ class CreatedUnderAnotherId(CheckoutApi):
     # an id of its own). Chosen over a session filed under another id, a 404 forever: that one looks like a
     # replica that never catches up, while this one is a contradiction a single read shows.
     def store(self, session_id: str, session: CheckoutSession) -> None:
-        super().store(session_id, replace(session, id=fresh_id("cks_")))
+        super().store(session_id, replace(session, id=self.fresh_id("cks_")))
 
 
 class CreateWithoutKey(CheckoutApi):
