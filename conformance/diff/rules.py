@@ -364,6 +364,11 @@ def types_admit_object(schema: Schema) -> bool:
     return declared == "object" or (isinstance(declared, list) and "object" in declared) or "properties" in schema
 
 
+def is_union(schema: Schema) -> bool:
+    """Whether a node is a oneOf or anyOf."""
+    return any(isinstance(schema.get(key), list) for key in UNIONS)
+
+
 def is_null(schema: Schema) -> bool:
     """Whether a branch is only `null` (how 3.1 documents write an optional object: oneOf [null, X])."""
     return schema.get("type") in ("null", ["null"])
@@ -472,5 +477,10 @@ NODE_RULES: tuple[Callable[[Pair], list[Change]], ...] = (
 
 def compare_node(pair: Pair) -> Iterator[Change]:
     """Every change at this node itself (not below it)."""
+    if is_union(pair.old) != is_union(pair.new):
+        # `X` became `oneOf [null, X]` (or back): only the types compare here; the walk compares X with the
+        # branch that fits it, where the properties, enum and bounds are.
+        yield from compare_types(pair)
+        return
     for rule in NODE_RULES:
         yield from rule(pair)
