@@ -123,18 +123,30 @@ def test_the_markdown_report_has_the_verdict_and_one_row_per_rule(
 
 
 def test_sarif_locates_each_finding_at_new_s_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    old, new = write(tmp_path / "old.json", spec(["a"])), write(tmp_path / "new.json", spec(["a", "zebra"]))
+    changed = spec(["a", "zebra"])
+    properties = changed["paths"]["/things"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    properties["properties"]["giraffe"] = {"type": "string"}
+    old, new = write(tmp_path / "old.json", spec(["a"])), write(tmp_path / "new.json", changed)
     code, out, _ = run(capsys, old, new, "--format", "sarif")
     log = json.loads(out)
     assert log["version"] == "2.1.0"
     (run_,) = log["runs"]
-    (result,) = run_["results"]
+    results = {result["ruleId"]: result for result in run_["results"]}
     assert code == 1
-    assert result["level"] == "error"
-    assert run_["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
-    line = next(number for number, text in enumerate(new.read_text().splitlines(), 1) if '"zebra"' in text)
-    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == line
-    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("new.json")
+    assert {rule: result["level"] for rule, result in results.items()} == {
+        "response-property-enum-value-added": "error",
+        "response-optional-property-added": "note",
+    }
+    lines = new.read_text().splitlines()
+    for rule, text in (
+        ("response-property-enum-value-added", '"zebra"'),
+        ("response-optional-property-added", '"giraffe"'),
+    ):
+        result = results[rule]
+        assert run_["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == rule
+        line = next(number for number, content in enumerate(lines, 1) if text in content)
+        assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == line
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("new.json")
 
 
 def test_output_writes_the_report_to_a_file_and_not_the_terminal(

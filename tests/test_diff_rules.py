@@ -156,6 +156,12 @@ API_CASES = [
         {("request-parameter-removed", "warning"), ("new-required-request-parameter", "error")},
     ),
     (
+        "a path parameter that forgets required: true is required all the same",
+        {"/a/{id}": {"get": _op(parameters=[_param("id", "path")])}},
+        {"/a/{a_id}": {"get": _op(parameters=[_param("a_id", "path")])}},
+        {("request-parameter-removed", "warning"), ("new-required-request-parameter", "error")},
+    ),
+    (
         "a required parameter added is an error",
         {"/a": {"get": _op()}},
         {"/a": {"get": _op(parameters=[_param("q", required=True)])}},
