@@ -383,3 +383,29 @@ def test_a_schema_that_rejects_its_own_enum_value_or_default_is_a_warning(tmp_pa
 def test_a_schema_whose_own_values_fit_is_no_defect(tmp_path: Path) -> None:
     right = {"type": "string", "enum": ["a", "b"], "default": "a", "examples": ["b"]}
     assert found(diff(tmp_path, _component(right), _component(right))) == set()
+
+
+def _hooks(**hooks: Any) -> dict[str, Any]:
+    return {**api({}), "webhooks": hooks}
+
+
+def _hook(values: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {"status": {"type": "string", "enum": values}}}
+    body = {"required": True, "content": {"application/json": {"schema": schema}}}
+    return {"post": {"requestBody": body, "responses": {"200": ok()}}}
+
+
+def test_a_webhook_body_is_judged_as_a_response_since_the_client_receives_it(tmp_path: Path) -> None:
+    result = diff(tmp_path, _hooks(paid=_hook(["a"])), _hooks(paid=_hook(["a", "b"])))
+    (finding,) = result.findings
+    assert (finding.rule, finding.level.value) == ("response-property-enum-value-added", "error")
+    assert (finding.operation, finding.where, finding.property) == ("WEBHOOK paid", "webhook body", "status")
+
+
+def test_a_webhook_added_is_info_and_one_removed_a_warning(tmp_path: Path) -> None:
+    assert found(diff(tmp_path, _hooks(paid=_hook(["a"])), _hooks(paid=_hook(["a"]), refunded=_hook(["a"])))) == {
+        ("webhook-added", "info")
+    }
+    assert found(diff(tmp_path, _hooks(paid=_hook(["a"]), refunded=_hook(["a"])), _hooks(paid=_hook(["a"])))) == {
+        ("webhook-removed", "warning")
+    }

@@ -39,6 +39,8 @@ _API = [
     ("endpoint-added", INFO, "a new operation; no existing caller uses it"),
     ("api-removed-without-deprecation", ERROR, "callers of the operation now fail, with no deprecation first"),
     ("api-removed-with-deprecation", WARNING, "OLD deprecated the operation, but callers still using it now fail"),
+    ("webhook-added", INFO, "a new event sent to the client's server; receivers ignore what they do not know"),
+    ("webhook-removed", WARNING, "receivers waiting for the event never get it again"),
     ("api-security-added", INFO, "another way to authenticate is accepted; the old ones still work"),
     ("api-security-removed", ERROR, "callers authenticating that way are now refused"),
     ("api-security-added-to-open-operation", ERROR, "an operation callable without credentials now requires them"),

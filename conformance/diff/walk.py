@@ -72,11 +72,40 @@ class Walk:
                 else:
                     operation = _Operation(label, old_item, new_item, method)
                     yield from self._operation(operation)
+        yield from self._webhooks()
 
-    def _path_item(self, spec: Spec, path: str | None) -> tuple[dict[str, Any], str]:
+    def _path_item(self, spec: Spec, path: str | None, container: str = "paths") -> tuple[dict[str, Any], str]:
         if path is None:
-            return {}, "#/paths"
-        return _mapping(spec.resolve(spec.root["paths"][path], child("#/paths", path))[0]), child("#/paths", path)
+            return {}, f"#/{container}"
+        pointer = child(f"#/{container}", path)
+        return _mapping(spec.resolve(spec.root[container][path], pointer)[0]), pointer
+
+    def _webhooks(self) -> Iterator[Finding]:
+        """Webhooks: what the API sends to the client's server, so their bodies are judged as responses are."""
+        old_hooks, new_hooks = _mapping(self.old.root.get("webhooks")), _mapping(self.new.root.get("webhooks"))
+        for name in sorted(old_hooks.keys() | new_hooks.keys()):
+            old_item = self._path_item(self.old, name if name in old_hooks else None, "webhooks")
+            new_item = self._path_item(self.new, name if name in new_hooks else None, "webhooks")
+            for method in METHODS:
+                old_op, new_op = _mapping(old_item[0].get(method)), _mapping(new_item[0].get(method))
+                label = f"WEBHOOK {name}"
+                if old_op and new_op:
+                    yield from self._webhook_body(_Operation(label, old_item, new_item, method))
+                elif new_op:
+                    yield self._finding(
+                        "webhook-added", f"added the webhook {name}", label, None, child(new_item[1], method)
+                    )
+                elif old_op:
+                    yield self._finding(
+                        "webhook-removed", f"removed the webhook {name}", label, child(old_item[1], method), new_item[1]
+                    )
+
+    def _webhook_body(self, op: _Operation) -> Iterator[Finding]:
+        old = self.old.resolve(op.old_op.get("requestBody", {}), child(op.old_pointer, "requestBody"))
+        new = self.new.resolve(op.new_op.get("requestBody", {}), child(op.new_pointer, "requestBody"))
+        yield from self._content(
+            op, (_mapping(old[0]), old[1]), (_mapping(new[0]), new[1]), Side.RESPONSE, None, "webhook body"
+        )
 
     def _finding(
         self, rule: str, message: str, operation: str | None, old: str | None, new: str | None, **where: str | None
@@ -192,16 +221,17 @@ class Walk:
             )
         yield from self._content(op, (old_body, old_pointer), (new_body, new_pointer), Side.REQUEST, None)
 
-    def _content(
+    def _content(  # noqa: PLR0913, PLR0917 - a body is placed by its operation, side, status and kind
         self,
         op: _Operation,
         old: tuple[dict[str, Any], str],
         new: tuple[dict[str, Any], str],
         side: Side,
         status: str | None,
+        where: str | None = None,
     ) -> Iterator[Finding]:
         old_content, new_content = _mapping(old[0].get("content")), _mapping(new[0].get("content"))
-        where = "request body" if side is Side.REQUEST else "response body"
+        where = where or ("request body" if side is Side.REQUEST else "response body")
         prefix = "request-body-media-type" if side is Side.REQUEST else "response-media-type"
         for media in sorted(old_content.keys() | new_content.keys()):
             old_pointer = child(old[1], "content", media)
