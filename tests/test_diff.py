@@ -286,3 +286,14 @@ def test_the_real_bump_from_1_105_to_1_113_is_reported() -> None:
     assert "used by 33 schemas" in overlap.message
     assert [item for item in result.findings if item.operation == "GET /checkouts/{id}"] == []
     assert result.fails(strict=False)
+
+
+def test_the_summary_counts_a_rule_once_per_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    overlap = {"oneOf": [{"type": "integer"}, {"type": "number"}]}
+    components = {"schemas": {"Old": overlap, "New": {"type": "string"}}}
+    old = write(tmp_path / "old.json", {**spec(["a"]), "components": components})
+    new_components = {"schemas": {"Old": overlap, "New": overlap}}
+    new = write(tmp_path / "new.json", {**spec(["a"]), "components": new_components})
+    _, out, _ = run(capsys, old, new, "--format", "md")
+    assert "| `schema-one-of-overlap` | error | spec | 1 |" in out
+    assert "| `schema-one-of-overlap` | warning | spec | 1 |" in out

@@ -72,12 +72,12 @@ def render_text(result: DiffResult, *, strict: bool) -> str:
 
 def summary_table(result: DiffResult) -> str:
     """Markdown: one row per rule seen, worst first, with its count and why it matters."""
-    counts = Counter(finding.rule for finding in result.findings)
-    levels = {finding.rule: finding.level for finding in result.findings}
+    # By rule and level: a defect OLD already had is one level below the same rule's new defects.
+    counts = Counter((finding.rule, finding.level) for finding in result.findings)
     rows = ["| rule | level | side | count | why it matters |", "|---|---|---|---:|---|"]
-    for rule in sorted(counts, key=lambda item: (LEVEL_ORDER.index(levels[item]), item)):
+    for rule, level in sorted(counts, key=lambda item: (LEVEL_ORDER.index(item[1]), item[0])):
         spec = RULES[rule]
-        rows.append(f"| `{rule}` | {levels[rule].value} | {spec.side.value} | {counts[rule]} | {spec.reason} |")
+        rows.append(f"| `{rule}` | {level.value} | {spec.side.value} | {counts[rule, level]} | {spec.reason} |")
     return "\n".join(rows)
 
 
