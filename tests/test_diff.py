@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +18,10 @@ from support import ROOT
 from conformance.diff import diff_files
 from conformance.diff.command import add_parser, main, standalone
 
-SPECS = Path("/work/shared/reference/specs")
+# The project's reference documents sit beside the checkout (`../shared/reference/specs`), or beside the folder of
+# worktrees; CONFORMANCE_REFERENCE_SPECS names another folder.
+_PLACES = [ROOT.parent / "shared" / "reference" / "specs", ROOT.parent.parent / "shared" / "reference" / "specs"]
+SPECS = Path(os.environ.get("CONFORMANCE_REFERENCE_SPECS", next((p for p in _PLACES if p.is_dir()), _PLACES[0])))
 OLD_REAL, NEW_REAL = SPECS / "dodo-openapi-1.105.0.json", SPECS / "dodo-openapi-1.113.0.json"
 needs_real_specs = pytest.mark.skipif(not NEW_REAL.exists(), reason=f"the reference specs are not in {SPECS}")
 DIFF_SCHEMA = ROOT / "conformance" / "data" / "diff.schema.json"
