@@ -301,3 +301,20 @@ def test_the_summary_counts_a_rule_once_per_level(tmp_path: Path, capsys: pytest
     _, out, _ = run(capsys, old, new, "--format", "md")
     assert "| `schema-one-of-overlap` | error | spec | 1 |" in out
     assert "| `schema-one-of-overlap` | warning | spec | 1 |" in out
+
+
+def test_a_report_that_cannot_be_written_at_the_end_exits_74_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance import files  # noqa: PLC0415
+    from conformance.errors import OutputNotWrittenError  # noqa: PLC0415
+
+    def full_disk(outputs: dict[Path, str]) -> None:
+        raise OutputNotWrittenError(next(iter(outputs)), OSError(28, "No space left on device"))
+
+    monkeypatch.setattr(files, "write_together", full_disk)
+    old, new = write(tmp_path / "old.json", spec(["a"])), write(tmp_path / "new.json", spec(["a", "b"]))
+    code, out, err = run(capsys, old, new, "--output", tmp_path / "diff.txt")
+    assert (code, out) == (74, "")
+    assert err.count("\n") == 1
+    assert "No space left on device" in err
