@@ -57,11 +57,13 @@ class Finding:
     old_pointer: str | None = None
     new_pointer: str | None = None
 
-    def sort_key(self) -> tuple[int, str, str, str, str]:
-        """Worst first, then by operation, rule and place: stable from run to run."""
+    def sort_key(self) -> tuple[int, str, str, str, str, str]:
+        """Worst first, then by path (webhooks after paths), method, rule and place: stable from run to run."""
+        method, _, path = (self.operation or "").partition(" ")
         return (
             LEVEL_ORDER.index(self.level),
-            self.operation or "",
+            f"~{path}" if method == "WEBHOOK" else path,
+            method,
             self.rule,
             self.new_pointer or self.old_pointer or "",
             self.message,
