@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from support import ROOT
 
 from conformance.diff import diff_files
@@ -25,6 +25,7 @@ SPECS = Path(os.environ.get("CONFORMANCE_REFERENCE_SPECS", next((p for p in _PLA
 OLD_REAL, NEW_REAL = SPECS / "dodo-openapi-1.105.0.json", SPECS / "dodo-openapi-1.113.0.json"
 needs_real_specs = pytest.mark.skipif(not NEW_REAL.exists(), reason=f"the reference specs are not in {SPECS}")
 DIFF_SCHEMA = ROOT / "conformance" / "data" / "diff.schema.json"
+SARIF_SCHEMA_FILE = ROOT / "node_modules" / "@microsoft" / "jest-sarif" / "lib" / "schemas" / "sarif-2.1.0-rtm.5.json"
 
 
 def spec(response_enum: list[str], *, extra_path: bool = False, pattern: str | None = None) -> dict[str, Any]:
@@ -318,3 +319,15 @@ def test_a_report_that_cannot_be_written_at_the_end_exits_74_in_one_line(
     assert (code, out) == (74, "")
     assert err.count("\n") == 1
     assert "No space left on device" in err
+
+
+@needs_real_specs
+def test_the_sarif_log_of_the_real_bump_is_valid_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if not SARIF_SCHEMA_FILE.exists():
+        pytest.skip("the SARIF schema comes with the npm packages: install Node.js 20 with npm, then 'make test'")
+    code, _, _ = run(capsys, OLD_REAL, NEW_REAL, "--format", "sarif", "--output", tmp_path / "diff.sarif")
+    schema = json.loads(SARIF_SCHEMA_FILE.read_text(encoding="utf-8"))
+    log = json.loads((tmp_path / "diff.sarif").read_text(encoding="utf-8"))
+    validators.validator_for(schema)(schema).validate(log)
+    assert code == 1
+    assert len(log["runs"][0]["results"]) == len(diff_files(OLD_REAL, NEW_REAL).findings)
