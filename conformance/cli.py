@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from conformance.sandbox.variants import Variant
 
 PROGRAM = "conformance"
+DIFF = "diff"
 # The most of an unexpected error's message that its one line quotes.
 INTERNAL_ERROR_CHARS = 300
 
@@ -81,6 +82,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     }
     for name, subparser in subparsers.items():
         add_to_argparse(subparser, name)
+    # The spec diff sends no request and takes none of the run's options: its parser is its own.
+    from conformance.diff.command import add_parser as add_diff_parser  # noqa: PLC0415
+
+    subparsers[DIFF] = add_diff_parser(commands)
     return parser, subparsers
 
 
@@ -185,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 "run": _run,
                 "report": _report,
                 "replay": _replay,
+                DIFF: _diff,
             }
             return commands[arguments.command](arguments, redact)
     except GateError as error:
@@ -343,10 +349,16 @@ def _list_variants() -> int:
     return int(ExitCode.CONFORMS)
 
 
+def _diff(arguments: argparse.Namespace, redact: Redactor) -> int:  # noqa: ARG001 - one signature for all
+    from conformance.diff.command import main as diff  # noqa: PLC0415 - only this command needs it
+
+    return diff(arguments)
+
+
 def _serve_sandbox(port: int, api_key: str | None, variant_name: str) -> int:
     import secrets  # noqa: PLC0415
 
-    from conformance.sandbox import Sandbox, seeded_sessions  # noqa: PLC0415
+    from conformance.sandbox import Sandbox, resource_lines, seeded_sessions  # noqa: PLC0415
 
     if not 0 <= port <= 65535:
         raise BadInputError(f"--port {port} is out of range", "give a port from 1 to 65535, or 0 for any free one")
@@ -371,6 +383,7 @@ def _serve_sandbox(port: int, api_key: str | None, variant_name: str) -> int:
     print("seeded product ids:")
     for product_id in sandbox.product_ids:
         print(f"  {product_id}")
+    print("\n".join(resource_lines(sandbox)))
     print("press Ctrl-C to stop", flush=True)
     try:
         sandbox.serve_forever()
