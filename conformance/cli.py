@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from conformance.sandbox.variants import Variant
 
 PROGRAM = "conformance"
-DIFF = "diff"
 # The most of an unexpected error's message that its one line quotes.
 INTERNAL_ERROR_CHARS = 300
 
@@ -48,7 +47,16 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     # Imported here, inside main's error handling: see the module docstring.
-    from conformance.options import CHECKS, REPLAY, REPORT, RUN, SANDBOX, SELFTEST, add_to_argparse  # noqa: PLC0415
+    from conformance.options import (  # noqa: PLC0415
+        CHECKS,
+        DIFF,
+        REPLAY,
+        REPORT,
+        RUN,
+        SANDBOX,
+        SELFTEST,
+        add_to_argparse,
+    )
 
     parser = _Parser(prog=PROGRAM, description="Conformance gate for Dodo Payments GET /checkouts/{id}.")
     parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
@@ -82,7 +90,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     }
     for name, subparser in subparsers.items():
         add_to_argparse(subparser, name)
-    # The spec diff sends no request and takes none of the run's options: its parser is its own.
+    # The spec diff's parser carries its own description; its options come from the same table.
     from conformance.diff.command import add_parser as add_diff_parser  # noqa: PLC0415
 
     subparsers[DIFF] = add_diff_parser(commands)
@@ -190,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 "run": _run,
                 "report": _report,
                 "replay": _replay,
-                DIFF: _diff,
+                "diff": _diff,
             }
             return commands[arguments.command](arguments, redact)
     except GateError as error:

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 # The subcommands; `checks` takes no option. The pytest plugin offers run's.
 RUN, REPLAY, REPORT, CHECKS, SANDBOX, SELFTEST = "run", "replay", "report", "checks", "sandbox", "selftest"
+DIFF = "diff"
+# The renderings of `conformance diff` (conformance/diff/render.py, sarif.py).
+DIFF_FORMATS = ("text", "md", "json", "sarif")
 DEFAULT_SELFTEST_JOBS = 2
 
 
@@ -138,7 +141,8 @@ OPTIONS: tuple[Option, ...] = (
            differs={SELFTEST: {"default": DEFAULT_MAX_EXAMPLES}}),
     Option("--seed", "the seed of the generated requests: same seed, same requests", "seed", kind=int,
            shown_default=str(DEFAULT_SEED), metavar="N"),
-    Option("--strict", "SHOULD warnings fail the run", "strict", kind=None, pytest_flag="--conformance-strict"),
+    Option("--strict", "SHOULD warnings fail the run", "strict", kind=None, pytest_flag="--conformance-strict",
+           commands=(RUN, DIFF), differs={DIFF: {"help": "warnings fail too (exit 1)"}}),
     Option("--request-timeout", "seconds for a whole response, at most 3600; no reply in time is a failure",
            "request_timeout", kind=float, default=DEFAULT_REQUEST_TIMEOUT, metavar="S", commands=(RUN, REPLAY)),
     Option("--record", "run live and write every exchange to the cassettes", "record", kind=None,
@@ -167,9 +171,14 @@ OPTIONS: tuple[Option, ...] = (
            default=DEFAULT_REPORT_DIR / "summary.json", metavar="PATH", commands=(REPLAY,)),
     # report: a saved run rendered again.
     Option("summary", "a summary.json a run wrote", "summary", kind=path, metavar="SUMMARY_JSON", commands=(REPORT,)),
-    Option("--format", "the rendering", "format", default="md", choices=tuple(FORMATS), commands=(REPORT,)),
+    Option("--format", "the rendering", "format", default="md", choices=tuple(FORMATS), commands=(REPORT, DIFF),
+           differs={DIFF: {"default": "text", "choices": DIFF_FORMATS}}),
     Option("--output", "write here instead of to the terminal", "output", kind=path, metavar="PATH",
-           commands=(REPORT,)),
+           commands=(REPORT, DIFF), differs={DIFF: {"metavar": "FILE"}}),
+    # diff: two documents compared.
+    Option("old", "the OpenAPI document before the change (JSON or YAML)", "old", kind=path, metavar="OLD",
+           commands=(DIFF,)),
+    Option("new", "the OpenAPI document after it", "new", kind=path, metavar="NEW", commands=(DIFF,)),
     # sandbox and selftest.
     Option("--port", "port on 127.0.0.1", "port", kind=int, default=0, shown_default="a free one",
            metavar="PORT", commands=(SANDBOX,)),

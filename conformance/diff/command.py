@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from conformance.errors import ExitCode, GateError, OutputNotWrittenError
+from conformance.options import DIFF, DIFF_FORMATS, add_to_argparse
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from conformance.diff.model import DiffResult
 
 PROGRAM = "conformance diff"
-FORMATS = ("text", "md", "json", "sarif")
+FORMATS = DIFF_FORMATS
 DESCRIPTION = (
     "Compare two OpenAPI 3.x documents and classify every change as error, warning or info, for the side "
     "(request or response) it is on. Exit 0: no error-level change. 1: at least one (or a warning, with "
@@ -28,21 +28,15 @@ DESCRIPTION = (
 
 
 def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the diff's arguments to a parser."""
-    parser.add_argument("old", type=Path, metavar="OLD", help="the OpenAPI document before the change (JSON or YAML)")
-    parser.add_argument("new", type=Path, metavar="NEW", help="the OpenAPI document after it")
-    parser.add_argument("--format", choices=FORMATS, default="text", help="default %(default)s")
-    parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
-    parser.add_argument("--output", type=Path, metavar="FILE", help="write here instead of to the terminal")
+    """Add the diff's arguments to a parser, from the one option table every subcommand's come from."""
+    add_to_argparse(parser, DIFF)
     return parser
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:  # noqa: ANN401 - argparse's private subparsers action
     """Add `diff` to the `conformance` command's subcommands."""
     return configure(
-        subparsers.add_parser(
-            "diff", help="classify every change between two OpenAPI documents", description=DESCRIPTION
-        )
+        subparsers.add_parser(DIFF, help="classify every change between two OpenAPI documents", description=DESCRIPTION)
     )
 
 
