@@ -42,7 +42,7 @@ def default_target(record: RunRecord) -> str | None:
 def replay(group: FindingGroup, record: RunRecord, transport: Transport, contract: Contract) -> Replayed:
     """Send the group's example request to the transport's target again and judge it with the group's check."""
     example = group.example
-    if example.request.method != "GET":
+    if example.request.method not in ("GET", "HEAD"):
         # A create sent again would make another session; a read of the session it made is a GET of its own.
         raise BadInputError(
             f"{group.id} is about creating a session, and sending that again would create another one",
@@ -66,7 +66,11 @@ def replay(group: FindingGroup, record: RunRecord, transport: Transport, contrac
     if purpose is Purpose.REREAD:
         # Stability compares two reads: the first is sent again too.
         previous = transport.get_path(path, checkout_id, Purpose.KNOWN, Credential.VALID)
-    exchange = transport.get_path(path, checkout_id, purpose, credential, previous=previous, probe=probe)
+    if example.request.method == "HEAD":
+        # The keyless HEAD is sent as HEAD again: a GET would ask the server something else.
+        exchange = transport.head_path(path, checkout_id, example.why or "")
+    else:
+        exchange = transport.get_path(path, checkout_id, purpose, credential, previous=previous, probe=probe)
     # A created session's id is among the run's ids; the checks that judge only such sessions need to know it.
     created = frozenset({checkout_id}) if group.check.startswith("session.created") else frozenset()
     context = Context(contract=contract, known_ids=frozenset(known), created_ids=created)

@@ -109,3 +109,36 @@ def test_a_finding_on_an_id_with_a_control_character_replays_with_the_id_as_it_w
     api.fixed = True
     fixed = _replay(group["id"], tmp_path)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+
+class HeadFixable(CheckoutApi):
+    """HEAD reads a session without the key until it is fixed; then HEAD gets the 401 a GET would."""
+
+    def __init__(self) -> None:
+        super().__init__(KEY, seeded_sessions())
+        self.fixed = False
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Reply:
+        session = self.lookup(self.checkout_id_of(target) or "")
+        if method == "HEAD" and not self.fixed and session is not None:
+            return self.render(session)
+        return super().handle("GET" if method == "HEAD" else method, target, headers)
+
+
+def test_a_finding_of_a_keyless_head_replays_as_head_and_passes_once_the_head_asks_for_the_key(
+    tmp_path: Path, serve: Any
+) -> None:
+    api = HeadFixable()
+    sandbox = serve(api)
+    assert run_against(sandbox, tmp_path, max_examples=5).returncode == 1
+    group = next(item for item in summary(tmp_path)["groups"] if item["example"]["request"]["method"] == "HEAD")
+    assert group["check"] == "auth.missing_key"
+
+    still = _replay(group["id"], tmp_path)
+    assert still.returncode == 1, still.stdout + still.stderr
+    assert "sent: HEAD " in still.stdout
+
+    api.fixed = True
+    fixed = _replay(group["id"], tmp_path)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert fixed.stdout.strip().splitlines()[-1] == f"{group['id']}: auth.missing_key passes now"
