@@ -1,6 +1,6 @@
 """The operation descriptor: everything the gate knows of one get-by-id operation, in one typed value.
 
-The generic scenarios (gate.py) and checks (checks.py) read the operation from here, never from constants
+The generic scenarios (gate.py) and checks (checks/) read the operation from here, never from constants
 of their own, the way Schemathesis hands each check the APIOperation it judges. An operation adds its own
 scenarios and its own deep checks; `conformance/operations/checkout.py` is the first descriptor.
 """

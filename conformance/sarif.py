@@ -32,7 +32,7 @@ _METHOD, _, _PATH_TEMPLATE = OPERATION.partition(" ")
 OPERATION_POINTER = f"#/paths/{_PATH_TEMPLATE.replace('~', '~0').replace('/', '~1')}/{_METHOD.lower()}"
 # A JSON pointer inside a spec reference ("RFC 9110; #/paths/...", "Dodo API: POST /checkouts (#/paths/...)").
 _POINTER = re.compile(r"#/[^\s;()]*")
-# Where the schema check's first finding is in the body: "/customer/email: ..." (see checks._describe).
+# Where the schema check's first finding is in the body: "/customer/email: ..." (see checks.response._describe).
 _INSTANCE_PATH = re.compile(r"(/[^:]*): ")
 _REQUIRED = re.compile(r"^'([^']+)' is a required property")
 SCHEMA_CHECK = "response.schema"

@@ -1,13 +1,19 @@
-"""The package's shape: no import circle, each environment variable named once, every flag from the one table."""
+"""The package's shape: no import circle, each environment variable named once, every flag from the one table.
+
+And the checks registered family by family, in the order every report lists them.
+"""
 
 from __future__ import annotations
 
 import ast
+import itertools
 from typing import TYPE_CHECKING
 
 from support import ROOT
 
+from conformance.checks import GENERIC
 from conformance.cli import _parser
+from conformance.operations import REGISTRY
 from conformance.options import OPTIONS, options_of
 from conformance.report import FORMATS
 from conformance.settings import DEFAULT_MAX_EXAMPLES
@@ -131,3 +137,13 @@ def test_an_option_shared_by_subcommands_reads_as_each_one_uses_it() -> None:
     # A run leaves it unset, so that a replay takes the recording's; the selftest records anew.
     assert commands["run"].parse_args([]).max_examples is None
     assert commands["selftest"].parse_args([]).max_examples == DEFAULT_MAX_EXAMPLES
+
+
+def test_the_generic_checks_are_registered_family_by_family_in_the_order_the_reports_list_them() -> None:
+    # Each family is a module of conformance/checks/, registering its checks when imported: the package's
+    # imports decide the order of every report's table.
+    families = [family for family, _ in itertools.groupby(check_id.split(".")[0] for check_id in GENERIC)]
+    assert families == ["transport", "response", "auth", "resource", "errors"]
+    listed = list(REGISTRY)  # what `conformance checks`, the reports and the pytest suite read
+    assert listed[:3] == ["transport.reply", "response.status_documented", "response.no_server_error"]
+    assert listed[-2:] == ["errors.no_disclosure", "errors.json_body"]

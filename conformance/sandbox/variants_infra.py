@@ -1,7 +1,7 @@
 """Variants of what sits in front of the API or under it: caches, auth layers, id lookups.
 
 Each breaks (or, for the conformant ones, stretches) one thing a CDN, an API gateway or an ORM does to
-GET /checkouts/{id}, in the same way as the variants of variants.py: one step of CheckoutApi overridden.
+GET /checkouts/{id}, in the same way as the other variants (variants_*.py): one step of CheckoutApi overridden.
 """
 
 from __future__ import annotations
