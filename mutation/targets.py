@@ -28,6 +28,8 @@ class Target:
 
 
 # The tests that judge every module of conformance/checks/.
+# The transport's fast tests: replies scripted byte by byte on a raw socket, and the client in-process.
+WIRE_TESTS = ("tests/test_transport_wire.py", "tests/test_transport.py")
 CHECK_TESTS = ("tests/test_checks.py", "tests/test_check_edges.py", "tests/test_ledger.py")
 
 # The table to edit: module -> tests (files or node ids) and targets.
@@ -84,21 +86,31 @@ TABLE = (
     Target(
         "conformance/ledger.py",
         ("tests/test_ledger.py", "tests/test_checks.py"),
-        # The run's verdict, from which the exit code follows (engine.EXIT_CODES maps it one to one).
+        # The run's verdict, from which the exit code follows (the ledger's exit codes map it one to one).
         critical=("run_status", "_run_status", "status", "check_status"),
     ),
     # Wire-level tests only: test_detection.py's whole-gate runs take 20 s a mutant and judge the same code.
-    Target(
-        "conformance/transport.py",
-        ("tests/test_transport_wire.py", "tests/test_transport.py",
-         "tests/test_detection.py::test_each_break_of_http_syntax_in_a_head_is_named",
-         "tests/test_detection.py::test_valid_but_unusual_heads_have_no_problem",
-         "tests/test_detection.py::test_retry_after_is_read_as_seconds_bounded_and_defaulted",
-         "tests/test_detection.py::test_retry_after_as_an_http_date_waits_until_that_date",
-         "tests/test_detection.py::test_the_key_probes_never_send_the_key_itself_and_show_no_near_miss",
-         # The connection a recording reads through (vcr_patches) is judged by recording a gzip server.
-         "tests/test_cassettes.py::test_the_key_is_scrubbed_wherever_the_server_echoes_it"),
-    ),
+    Target("conformance/transport/wire.py", (*WIRE_TESTS,
+           "tests/test_detection.py::test_each_break_of_http_syntax_in_a_head_is_named",
+           "tests/test_detection.py::test_valid_but_unusual_heads_have_no_problem",
+           "tests/test_broken_answers.py")),
+    Target("conformance/transport/connections.py", (*WIRE_TESTS,
+           "tests/test_detection_classes.py::test_path_syntax_reaches_the_server_as_written")),
+    Target("conformance/transport/failures.py", (*WIRE_TESTS, "tests/test_broken_answers.py")),
+    Target("conformance/transport/sending.py", (*WIRE_TESTS, "tests/test_broken_answers.py")),
+    Target("conformance/transport/policy.py", (*WIRE_TESTS,
+           "tests/test_detection.py::test_retry_after_is_read_as_seconds_bounded_and_defaulted",
+           "tests/test_detection.py::test_retry_after_as_an_http_date_waits_until_that_date",
+           "tests/test_broken_answers.py")),
+    Target("conformance/transport/client.py", WIRE_TESTS),
+    # The connection a recording reads through (vcr_patches) is judged by recording a gzip server.
+    Target("conformance/transport/recording.py",
+           ("tests/test_cassettes.py::test_the_key_is_scrubbed_wherever_the_server_echoes_it",)),
+    Target("conformance/credentials.py", (*WIRE_TESTS,
+           "tests/test_detection.py::test_the_key_probes_never_send_the_key_itself_and_show_no_near_miss",
+           "tests/test_detection_classes.py::test_near_misses_are_made_from_the_key_structure_and_each_is_redacted_like_the_key",
+           "tests/test_cassette_units.py",
+           "tests/test_echoed_secrets.py::test_the_record_the_engine_returns_holds_no_form_of_an_echoed_key")),
     Target("conformance/cassettes.py", ("tests/test_cassette_units.py", "tests/test_cassettes.py")),
     Target(
         "conformance/report.py",
