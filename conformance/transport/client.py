@@ -92,11 +92,8 @@ class Transport:
         why: str | None = None,
     ) -> Exchange:
         """GET one checkout id."""
-        return self._send(
-            "GET", self.url_for(checkout_id), checkout_id, purpose=purpose,
-            credential=probe.credential if probe is not None else credential, previous=previous, probe=probe,
-            why=probe.why if probe is not None else why,
-        )  # fmt: skip
+        path = self.url_for(checkout_id).removeprefix(self.base_url)
+        return self.get_path(path, checkout_id, purpose, credential, previous=previous, probe=probe, why=why)
 
     def get_path(  # noqa: PLR0913 - an exchange is described by all of these
         self,
