@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import Draft202012Validator
 from support import ROOT, SPEC, conformance, spec_with, summary
 
+from conformance.diff.command import standalone
+
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 CASSETTES = ROOT / "cassettes"
 DIFF_SCHEMA = ROOT / "conformance" / "data" / "diff.schema.json"
@@ -61,7 +65,10 @@ def test_an_unchanged_spec_passes_on_both_sides_and_exits_0(tmp_path: Path) -> N
         "verdict: the bump passes (exit 0): diff: 0 error-level change(s); recorded traffic under NEW: CONFORMS"
     )
     # The replay's own reports, where a run's go.
-    assert summary(tmp_path / "reports")["result"]["status"] == "conforms"
+    record = summary(tmp_path / "reports")
+    assert record["result"]["status"] == "conforms"
+    assert record["run"]["mode"] == "replay"
+    assert record["run"]["command"].startswith(f"conformance diff {SPEC} ")
     assert (tmp_path / "reports" / "report.html").is_file()
 
 
@@ -206,3 +213,15 @@ def test_strict_makes_the_replay_s_should_warnings_fail_too(tmp_path: Path) -> N
     result = bump(unchanged(tmp_path), tmp_path / "reports", "--strict")
     assert result.returncode in (0, 1)
     assert summary(tmp_path / "reports")["run"]["strict"] is True
+
+
+def test_python_m_conformance_diff_joins_the_replay_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    new = without_recorded_status(tmp_path)
+    code = standalone([str(SPEC), str(new), "--replay", "--report-dir", str(tmp_path / "reports")])
+    out, _ = capsys.readouterr()
+    assert code == 1
+    assert last_line(out) == BREAKS_ON_REPLAY
+    assert summary(tmp_path / "reports")["run"]["command"].startswith(f"conformance diff {SPEC} ")

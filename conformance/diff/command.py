@@ -164,7 +164,9 @@ def standalone(argv: list[str] | None = None) -> int:
     """`python -m conformance.diff OLD NEW ...`: the subcommand without the rest of the CLI."""
     parser = configure(_Parser(prog=PROGRAM, description=DESCRIPTION))
     try:
-        return main(parser.parse_args(argv))
+        arguments = parser.parse_args(argv)
+        arguments.argv = argv  # as cli.py keeps it: the replay's record says how the command was started
+        return main(arguments)
     except KeyboardInterrupt:
         print("conformance: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
