@@ -137,6 +137,12 @@ def test_an_option_shared_by_subcommands_reads_as_each_one_uses_it() -> None:
     # A run leaves it unset, so that a replay takes the recording's; the selftest records anew.
     assert commands["run"].parse_args([]).max_examples is None
     assert commands["selftest"].parse_args([]).max_examples == DEFAULT_MAX_EXAMPLES
+    # The diff reads the replay's folders only with --replay: unset until given, so that one alone is refused.
+    assert "under NEW" in help_of("diff", "replay")
+    assert "default cassettes" in help_of("diff", "cassette_dir")
+    assert commands["diff"].parse_args(["old", "new"]).cassette_dir is None
+    assert commands["diff"].parse_args(["old", "new"]).report_dir is None
+    assert commands["run"].parse_args([]).cassette_dir is not None
 
 
 def test_the_generic_checks_are_registered_family_by_family_in_the_order_the_reports_list_them() -> None:

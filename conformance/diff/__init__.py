@@ -2,7 +2,8 @@
 
 load.py reads a document and follows its `$ref`s; walk.py walks OLD and NEW in step; rules.py and
 catalogue.py say what changed and how much it matters; soundness.py finds NEW's schemas that are
-wrong in themselves; render.py and sarif.py write the result; command.py is the subcommand.
+wrong in themselves; render.py and sarif.py write the result; bump.py joins it with the recorded traffic
+replayed under NEW through the engine (--replay); command.py is the subcommand.
 """
 
 from __future__ import annotations

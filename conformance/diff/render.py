@@ -6,10 +6,12 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from conformance.diff import bump
 from conformance.diff.catalogue import RULES
 from conformance.diff.model import LEVEL_ORDER, Level
 
 if TYPE_CHECKING:
+    from conformance.diff.bump import ReplaySide
     from conformance.diff.model import DiffResult, Finding
 
 JSON_VERSION = 1
@@ -48,8 +50,8 @@ def _counts(result: DiffResult) -> str:
     return ", ".join(f"{result.count(level)} {level.value}" for level in LEVEL_ORDER)
 
 
-def render_text(result: DiffResult, *, strict: bool) -> str:
-    """One line per finding, worst first, then the reason of each rule seen, the counts and the verdict."""
+def render_text(result: DiffResult, *, strict: bool, replay: ReplaySide | None = None) -> str:
+    """One line per finding, worst first, the reason of each rule seen, the counts, the replay's side, the verdict."""
     lines = [f"conformance diff: {_heading(result)}", ""]
     lines += [
         f"{finding.level.value.upper():<7} {finding.rule}  {place(finding)}: {finding.message}"
@@ -66,7 +68,13 @@ def render_text(result: DiffResult, *, strict: bool) -> str:
                 if any(item.rule == rule and item.level is level for item in result.findings)
             )
             lines.append(f"  {rule} ({levels}, {spec.side.value}, x{count}): {spec.reason}")
-    lines += ["", f"summary: {_counts(result)}", verdict(result, strict=strict)]
+    lines += ["", f"summary: {_counts(result)}"]
+    if replay is None:
+        lines.append(verdict(result, strict=strict))
+    else:
+        # One verdict: the diff's own is said as its side, and the joined one is the last line.
+        lines += [f"diff: {verdict(result, strict=strict).removeprefix('verdict: ')}", ""]
+        lines += [*bump.text_section(replay), bump.verdict(result, replay, strict=strict)]
     return "\n".join(lines) + "\n"
 
 
@@ -85,17 +93,21 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(result: DiffResult, *, strict: bool) -> str:
-    """The verdict, the summary table, then every finding by level."""
+def render_markdown(result: DiffResult, *, strict: bool, replay: ReplaySide | None = None) -> str:
+    """The verdict, the summary table, the replay's side (with --replay), then every finding by level."""
+    diff_verdict = verdict(result, strict=strict).removeprefix("verdict: ")
     lines = [
         f"## Spec diff: {result.old.version or result.old.path} -> {result.new.version or result.new.path}",
         "",
-        f"**{verdict(result, strict=strict).removeprefix('verdict: ')}**: {_counts(result)}.",
+        *([f"**{_cell(bump.verdict(result, replay, strict=strict))}**", ""] if replay is not None else []),
+        f"**{'diff: ' if replay is not None else ''}{diff_verdict}**: {_counts(result)}.",
         "",
         f"OLD `{result.old.path}`, NEW `{result.new.path}`.",
         "",
         summary_table(result),
     ]
+    if replay is not None:
+        lines += ["", *_replay_markdown(replay)]
     for level in LEVEL_ORDER:
         findings = [finding for finding in result.findings if finding.level is level]
         if not findings:
@@ -114,7 +126,23 @@ def render_markdown(result: DiffResult, *, strict: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def as_record(result: DiffResult, *, strict: bool) -> dict[str, Any]:
+def _replay_markdown(side: ReplaySide) -> list[str]:
+    def checks(ids: tuple[str, ...]) -> str:
+        return ", ".join(f"`{check_id}`" for check_id in ids) or "none"
+
+    return [
+        "### Recorded traffic under NEW",
+        "",
+        f"**{side.status.upper()}** (exit {side.exit_code}): {_cell(side.reason)}",
+        "",
+        f"- replayed: `{_cell(str(side.cassette_dir))}/` under `{_cell(str(side.spec))}`",
+        f"- failed checks: {checks(side.failed_checks)}",
+        f"- warned checks: {checks(side.warned_checks)}",
+        f"- the replay's reports: `{_cell(str(side.report_dir))}/` (summary.md, report.html)",
+    ]
+
+
+def as_record(result: DiffResult, *, strict: bool, replay: ReplaySide | None = None) -> dict[str, Any]:
     """The diff as data (`conformance/data/diff.schema.json`): what the JSON report holds and a replay joins on."""
     seen = sorted({finding.rule for finding in result.findings})
     return {
@@ -138,9 +166,11 @@ def as_record(result: DiffResult, *, strict: bool) -> dict[str, Any]:
             }
             for item in result.findings
         ],
+        # With --replay only: an old consumer of the format reads the rest as before.
+        **({"replay": bump.as_record(result, replay, strict=strict)} if replay is not None else {}),
     }  # fmt: skip
 
 
-def render_json(result: DiffResult, *, strict: bool) -> str:
+def render_json(result: DiffResult, *, strict: bool, replay: ReplaySide | None = None) -> str:
     """The record as indented JSON."""
-    return json.dumps(as_record(result, strict=strict), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(as_record(result, strict=strict, replay=replay), indent=2, ensure_ascii=False) + "\n"

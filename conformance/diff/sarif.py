@@ -11,11 +11,13 @@ from urllib.parse import unquote
 import yaml
 
 from conformance import __version__
+from conformance.diff import bump
 from conformance.diff.catalogue import RULES
 from conformance.diff.model import Level
 from conformance.diff.render import place
 
 if TYPE_CHECKING:
+    from conformance.diff.bump import ReplaySide
     from conformance.diff.model import DiffResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -64,8 +66,12 @@ def _artifact(path: Path) -> tuple[dict[str, Any], Path | None]:
     return {"uri": resolved.as_uri()}, None
 
 
-def render_sarif(result: DiffResult, *, strict: bool) -> str:
-    """The SARIF log of a diff; each rule carries its reason, each result its place in both documents."""
+def render_sarif(result: DiffResult, *, strict: bool, replay: ReplaySide | None = None) -> str:
+    """The SARIF log of a diff; each rule carries its reason, each result its place in both documents.
+
+    With --replay, the run's properties hold the replay's side and the one verdict (`replay`, as in the JSON);
+    the replay's own findings are in its reports, located at the spec's lines by `conformance report --format sarif`.
+    """
     lines = Lines(result.new.path)
     artifact, root = _artifact(result.new.path)
     seen = sorted({finding.rule for finding in result.findings})
@@ -109,8 +115,11 @@ def render_sarif(result: DiffResult, *, strict: bool) -> str:
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "conformance diff", "version": __version__, "rules": rules}},
         "results": results,
-        "properties": {"exit_code": 1 if result.fails(strict=strict) else 0, "old": str(result.old.path)},
-    }
+        "properties": {
+            "exit_code": 1 if result.fails(strict=strict) else 0, "old": str(result.old.path),
+            **({"replay": bump.as_record(result, replay, strict=strict)} if replay is not None else {}),
+        },
+    }  # fmt: skip
     if root is not None:
         run["originalUriBaseIds"] = {ROOT_ID: {"uri": root.as_uri() + "/"}}
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
