@@ -7,17 +7,13 @@ a Content-Encoding the body does not have. Each server here answers every reques
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from support import KEY, conformance, summary
+from test_transport_wire import Wire, wire  # noqa: F401 - wire is a fixture
 
 BODY = json.dumps({"code": "NOT_FOUND", "message": "Checkout session not found"}).encode()
 HEAD = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
@@ -44,49 +40,10 @@ def _coding_not_applied() -> tuple[bytes, bool]:
     return (HEAD + f"Content-Encoding: gzip\r\nContent-Length: {len(BODY)}\r\n\r\n").encode() + BODY, False
 
 
-@contextmanager
-def answering(make: tuple[bytes, bool]) -> Iterator[str]:
-    """A server on 127.0.0.1 that answers every request with the same bytes; its base URL."""
-    reply, close = make
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve(connection: socket.socket) -> None:
-        with connection:
-            buffered = b""
-            while not stop.is_set():
-                while b"\r\n\r\n" not in buffered:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        return
-                    buffered += chunk
-                _, _, buffered = buffered.partition(b"\r\n\r\n")
-                try:
-                    connection.sendall(reply)
-                except OSError:
-                    return
-                if close:
-                    return
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(connection,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        # Wakes the accept() that close() alone leaves waiting.
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
-        thread.join(timeout=60)
+def answering(server: Wire, make: tuple[bytes, bool]) -> str:
+    """The base URL of `server`, set to answer every request with the same bytes (and hang up after, if so made)."""
+    server.every, server.close_when_idle = make
+    return server.base_url
 
 
 CASES = {
@@ -102,14 +59,15 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_server_that_breaks_its_answers_after_the_status_line_is_judged_non_conformant(
-    tmp_path: Path, case: str
+    tmp_path: Path,
+    wire: Wire,  # noqa: F811 - the fixture
+    case: str,
 ) -> None:
     make, said = CASES[case]
-    with answering(make()) as base_url:
-        result = conformance(
-            "run", "--base-url", base_url, "--report-dir", str(tmp_path), "--request-timeout", "3",
-            "--max-examples", "5", env={"DODO_PAYMENTS_API_KEY": KEY},
-        )  # fmt: skip
+    result = conformance(
+        "run", "--base-url", answering(wire, make()), "--report-dir", str(tmp_path), "--request-timeout", "3",
+        "--max-examples", "5", env={"DODO_PAYMENTS_API_KEY": KEY},
+    )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     assert "cannot be reached" not in result.stdout + result.stderr
     record = summary(tmp_path)
@@ -122,38 +80,37 @@ def test_a_server_that_breaks_its_answers_after_the_status_line_is_judged_non_co
 
 def test_answers_that_stall_after_their_status_line_stop_the_run_after_three_and_it_is_still_judged(
     tmp_path: Path,
+    wire: Wire,  # noqa: F811 - the fixture
 ) -> None:
-    with answering(_decimal_chunks()) as base_url:
-        result = conformance(
-            "run", "--base-url", base_url, "--report-dir", str(tmp_path), "--request-timeout", "3",
-            env={"DODO_PAYMENTS_API_KEY": KEY},
-        )  # fmt: skip
+    result = conformance(
+        "run", "--base-url", answering(wire, _decimal_chunks()), "--report-dir", str(tmp_path),
+        "--request-timeout", "3", env={"DODO_PAYMENTS_API_KEY": KEY},
+    )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     record = summary(tmp_path)
     assert record["run"]["requests_sent"] == 3
     assert "3 requests in a row got a status line and then no complete message" in record["result"]["reason"]
 
 
-def test_a_reply_with_no_status_line_at_all_is_still_not_judged(tmp_path: Path) -> None:
-    with answering((b"SSH-2.0-OpenSSH_9.6\r\n", True)) as base_url:
-        result = conformance(
-            "run", "--base-url", base_url, "--report-dir", str(tmp_path), env={"DODO_PAYMENTS_API_KEY": KEY}
-        )
+def test_a_reply_with_no_status_line_at_all_is_still_not_judged(tmp_path: Path, wire: Wire) -> None:  # noqa: F811
+    base_url = answering(wire, (b"SSH-2.0-OpenSSH_9.6\r\n", True))
+    result = conformance(
+        "run", "--base-url", base_url, "--report-dir", str(tmp_path), env={"DODO_PAYMENTS_API_KEY": KEY}
+    )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "no HTTP status line" in result.stdout + result.stderr
 
 
-def test_a_head_answer_is_not_decoded_by_its_content_encoding() -> None:
+def test_a_head_answer_is_not_decoded_by_its_content_encoding(wire: Wire) -> None:  # noqa: F811 - the fixture
     # A HEAD answer carries the fields a GET would get, Content-Encoding included, and no content to decode.
     from conformance.transport import Transport  # noqa: PLC0415 - the transport, as the gate uses it
 
     reply = (HEAD + f"Content-Encoding: gzip\r\nContent-Length: {len(gzip.compress(BODY))}\r\n\r\n").encode()
-    with answering((reply, False)) as base_url:
-        made = Transport(base_url, KEY, timeout=60)
-        try:
-            exchange = made.head_path("/checkouts/cks_1", "cks_1", "why")
-        finally:
-            made.close()
+    made = Transport(answering(wire, (reply, False)), KEY, timeout=60)
+    try:
+        exchange = made.head_path("/checkouts/cks_1", "cks_1", "why")
+    finally:
+        made.close()
     assert exchange.transport_error is None
     assert exchange.response is not None
     assert exchange.response.status == 404

@@ -67,6 +67,8 @@ class Wire:
     pause: float = 0.0
     # Close each connection after its first reply, without saying so in the reply.
     close_when_idle: bool = False
+    # The reply to every request once the scripted ones are used up (None: hang up instead).
+    every: bytes | None = None
     # Send the first this many bytes of each reply, then hold the rest back for hold_seconds.
     hold_after: int | None = None
     hold_seconds: float = 0.0
@@ -97,7 +99,7 @@ class Wire:
                 rest += connection.recv(65536)
             self.requests.append(head + b"\r\n\r\n" + rest[:length])
             buffered = rest[length:]
-            step = self.replies.pop(0) if self.replies else HANG_UP
+            step = self.replies.pop(0) if self.replies else (self.every if self.every is not None else HANG_UP)
             if step == HANG_UP or not self.send(connection, step, stop) or self.close_when_idle:
                 return
 
