@@ -26,9 +26,10 @@ from conformance.transport import answered_without_http, broke_off, stalled, tim
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from conformance.credentials import KeyProbe
     from conformance.ledger import Ledger
     from conformance.operation import Operation
-    from conformance.transport import KeyProbe, Transport
+    from conformance.transport import Transport
 
 LONG_ID_LENGTH = 4000
 INVENTED_IDS = 3

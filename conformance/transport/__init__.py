@@ -6,7 +6,6 @@ retries and stops around it; client.py is the Transport the gate uses; recording
 The key and the probes made from it come from conformance/credentials.py.
 """
 
-from conformance.credentials import WRONG_KEY, KeyProbe, key_prefix
 from conformance.transport.client import Transport
 from conformance.transport.failures import answered_without_http, broke_off, refused_connection, stalled, timed_out
 from conformance.transport.policy import STOP_REQUESTED, RetryPolicy, TargetSilent
@@ -16,16 +15,12 @@ from conformance.transport.wire import BODY_CAP_BYTES, framing_problems
 __all__ = [
     "BODY_CAP_BYTES",
     "STOP_REQUESTED",
-    # The key's names, still importable from here for modules written before credentials.py.
-    "WRONG_KEY",
-    "KeyProbe",
     "RetryPolicy",
     "TargetSilent",
     "Transport",
     "answered_without_http",
     "broke_off",
     "framing_problems",
-    "key_prefix",
     "refused_connection",
     "stalled",
     "timed_out",
