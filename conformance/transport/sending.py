@@ -55,7 +55,6 @@ class Sender:
         deadline: Deadline,
     ) -> Attempt:
         """Send one request; `exact` sends its path as written (Schemathesis' cases go as requests sends them)."""
-        forget_parsed()
         attempt = self._send_once(method, url, headers, body, exact=exact, timeout=timeout, deadline=deadline)
         return after_status_line(attempt, PARSED.status_line)
 
@@ -134,13 +133,14 @@ class Sender:
         self, connection: http.client.HTTPConnection, path: str, headers: dict[str, str], *, deadline: Deadline
     ) -> Attempt:
         """One GET on a kept-alive connection; reconnects once if the server had closed it while idle."""
-        forget_parsed()
         return after_status_line(self._send_on_once(connection, path, headers, deadline=deadline), PARSED.status_line)
 
     def _send_on_once(
         self, connection: http.client.HTTPConnection, path: str, headers: dict[str, str], *, deadline: Deadline
     ) -> Attempt:
         for attempt in (1, 2):
+            # Each attempt's own: a status line read on an earlier one says nothing of this one.
+            forget_parsed()
             started = time.perf_counter()
             fresh = connection.sock is None
             seconds, timed_out = deadline()
@@ -151,7 +151,6 @@ class Sender:
                     if connection.sock is not None:
                         self._watchdog.track(connection.sock)
                     connection.request("GET", path, headers=headers)
-                    forget_parsed()
                     raw = connection.getresponse()
                     try:
                         body, truncated = read_body(raw)
@@ -165,7 +164,6 @@ class Sender:
                     # RFC 9112 section 9.3.1: a request on a connection the server closed while idle may be
                     # sent again on a new one.
                     if not fresh and attempt == 1 and isinstance(exc, _CLOSED_WHILE_IDLE):
-                        forget_parsed()
                         continue
                     return None, failure(exc, PARSED.status_line)
             if expired.is_set():
